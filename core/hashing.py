@@ -1,0 +1,63 @@
+"""Hashing files the way the Hub does: sha256 for LFS files, git's blob sha1 for the rest. Flat memory,
+large reads, both cores (hashlib releases the GIL while it hashes)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+READ_SIZE = 4 << 20
+
+
+def new_hasher(algorithm: str, size: int) -> Any:
+    """A hashlib object for ``algorithm``; git-sha1 is seeded with git's ``blob <size>\\0`` header."""
+    if algorithm == "sha256":
+        return hashlib.sha256()
+    if algorithm == "git-sha1":
+        return hashlib.sha1(b"blob %d\0" % size)
+    raise ValueError(f"unknown hash algorithm {algorithm!r}")
+
+
+def feed_file(hasher: Any, path: Path, limit: int | None = None, cancel: Callable[[], bool] | None = None) -> int:
+    """Feed the first ``limit`` bytes of ``path`` (all when None) to ``hasher``; returns the bytes read."""
+    done = 0
+    buf = bytearray(READ_SIZE)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as f:
+        while limit is None or done < limit:
+            want = READ_SIZE if limit is None else min(READ_SIZE, limit - done)
+            n = f.readinto(view[:want])
+            if not n:
+                break
+            hasher.update(view[:n])
+            done += n
+            if cancel is not None and cancel():
+                break
+    return done
+
+
+def hash_file(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest of a whole file."""
+    size = path.stat().st_size
+    h = new_hasher(algorithm, size)
+    feed_file(h, path)
+    return h.hexdigest()
+
+
+def hash_many(jobs: Iterable[tuple[Path, str]],
+              workers: int | None = None) -> Iterator[tuple[Path, str, str | OSError]]:
+    """Hash ``(path, algorithm)`` jobs on all cores; yields ``(path, algorithm, hexdigest or the OSError)``."""
+
+    def one(job: tuple[Path, str]) -> tuple[Path, str, str | OSError]:
+        path, algorithm = job
+        try:
+            return path, algorithm, hash_file(path, algorithm)
+        except OSError as e:
+            return path, algorithm, e
+
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
+        yield from pool.map(one, jobs)

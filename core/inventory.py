@@ -1,0 +1,186 @@
+"""The inventories: what each local repo folder holds, written as the three JSON files every front end shares."""
+
+from __future__ import annotations
+
+import heapq
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import localstate
+from .jsonio import write_json_atomic
+from .repos import RepoRef, RepoType
+from .sizes import human
+
+SCHEMA_VERSION = 1
+README_EXCERPT_CHARS = 500
+TOP_FILES = 10
+INVENTORY_FILES = {
+    "models": "models/inventory.json",
+    "datasets": "datasets/inventory.json",
+    "combined": "inventory/combined_inventory.json",
+}
+
+
+@dataclass
+class LocalRepo:
+    """One repo folder under the root, as found on disk."""
+
+    repo_id: str
+    repo_type: RepoType
+    path: str
+    local_dir: Path
+    snapshot_id: str | None = None
+    size_bytes: int = 0
+    file_count: int = 0
+    complete: bool = False
+    files: list[tuple[str, int]] = field(default_factory=list)
+    readme_excerpt: str | None = None
+
+    def top_files(self, n: int = TOP_FILES) -> list[tuple[str, int]]:
+        return heapq.nsmallest(n, self.files, key=lambda f: (-f[1], f[0]))
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def walk_files(local_dir: Path) -> Iterator[tuple[str, int]]:
+    """``(relative POSIX path, size)`` of every file below ``local_dir``, skipping the top-level ``.cache``."""
+    stack = [(local_dir, "")]
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for e in entries:
+            rel = prefix + e.name
+            if e.is_dir(follow_symlinks=False):
+                if not (prefix == "" and e.name == ".cache"):
+                    stack.append((Path(e.path), rel + "/"))
+            elif e.is_file(follow_symlinks=False):
+                yield rel, e.stat(follow_symlinks=False).st_size
+
+
+def repo_folders(root: Path) -> Iterator[tuple[RepoType, Path]]:
+    """Every repo folder: ``models/<org>/<org_name>`` and ``datasets/<org_name>``, sorted."""
+    models = root / "models"
+    if models.is_dir():
+        for org in sorted(p for p in models.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            for d in sorted(p for p in org.iterdir() if p.is_dir() and not p.name.startswith(".")):
+                yield "model", d
+    datasets = root / "datasets"
+    if datasets.is_dir():
+        for d in sorted(p for p in datasets.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            yield "dataset", d
+
+
+def guess_repo_id(repo_type: RepoType, local_dir: Path) -> str:
+    """The id a folder name stands for, when the folder has no record: ``org_name`` under its org, else the
+    first underscore splits org and name."""
+    name = local_dir.name
+    if repo_type == "model":
+        org = local_dir.parent.name
+        return f"{org}/{name[len(org) + 1:]}" if name.startswith(org + "_") else f"{org}/{name}"
+    org, _, rest = name.partition("_")
+    return f"{org}/{rest}" if rest else name
+
+
+def read_readme_excerpt(local_dir: Path) -> str | None:
+    """README.md without its YAML front matter, first 500 characters."""
+    try:
+        text = (local_dir / "README.md").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    if text.startswith("---"):
+        end = text.find("\n---", 3)
+        if end != -1:
+            text = text[end + 4:].split("\n", 1)[1] if "\n" in text[end + 4:] else ""
+    text = text.strip()
+    return text[:README_EXCERPT_CHARS] if text else None
+
+
+def scan_repo(root: Path, repo_type: RepoType, local_dir: Path) -> LocalRepo:
+    record = localstate.read_record(local_dir)
+    repo_id = record.listing.ref.repo_id if record else guess_repo_id(repo_type, local_dir)
+    files = sorted(walk_files(local_dir))
+    sizes = dict(files)
+    snapshot = record.listing.commit if record else _snapshot_from_metadata(local_dir)
+    complete = False
+    if record is not None:
+        planned = record.planned()
+        complete = all(sizes.get(f.path) == f.size for f in planned) and not localstate.has_partials(local_dir)
+    return LocalRepo(
+        repo_id=repo_id, repo_type=repo_type, path=local_dir.relative_to(root).as_posix(), local_dir=local_dir,
+        snapshot_id=snapshot, size_bytes=sum(sizes.values()), file_count=len(files), complete=complete,
+        files=files, readme_excerpt=read_readme_excerpt(local_dir) if repo_type == "dataset" else None,
+    )
+
+
+def _snapshot_from_metadata(local_dir: Path) -> str | None:
+    """The commit of the first ``.metadata`` record found (folders fetched by ``hf download``)."""
+    download = localstate.hf_dir(local_dir) / "download"
+    if download.is_dir():
+        for meta in download.rglob("*.metadata"):
+            try:
+                commit = meta.read_text(encoding="utf-8").split("\n", 1)[0].strip()
+            except OSError:
+                continue
+            if len(commit) == 40:
+                return commit
+    return None
+
+
+def scan(root: Path, refs: list[RepoRef] | None = None) -> list[LocalRepo]:
+    """Every local repo folder (or just those of ``refs``), in a stable order."""
+    wanted = {r.local_dir(root) for r in refs} if refs is not None else None
+    return [scan_repo(root, t, d) for t, d in repo_folders(root) if wanted is None or d in wanted]
+
+
+def _repo_json(r: LocalRepo) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "repo_id": r.repo_id, "repo_type": r.repo_type, "path": r.path, "snapshot_id": r.snapshot_id,
+        "size_bytes": r.size_bytes, "size_human": human(r.size_bytes), "file_count": r.file_count,
+        "complete": r.complete,
+    }
+    if r.repo_type == "model":
+        out["files"] = [{"path": p, "size_bytes": s} for p, s in r.files]
+    else:
+        out["readme_excerpt"] = r.readme_excerpt
+        out["top_files"] = [{"path": p, "size_bytes": s} for p, s in r.top_files()]
+    return out
+
+
+def build(repos: list[LocalRepo], generated_at: str | None = None) -> dict[str, dict[str, Any]]:
+    """The three inventory documents, keyed ``models`` / ``datasets`` / ``combined``."""
+    at = generated_at or now_iso()
+    docs: dict[str, dict[str, Any]] = {}
+    totals: dict[str, dict[str, Any]] = {}
+    for kind, repo_type in (("models", "model"), ("datasets", "dataset")):
+        group = [r for r in repos if r.repo_type == repo_type]
+        total = sum(r.size_bytes for r in group)
+        docs[kind] = {"schema_version": SCHEMA_VERSION, "kind": kind, "generated_at": at, "total_bytes": total,
+                      "total_human": human(total), "repos": [_repo_json(r) for r in group]}
+        totals[kind] = {"repos": len(group), "bytes": total, "human": human(total)}
+    all_bytes = totals["models"]["bytes"] + totals["datasets"]["bytes"]
+    totals["all"] = {"repos": len(repos), "bytes": all_bytes, "human": human(all_bytes)}
+    docs["combined"] = {
+        "schema_version": SCHEMA_VERSION, "generated_at": at, "totals": totals,
+        "repos": [{k: _repo_json(r)[k] for k in ("repo_id", "repo_type", "path", "snapshot_id", "size_bytes",
+                                                 "size_human", "complete")} for r in repos],
+    }
+    return docs
+
+
+def write(root: Path, repos: list[LocalRepo] | None = None) -> dict[str, Path]:
+    """Scan (unless given the repos) and write the three inventories atomically; returns where."""
+    docs = build(scan(root) if repos is None else repos)
+    out = {}
+    for kind, rel in INVENTORY_FILES.items():
+        write_json_atomic(root / rel, docs[kind])
+        out[kind] = root / rel
+    return out

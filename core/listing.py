@@ -1,0 +1,51 @@
+"""One listing per repo, pinned to a commit: every file with its size and the Hub's hashes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from huggingface_hub import HfApi
+from huggingface_hub.hf_api import RepoFile
+
+from .repos import RepoRef
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file as the Hub lists it. ``sha256`` is set for LFS files, ``blob_id`` (git sha1) always."""
+
+    path: str
+    size: int
+    blob_id: str
+    sha256: str | None = None
+
+    @property
+    def etag(self) -> str:
+        """The hash the Hub serves as the file's ETag, and the one ``verify`` checks."""
+        return self.sha256 or self.blob_id
+
+    @property
+    def algorithm(self) -> str:
+        return "sha256" if self.sha256 else "git-sha1"
+
+
+@dataclass(frozen=True)
+class Listing:
+    ref: RepoRef
+    commit: str
+    files: list[RemoteFile]
+    gated: bool = False
+    extra: dict[str, object] = field(default_factory=dict, compare=False)
+
+
+def fetch_listing(api: HfApi, ref: RepoRef, revision: str | None = None) -> Listing:
+    """Resolve the revision to a commit, then list the whole tree at that commit (following the pages)."""
+    info = api.repo_info(ref.repo_id, repo_type=ref.repo_type, revision=revision)
+    commit = info.sha or revision or "main"
+    files: list[RemoteFile] = []
+    for entry in api.list_repo_tree(ref.repo_id, repo_type=ref.repo_type, revision=commit, recursive=True):
+        if isinstance(entry, RepoFile):
+            sha256 = entry.lfs.sha256 if entry.lfs else None
+            files.append(RemoteFile(entry.path, int(entry.size), entry.blob_id, sha256))
+    files.sort(key=lambda f: f.path)
+    return Listing(ref, commit, files, gated=bool(getattr(info, "gated", False)))

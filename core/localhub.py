@@ -1,0 +1,459 @@
+"""A small Hub-shaped HTTP server on 127.0.0.1, for tests, benchmarks and the offline demo.
+
+It serves repos held in memory or on disk in the shape the real ``huggingface_hub`` client expects
+(repo info, the paginated tree API, paths-info, HEAD/GET on ``resolve`` with Range), answers
+``X-Error-Code`` errors like the Hub, and can inject faults: a connection reset after N bytes,
+5xx or 429 responses, corrupted bodies and slow or stalled bodies.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Literal
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+PAGE_SIZE = 1000
+LFS_SUFFIXES = (".bin", ".safetensors", ".pt", ".th", ".ckpt", ".gz", ".zip", ".tar", ".wav", ".mp3", ".npy")
+LFS_MIN_SIZE = 10 * 1024
+_STREAM_CHUNK = 64 * 1024
+
+
+@dataclass
+class HubFile:
+    """One file of a repo: bytes in memory, a file on disk, or a virtual size (never served)."""
+
+    path: str
+    data: bytes | None = None
+    source: Path | None = None
+    virtual_size: int | None = None
+    lfs: bool | None = None
+    _sha256: str | None = field(default=None, repr=False)
+    _blob_id: str | None = field(default=None, repr=False)
+
+    @property
+    def size(self) -> int:
+        if self.data is not None:
+            return len(self.data)
+        if self.source is not None:
+            return self.source.stat().st_size
+        return self.virtual_size or 0
+
+    @property
+    def is_lfs(self) -> bool:
+        if self.lfs is not None:
+            return self.lfs
+        return self.size >= LFS_MIN_SIZE or self.path.endswith(LFS_SUFFIXES)
+
+    def read(self, start: int = 0, end: int | None = None) -> bytes:
+        """Bytes ``start``..``end`` (exclusive) of the file."""
+        end = self.size if end is None else end
+        if self.data is not None:
+            return self.data[start:end]
+        if self.source is not None:
+            with self.source.open("rb") as f:
+                f.seek(start)
+                return f.read(end - start)
+        return b"\0" * (end - start)
+
+    def _hash(self) -> None:
+        sha = hashlib.sha256()
+        blob = hashlib.sha1(b"blob %d\0" % self.size)
+        for pos in range(0, self.size, 8 << 20):
+            chunk = self.read(pos, min(pos + (8 << 20), self.size))
+            sha.update(chunk)
+            blob.update(chunk)
+        self._sha256, self._blob_id = sha.hexdigest(), blob.hexdigest()
+
+    @property
+    def sha256(self) -> str:
+        if self._sha256 is None:
+            self._hash()
+        assert self._sha256 is not None
+        return self._sha256
+
+    @property
+    def blob_id(self) -> str:
+        if self._blob_id is None:
+            self._hash()
+        assert self._blob_id is not None
+        return self._blob_id
+
+    @property
+    def etag(self) -> str:
+        return self.sha256 if self.is_lfs else self.blob_id
+
+
+@dataclass
+class HubRepo:
+    """A repo the local Hub serves."""
+
+    repo_id: str
+    repo_type: Literal["model", "dataset"] = "model"
+    files: list[HubFile] = field(default_factory=list)
+    gated: bool = False
+
+    @classmethod
+    def from_folder(cls, repo_id: str, folder: Path, repo_type: Literal["model", "dataset"] = "model",
+                    gated: bool = False) -> HubRepo:
+        """A repo whose files are the files below ``folder``."""
+        files = [HubFile(p.relative_to(folder).as_posix(), source=p) for p in sorted(folder.rglob("*")) if p.is_file()]
+        return cls(repo_id, repo_type, files, gated)
+
+    @property
+    def commit(self) -> str:
+        h = hashlib.sha1(f"{self.repo_type}:{self.repo_id}".encode())
+        for f in sorted(self.files, key=lambda f: f.path):
+            h.update(f"{f.path}\0{f.size}\0".encode())
+            if f.virtual_size is None:
+                h.update(f.blob_id.encode())
+        return h.hexdigest()
+
+    def get(self, path: str) -> HubFile | None:
+        return next((f for f in self.files if f.path == path), None)
+
+
+@dataclass
+class Fault:
+    """A fault injected into ``resolve`` GETs of the files matching ``path`` (a glob)."""
+
+    kind: Literal["reset", "status", "corrupt", "slow", "stall"]
+    path: str = "*"
+    times: int = 1
+    after_bytes: int = 0
+    status: int = 500
+    retry_after: int | None = None
+    delay: float = 0.05
+
+
+@dataclass
+class HubStats:
+    """What the server did: requests by kind, body bytes served per file path."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    bytes_served: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, kind: str) -> None:
+        with self.lock:
+            self.requests[kind] += 1
+
+    def served(self, path: str, n: int) -> None:
+        with self.lock:
+            self.bytes_served[path] += n
+
+
+class LocalHub:
+    """The server. Use as a context manager, or ``start()`` / ``stop()``."""
+
+    def __init__(self, repos: list[HubRepo] | None = None, *, tokens: set[str] | None = None,
+                 host: str = "127.0.0.1", port: int = 0) -> None:
+        self.repos: dict[tuple[str, str], HubRepo] = {}
+        for repo in repos or []:
+            self.add(repo)
+        self.tokens = set(tokens or ())
+        self.faults: list[Fault] = []
+        self.stats = HubStats()
+        self._lock = threading.Lock()
+        self._server = _Server((host, port), _Handler)
+        self._server.hub = self
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def add(self, repo: HubRepo) -> None:
+        self.repos[(repo.repo_type, repo.repo_id.lower())] = repo
+
+    def inject(self, fault: Fault) -> None:
+        with self._lock:
+            self.faults.append(fault)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
+
+    def take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.times > 0 and fnmatch.fnmatchcase(path, fault.path):
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def start(self) -> LocalHub:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="localhub", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> LocalHub:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+    hub: LocalHub
+
+
+class _HubError(Exception):
+    def __init__(self, status: int, code: str | None, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    @property
+    def hub(self) -> LocalHub:
+        return self.server.hub
+
+    # --- dispatch -----------------------------------------------------------------------------
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str) -> None:
+        url = urlsplit(self.path)
+        parts = [unquote(p) for p in url.path.split("/")[1:]]
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        try:
+            self._check_token()
+            if parts[:1] == ["api"] and len(parts) >= 4 and parts[1] in ("models", "datasets"):
+                self._api(method, parts[1][:-1], parts[2:], query)
+            elif "resolve" in parts and method in ("GET", "HEAD"):
+                self._resolve(method, parts)
+            else:
+                raise _HubError(404, None, "Not found")
+        except _HubError as e:
+            self._send_json(e.status, {"error": e.message}, {"X-Error-Code": e.code, "X-Error-Message": e.message},
+                            head=method == "HEAD")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _token(self) -> str | None:
+        auth = self.headers.get("Authorization", "")
+        return auth[7:] if auth.startswith("Bearer ") else None
+
+    def _check_token(self) -> None:
+        token = self._token()
+        if token is not None and self.hub.tokens and token not in self.hub.tokens:
+            raise _HubError(401, None, "Invalid credentials in Authorization header")
+
+    def _repo(self, repo_type: str, repo_id: str, revision: str | None) -> HubRepo:
+        repo = self.hub.repos.get((repo_type, repo_id.lower()))
+        if repo is None:
+            raise _HubError(404, "RepoNotFound", "Repository not found")
+        if revision not in (None, "main", repo.commit):
+            raise _HubError(404, "RevisionNotFound", "Invalid rev id: " + revision)
+        return repo
+
+    # --- API ----------------------------------------------------------------------------------
+    def _api(self, method: str, repo_type: str, rest: list[str], query: dict[str, str]) -> None:
+        repo_id = "/".join(rest[:2])
+        tail = rest[2:]
+        if not tail and method == "GET":
+            self._info(self._repo(repo_type, repo_id, None), query)
+        elif tail[:1] == ["revision"] and len(tail) == 2 and method == "GET":
+            self._info(self._repo(repo_type, repo_id, tail[1]), query)
+        elif tail[:1] == ["tree"] and len(tail) >= 2 and method == "GET":
+            self.hub.stats.count("tree")
+            self._tree(self._repo(repo_type, repo_id, tail[1]), "/".join(tail[2:]), query)
+        elif tail[:1] == ["paths-info"] and len(tail) == 2 and method == "POST":
+            self._paths_info(self._repo(repo_type, repo_id, tail[1]))
+        else:
+            raise _HubError(404, None, "Not found")
+
+    def _info(self, repo: HubRepo, query: dict[str, str]) -> None:
+        self.hub.stats.count("info")
+        blobs = query.get("blobs") == "true"
+        siblings = []
+        for f in sorted(repo.files, key=lambda f: f.path):
+            sib: dict[str, object] = {"rfilename": f.path}
+            if blobs:
+                sib.update(size=f.size, blobId=f.blob_id)
+                if f.is_lfs:
+                    sib["lfs"] = {"sha256": f.sha256, "size": f.size, "pointerSize": 134}
+            siblings.append(sib)
+        self._send_json(200, {
+            "_id": repo.commit[:24], "id": repo.repo_id, "sha": repo.commit, "private": False,
+            "gated": "manual" if repo.gated else False, "disabled": False, "lastModified": "2025-01-01T00:00:00.000Z",
+            "tags": [], "siblings": siblings,
+        })
+
+    def _entry(self, f: HubFile) -> dict[str, object]:
+        entry: dict[str, object] = {"type": "file", "oid": f.blob_id, "size": f.size, "path": f.path}
+        if f.is_lfs:
+            entry["lfs"] = {"oid": f.sha256, "size": f.size, "pointerSize": 134}
+        return entry
+
+    def _tree(self, repo: HubRepo, prefix: str, query: dict[str, str]) -> None:
+        recursive = query.get("recursive", "").lower() in ("true", "1")
+        base = prefix.rstrip("/") + "/" if prefix else ""
+        entries: dict[str, dict[str, object]] = {}
+        for f in repo.files:
+            if not f.path.startswith(base):
+                continue
+            rest = f.path[len(base):].split("/")
+            for depth in range(1, len(rest)):
+                if not recursive and depth > 1:
+                    break
+                d = base + "/".join(rest[:depth])
+                entries.setdefault(d, {"type": "directory", "oid": hashlib.sha1(d.encode()).hexdigest(),
+                                       "size": 0, "path": d})
+            if recursive or len(rest) == 1:
+                entries[f.path] = self._entry(f)
+        if prefix and not entries:
+            raise _HubError(404, "EntryNotFound", f"{prefix} does not exist on this revision")
+        ordered = [entries[k] for k in sorted(entries)]
+        cursor = int(query.get("cursor", "0") or 0)
+        page = ordered[cursor:cursor + PAGE_SIZE]
+        headers: dict[str, str | None] = {}
+        if cursor + PAGE_SIZE < len(ordered):
+            host, port = self.server.server_address[:2]
+            path = urlsplit(self.path).path
+            nxt = f"http://{host!s}:{port}{path}?recursive={recursive!s}&cursor={cursor + PAGE_SIZE}"
+            headers["Link"] = f'<{nxt}>; rel="next"'
+        self._send_json(200, page, headers)
+
+    def _paths_info(self, repo: HubRepo) -> None:
+        self.hub.stats.count("paths-info")
+        length = int(self.headers.get("Content-Length", "0"))
+        raw = self.rfile.read(length).decode()
+        ctype = self.headers.get("Content-Type", "")
+        paths = json.loads(raw).get("paths", []) if "json" in ctype else parse_qs(raw).get("paths", [])
+        out = [self._entry(f) for p in paths if (f := repo.get(p)) is not None]
+        self._send_json(200, out)
+
+    # --- resolve ------------------------------------------------------------------------------
+    def _resolve(self, method: str, parts: list[str]) -> None:
+        i = parts.index("resolve")
+        repo_type = "model"
+        head = parts[:i]
+        if head[:1] == ["datasets"]:
+            repo_type, head = "dataset", head[1:]
+        if len(head) != 2 or len(parts) < i + 3:
+            raise _HubError(404, None, "Not found")
+        repo = self._repo(repo_type, "/".join(head), parts[i + 1])
+        if repo.gated and self._token() not in self.hub.tokens:
+            raise _HubError(401, "GatedRepo", "Access to this repo is restricted: you must be authenticated "
+                                              "and have accepted its conditions.")
+        path = "/".join(parts[i + 2:])
+        f = repo.get(path)
+        if f is None:
+            raise _HubError(404, "EntryNotFound", "Entry not found")
+        self.hub.stats.count("HEAD" if method == "HEAD" else "GET")
+        fault = self.hub.take_fault(path) if method == "GET" else None
+        if fault is not None and fault.kind == "status":
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            self._send_json(fault.status, {"error": HTTPStatus(fault.status).phrase}, headers)
+            return
+        size = f.size
+        start, end = 0, size
+        rng = self.headers.get("Range")
+        status = 200
+        if rng and rng.startswith("bytes="):
+            a, _, b = rng[6:].partition("-")
+            start = int(a) if a else 0
+            end = min(int(b) + 1, size) if b else size
+            if start >= size and size > 0:
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{size}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            status = 206
+        self.send_response(status)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(end - start))
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
+        self.send_header("X-Repo-Commit", repo.commit)
+        self.send_header("ETag", f'"{f.etag}"')
+        if f.is_lfs:
+            self.send_header("X-Linked-Etag", f'"{f.sha256}"')
+            self.send_header("X-Linked-Size", str(size))
+        self.send_header("Content-Disposition", f"inline; filename*=UTF-8''{quote(path.split('/')[-1])}")
+        self.end_headers()
+        if method == "HEAD":
+            return
+        self._stream(f, path, start, end, fault)
+
+    def _stream(self, f: HubFile, path: str, start: int, end: int, fault: Fault | None) -> None:
+        pos = start
+        sent = 0
+        while pos < end:
+            n = min(_STREAM_CHUNK, end - pos)
+            if fault is not None and fault.kind in ("reset", "stall", "corrupt"):
+                until = fault.after_bytes - sent
+                if until <= 0:
+                    if fault.kind == "reset":
+                        self._reset()
+                        return
+                    if fault.kind == "stall":
+                        time.sleep(fault.delay)
+                        self.close_connection = True
+                        return
+                n = min(n, until) if until > 0 else n
+            chunk = f.read(pos, pos + n)
+            if fault is not None and fault.kind == "corrupt" and fault.after_bytes - sent <= 0 < len(chunk):
+                chunk = bytes([chunk[0] ^ 0xFF]) + chunk[1:]
+                fault = None
+            if fault is not None and fault.kind == "slow":
+                time.sleep(fault.delay)
+            self.wfile.write(chunk)
+            self.hub.stats.served(path, len(chunk))
+            pos += len(chunk)
+            sent += len(chunk)
+
+    def _reset(self) -> None:
+        """Drop the connection with a TCP reset."""
+        self.wfile.flush()
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        self.connection.close()
+        self.close_connection = True
+
+    def _send_json(self, status: int, payload: object, headers: Mapping[str, str | None] | None = None,
+                   head: bool = False) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            if v is not None:
+                self.send_header(k, v)
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)

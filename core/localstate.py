@@ -1,0 +1,113 @@
+"""What a repo folder records about itself: huggingface_hub's local-dir metadata and our recorded listing.
+
+Everything here lives under ``<repo>/.cache/huggingface/``, which ``hf cache verify`` ignores. Reading never
+creates anything, so a dry run changes nothing on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from huggingface_hub._local_folder import LocalDownloadFilePaths
+
+from .jsonio import write_json_atomic
+from .listing import Listing, RemoteFile
+from .repos import RepoRef
+
+RECORD_NAME = "musicgen-tui.json"
+
+
+def hf_dir(local_dir: Path) -> Path:
+    return local_dir / ".cache" / "huggingface"
+
+
+def download_paths(local_dir: Path, path: str) -> LocalDownloadFilePaths:
+    """huggingface_hub's paths for one file of a local dir (final file, lock, metadata), without creating them."""
+    rel = os.path.join(*path.split("/"))
+    metadata = hf_dir(local_dir) / "download" / f"{rel}.metadata"
+    return LocalDownloadFilePaths(file_path=local_dir / rel, lock_path=metadata.with_suffix(".lock"),
+                                  metadata_path=metadata)
+
+
+@dataclass(frozen=True)
+class FileMetadata:
+    commit: str
+    etag: str
+    timestamp: float
+
+
+def read_metadata(paths: LocalDownloadFilePaths) -> FileMetadata | None:
+    """The ``.metadata`` record of a file (commit, etag, timestamp), or None."""
+    try:
+        commit, etag, ts = paths.metadata_path.read_text(encoding="utf-8").splitlines()[:3]
+        return FileMetadata(commit.strip(), etag.strip(), float(ts))
+    except (OSError, ValueError):
+        return None
+
+
+def is_fresh(paths: LocalDownloadFilePaths, meta: FileMetadata | None, etag: str, size: int) -> bool:
+    """True when the file is at its size and unchanged since the metadata recorded ``etag``."""
+    if meta is None or meta.etag != etag:
+        return False
+    try:
+        st = paths.file_path.stat()
+    except OSError:
+        return False
+    return st.st_size == size and st.st_mtime - 1 <= meta.timestamp
+
+
+def forget(paths: LocalDownloadFilePaths) -> None:
+    """Drop a file's metadata so the next download fetches it again."""
+    paths.metadata_path.unlink(missing_ok=True)
+
+
+def partial_size(paths: LocalDownloadFilePaths, etag: str) -> int:
+    """Bytes of an interrupted download kept for resume (0 if none)."""
+    try:
+        return paths.incomplete_path(etag).stat().st_size
+    except OSError:
+        return 0
+
+
+def has_partials(local_dir: Path) -> bool:
+    root = hf_dir(local_dir) / "download"
+    return root.is_dir() and any(root.rglob("*.incomplete"))
+
+
+@dataclass(frozen=True)
+class Record:
+    """The listing a download planned, with the patterns that chose its files."""
+
+    listing: Listing
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def planned(self) -> list[RemoteFile]:
+        from .patterns import select
+        from .safety import unsafe_entries
+
+        chosen = select(self.listing.files, self.include, self.exclude)
+        unsafe = unsafe_entries([f.path for f in chosen])
+        return [f for f in chosen if f.path not in unsafe]
+
+
+def write_record(local_dir: Path, record: Record) -> None:
+    lst = record.listing
+    write_json_atomic(hf_dir(local_dir) / RECORD_NAME, {
+        "repo_id": lst.ref.repo_id, "repo_type": lst.ref.repo_type, "commit": lst.commit,
+        "include": list(record.include), "exclude": list(record.exclude),
+        "files": [[f.path, f.size, f.blob_id, f.sha256] for f in lst.files],
+    }, indent=None)
+
+
+def read_record(local_dir: Path) -> Record | None:
+    try:
+        data = json.loads((hf_dir(local_dir) / RECORD_NAME).read_text(encoding="utf-8"))
+        files = [RemoteFile(p, int(s), b, h) for p, s, b, h in data["files"]]
+        listing = Listing(RepoRef(data["repo_type"], data["repo_id"]), data["commit"], files)
+        return Record(listing, tuple(data.get("include", ())), tuple(data.get("exclude", ())))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

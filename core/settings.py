@@ -1,0 +1,55 @@
+"""Settings from the environment and the root's ``.env`` (the real environment wins). The token is never shown."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+DEFAULT_READ_TIMEOUT = 30.0
+DEFAULT_MIN_FREE = 1 << 30
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a front end needs to talk to the Hub and find the workspace."""
+
+    root: Path
+    endpoint: str = DEFAULT_ENDPOINT
+    token: str | None = field(default=None, repr=False)
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    min_free: int = DEFAULT_MIN_FREE
+    disable_xet: bool = False
+
+    @property
+    def token_state(self) -> str:
+        """'set' or 'not set': all that may ever be shown of the token."""
+        return "set" if self.token else "not set"
+
+
+def _env(root: Path) -> dict[str, str]:
+    dot = root / ".env"
+    values = {k: v for k, v in dotenv_values(dot).items() if v is not None} if dot.is_file() else {}
+    values.update(os.environ)
+    return values
+
+
+def load_settings(root: str | Path | None = None) -> Settings:
+    """Resolve the root (argument, else ``MUSICGEN_ROOT``, else the current directory) and read its settings."""
+    base = Path(root or os.environ.get("MUSICGEN_ROOT") or ".").expanduser()
+    env = _env(base)
+    if root is None and "MUSICGEN_ROOT" in env and "MUSICGEN_ROOT" not in os.environ:
+        base = Path(env["MUSICGEN_ROOT"]).expanduser()
+    from .sizes import parse_size
+
+    return Settings(
+        root=base.resolve(),
+        endpoint=(env.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/"),
+        token=env.get("HF_TOKEN") or None,
+        read_timeout=float(env.get("MUSICGEN_READ_TIMEOUT") or DEFAULT_READ_TIMEOUT),
+        min_free=parse_size(env.get("MUSICGEN_MIN_FREE") or str(DEFAULT_MIN_FREE)),
+        disable_xet=env.get("HF_HUB_DISABLE_XET", "").lower() in ("1", "true", "yes"),
+    )

@@ -1,0 +1,23 @@
+"""Byte sizes: parse ``100M``/``1.5G`` and print human sizes (humanize, binary units)."""
+
+from __future__ import annotations
+
+import re
+
+import humanize
+
+_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:I?B)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """``100M`` -> 104857600 (binary units, as ``find -size`` and ``du`` use); raises ValueError."""
+    m = _SIZE.match(text)
+    if not m:
+        raise ValueError(f"not a size: {text!r} (use a number with an optional K, M, G or T, like 100M)")
+    return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+
+
+def human(n: int) -> str:
+    """A human size, e.g. ``1.2 GiB``."""
+    return humanize.naturalsize(n, binary=True, format="%.1f")
