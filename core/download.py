@@ -31,7 +31,6 @@ from .settings import Settings
 
 # http_get keeps only whole chunks after a dropped connection: small chunks lose little on a drop.
 CHUNK_SIZE = 64 * 1024
-MAX_ATTEMPTS = 6
 MAX_CORRUPT = 2
 BACKOFF_START, BACKOFF_MAX = 0.5, 8.0
 PROGRESS_INTERVAL = 0.1
@@ -231,7 +230,7 @@ class Downloader:
         corrupt = 0
         delay = BACKOFF_START
         last_error: BaseException | None = None
-        for _attempt in range(MAX_ATTEMPTS):
+        for _attempt in range(self.settings.retries):
             try:
                 digest = self._stream(rp, fp, url, headers, incomplete)
             except Cancelled:
@@ -259,7 +258,7 @@ class Downloader:
             write_download_metadata(rp.local_dir, remote.path, commit, remote.etag)
             self._emit(rp, fp, State.DONE, remote.size)
             return State.DONE, None
-        msg = f"gave up after {MAX_ATTEMPTS} attempts: {describe(last_error, token=self.settings.token)}" \
+        msg = f"gave up after {self.settings.retries} attempts: {describe(last_error, token=self.settings.token)}" \
             if last_error else "gave up"
         self._emit(rp, fp, State.FAILED, localstate.partial_size(paths, remote.etag), message=msg)
         return State.FAILED, msg

@@ -102,6 +102,8 @@ class HubRepo:
     repo_type: Literal["model", "dataset"] = "model"
     files: list[HubFile] = field(default_factory=list)
     gated: bool = False
+    _commit: str | None = field(default=None, repr=False)
+    _index: dict[str, HubFile] | None = field(default=None, repr=False)
 
     @classmethod
     def from_folder(cls, repo_id: str, folder: Path, repo_type: Literal["model", "dataset"] = "model",
@@ -112,15 +114,20 @@ class HubRepo:
 
     @property
     def commit(self) -> str:
-        h = hashlib.sha1(f"{self.repo_type}:{self.repo_id}".encode())
-        for f in sorted(self.files, key=lambda f: f.path):
-            h.update(f"{f.path}\0{f.size}\0".encode())
-            if f.virtual_size is None:
-                h.update(f.blob_id.encode())
-        return h.hexdigest()
+        """A stable 40-hex commit id derived from the files (computed once: files are fixed once served)."""
+        if self._commit is None:
+            h = hashlib.sha1(f"{self.repo_type}:{self.repo_id}".encode())
+            for f in sorted(self.files, key=lambda f: f.path):
+                h.update(f"{f.path}\0{f.size}\0".encode())
+                if f.virtual_size is None:
+                    h.update(f.blob_id.encode())
+            self._commit = h.hexdigest()
+        return self._commit
 
     def get(self, path: str) -> HubFile | None:
-        return next((f for f in self.files if f.path == path), None)
+        if self._index is None:
+            self._index = {f.path: f for f in self.files}
+        return self._index.get(path)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from dotenv import dotenv_values
 DEFAULT_ENDPOINT = "https://huggingface.co"
 DEFAULT_READ_TIMEOUT = 30.0
 DEFAULT_MIN_FREE = 1 << 30
+DEFAULT_RETRIES = 6
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Settings:
     read_timeout: float = DEFAULT_READ_TIMEOUT
     min_free: int = DEFAULT_MIN_FREE
     disable_xet: bool = False
+    retries: int = 6
 
     @property
     def token_state(self) -> str:
@@ -52,4 +54,5 @@ def load_settings(root: str | Path | None = None) -> Settings:
         read_timeout=float(env.get("MUSICGEN_READ_TIMEOUT") or DEFAULT_READ_TIMEOUT),
         min_free=parse_size(env.get("MUSICGEN_MIN_FREE") or str(DEFAULT_MIN_FREE)),
         disable_xet=env.get("HF_HUB_DISABLE_XET", "").lower() in ("1", "true", "yes"),
+        retries=max(1, int(env.get("MUSICGEN_RETRIES") or DEFAULT_RETRIES)),
     )

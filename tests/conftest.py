@@ -1,0 +1,142 @@
+"""Shared fixtures: one local Hub per session with the test repos, and a CLI runner against it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cli.main import main
+from core.localhub import HubFile, HubRepo, HubStats, LocalHub
+
+TOKEN = "hf_testtoken_DoNotLeak_8c1f2e"
+BIG_SIZE = 4 * 1024 * 1024
+
+
+def blob(seed: str, size: int) -> bytes:
+    out = bytearray()
+    block = seed.encode()
+    while len(out) < size:
+        block = hashlib.sha256(block).digest()
+        out += block * 128
+    return bytes(out[:size])
+
+
+def tiny_model() -> HubRepo:
+    return HubRepo("acme/tiny-model", "model", [
+        HubFile("README.md", b"---\nlicense: mit\n---\n# tiny\n"),
+        HubFile("config.json", b'{"model_type": "musicgen"}\n'),
+        HubFile("empty.txt", b""),
+        HubFile("weights/model.safetensors", blob("st", 300_000)),
+        HubFile("state_dict.bin", blob("sd", 1_200_000)),
+        HubFile("données/mélodie €.json", '{"é": "ü"}\n'.encode()),
+        HubFile("deep/a/b/c/notes.txt", b"nested\n"),
+        HubFile("音楽/曲.txt", "音楽\n".encode()),
+    ])
+
+
+def many_files() -> HubRepo:
+    files = [HubFile(f"data/part{i // 500}/{i:05d}.txt", b"row %d\n" % i) for i in range(2_500)]
+    files.append(HubFile("README.md", b"---\npretty_name: many\n---\n\n# Many files\n\nA dataset with 2,500 rows.\n"))
+    files.append(HubFile("data/big.bin", blob("many-big", 50_000)))
+    return HubRepo("acme/many-files", "dataset", files)
+
+
+def test_repos() -> list[HubRepo]:
+    return [
+        tiny_model(),
+        many_files(),
+        HubRepo("acme/gated-model", "model", [HubFile("config.json", b"{}\n"), HubFile("w.bin", blob("g", 20_000))],
+                gated=True),
+        HubRepo("acme/hostile", "model", [
+            HubFile("ok.txt", b"fine\n"), HubFile("../escape.txt", b"evil\n"), HubFile("/etc/abs.txt", b"evil\n"),
+            HubFile("Case.txt", b"one\n"), HubFile("case.txt", b"two\n"), HubFile("x" * 300 + ".txt", b"long\n"),
+        ]),
+        HubRepo("acme/big-file", "model", [HubFile("big.bin", blob("big", BIG_SIZE)), HubFile("small.txt", b"s\n")]),
+    ]
+
+
+@pytest.fixture(scope="session")
+def _session_hub() -> Iterator[LocalHub]:
+    with LocalHub(test_repos(), tokens={TOKEN}) as hub:
+        yield hub
+
+
+@pytest.fixture
+def hub(_session_hub: LocalHub) -> Iterator[LocalHub]:
+    """The session's Hub with no faults and fresh counters."""
+    _session_hub.clear_faults()
+    _session_hub.stats = HubStats()
+    yield _session_hub
+    _session_hub.clear_faults()
+
+
+@pytest.fixture
+def root(tmp_path: Path, hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty workspace root, with the environment pointing at the local Hub and no token anywhere."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    for var in ("HF_TOKEN", "HF_HUB_OFFLINE", "MUSICGEN_ROOT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    monkeypatch.setenv("MUSICGEN_MIN_FREE", "0")
+    monkeypatch.setenv("MUSICGEN_READ_TIMEOUT", "2")
+    return ws
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> dict:  # type: ignore[type-arg]
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(root: Path, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run ``musicgen-tui ARGS --root <root>`` in-process; returns code, stdout, stderr."""
+
+    def run(*args: str) -> Result:
+        capsys.readouterr()
+        code = main([*args, "--root", str(root)])
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+def bin_path(name: str) -> str:
+    found = Path(sys.executable).parent / name
+    return str(found) if found.exists() else (shutil.which(name) or name)
+
+
+def subprocess_env(root: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "HF_TOKEN"}
+    env.update(MUSICGEN_ROOT=str(root), **extra)
+    return env
+
+
+def run_bin(args: list[str], root: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, env=subprocess_env(root, **extra), timeout=120)
+
+
+def repo_dir(root: Path, repo_type: str, repo_id: str) -> Path:
+    org, name = repo_id.split("/")
+    return root / "models" / org / f"{org}_{name}" if repo_type == "model" else root / "datasets" / f"{org}_{name}"
+
+
+def tree_bytes(folder: Path) -> dict[str, bytes]:
+    """Every file below ``folder`` except huggingface_hub's ``.cache``, as path -> bytes."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file() and ".cache" not in p.relative_to(folder).parts}

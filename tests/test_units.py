@@ -1,0 +1,103 @@
+"""Unit tests for the small pieces: layout, sizes, settings, safety, checksum lines, catalog, atomic writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.catalog import catalog
+from core.checksums import format_line, parse_line
+from core.inventory import guess_repo_id, read_readme_excerpt
+from core.jsonio import write_json_atomic
+from core.repos import RepoRef
+from core.safety import unsafe_entries, unsafe_reason
+from core.settings import load_settings
+from core.sizes import human, parse_size
+
+
+def test_layout() -> None:
+    assert RepoRef("model", "facebook/musicgen-small").relpath() == "models/facebook/facebook_musicgen-small"
+    assert RepoRef("dataset", "magenta/nsynth").relpath() == "datasets/magenta_nsynth"
+    for bad in ("nope", "a/b/c", "../x", "a/..", "", "a /b"):
+        with pytest.raises(ValueError):
+            RepoRef("model", bad)
+
+
+def test_guess_repo_id_from_folder() -> None:
+    assert guess_repo_id("model", Path("models/facebook/facebook_musicgen-small")) == "facebook/musicgen-small"
+    assert guess_repo_id("dataset", Path("datasets/magenta_nsynth")) == "magenta/nsynth"
+
+
+@pytest.mark.parametrize(("text", "n"), [("100M", 100 << 20), ("0", 0), ("1.5G", 3 << 29), ("10k", 10240),
+                                         ("2GiB", 2 << 30), ("7", 7)])
+def test_parse_size(text: str, n: int) -> None:
+    assert parse_size(text) == n
+
+
+def test_parse_size_rejects() -> None:
+    with pytest.raises(ValueError):
+        parse_size("lots")
+    assert human(1536) == "1.5 KiB"
+
+
+def test_settings_env_wins_over_dotenv_and_token_is_hidden(tmp_path: Path, monkeypatch) -> None:
+    for var in ("HF_TOKEN", "HF_ENDPOINT", "MUSICGEN_ROOT", "MUSICGEN_READ_TIMEOUT"):
+        monkeypatch.delenv(var, raising=False)
+    (tmp_path / ".env").write_text("HF_TOKEN=hf_secret_in_dotenv\nHF_ENDPOINT=http://from-dotenv\n"
+                                   "MUSICGEN_READ_TIMEOUT=7\n")
+    monkeypatch.setenv("HF_ENDPOINT", "http://from-env/")
+    s = load_settings(tmp_path)
+    assert s.endpoint == "http://from-env"
+    assert s.token == "hf_secret_in_dotenv"
+    assert s.read_timeout == 7
+    assert "hf_secret" not in repr(s) and s.token_state == "set"
+
+
+def test_unsafe_names() -> None:
+    assert unsafe_reason("a/b.txt") is None
+    assert unsafe_reason("données/é.txt") is None
+    for bad in ("../x", "a/../../x", "/etc/passwd", "a//b", "C:/x", "a\\b", ".cache/huggingface/x", "x" * 256):
+        assert unsafe_reason(bad), bad
+    assert unsafe_entries(["A.txt", "a.txt", "b.txt"]) == {"a.txt": "differs only by case from 'A.txt'"}
+
+
+@pytest.mark.parametrize("name", ["models/a/b.bin", "odd\\name.bin", "new\nline.bin", "sp ace €.bin"])
+def test_checksum_line_roundtrip(name: str) -> None:
+    line = format_line("ab" * 32, name)
+    assert line.endswith("\n") and line.count("\n") == 1
+    assert parse_line(line) == ("ab" * 32, name)
+
+
+def test_checksum_line_matches_sha256sum(tmp_path: Path) -> None:
+    import subprocess
+
+    (tmp_path / "back\\slash.txt").write_bytes(b"x")
+    out = subprocess.run(["sha256sum", "back\\slash.txt"], cwd=tmp_path, capture_output=True, text=True).stdout
+    from core.hashing import hash_file
+
+    assert format_line(hash_file(tmp_path / "back\\slash.txt"), "back\\slash.txt") == out
+
+
+def test_catalog_order() -> None:
+    ids = [r.repo_id for r in catalog()]
+    assert ids[0] == "facebook/musicgen-small" and ids[13] == "facebook/demucs"
+    assert ids[14:] == ["magenta/nsynth", "ionosphere/maestro", "freesound/audio-tagging", "marsyas/gtzan",
+                        "polyfloyd/fma", "muso-ai/musicnet", "google/musiccaps"]
+    assert [r.repo_type for r in catalog()].count("model") == 14
+
+
+def test_readme_excerpt_strips_front_matter(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("---\nlicense: mit\n---\n\n# Title\n" + "x" * 1000)
+    text = read_readme_excerpt(tmp_path)
+    assert text is not None and text.startswith("# Title") and len(text) == 500
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "inv.json"
+    write_json_atomic(target, {"a": 1})
+    with pytest.raises(TypeError):
+        write_json_atomic(target, {"a": object()})
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["inv.json"]
