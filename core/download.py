@@ -204,6 +204,11 @@ class Downloader:
                 with self._lock:
                     self._repo_errors.setdefault(key, msg)
             elif isinstance(e, OSError) and e.errno == errno.ENOSPC:
+                from .plan import free_space
+                from .sizes import human
+
+                msg = (f"disk full at {self.settings.root} ({human(free_space(self.settings.root))} free): "
+                       "free some space and run again; partial files are kept")
                 self._abort = msg
             self._emit(rp, fp, State.FAILED, 0, message=msg)
             return State.FAILED, msg

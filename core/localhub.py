@@ -170,6 +170,7 @@ class LocalHub:
             self.add(repo)
         self.tokens = set(tokens or ())
         self.faults: list[Fault] = []
+        self.tree_api = True
         self.stats = HubStats()
         self._lock = threading.Lock()
         self._server = _Server((host, port), _Handler)
@@ -294,7 +295,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._info(self._repo(repo_type, repo_id, None), query)
         elif tail[:1] == ["revision"] and len(tail) == 2 and method == "GET":
             self._info(self._repo(repo_type, repo_id, tail[1]), query)
-        elif tail[:1] == ["tree"] and len(tail) >= 2 and method == "GET":
+        elif tail[:1] == ["tree"] and len(tail) >= 2 and method == "GET" and self.hub.tree_api:
             self.hub.stats.count("tree")
             self._tree(self._repo(repo_type, repo_id, tail[1]), "/".join(tail[2:]), query)
         elif tail[:1] == ["paths-info"] and len(tail) == 2 and method == "POST":
@@ -446,8 +447,9 @@ class _Handler(BaseHTTPRequestHandler):
             sent += len(chunk)
 
     def _reset(self) -> None:
-        """Drop the connection with a TCP reset."""
+        """Drop the connection with a TCP reset, once the bytes already sent have had time to arrive."""
         self.wfile.flush()
+        time.sleep(0.2)
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         self.connection.close()
         self.close_connection = True

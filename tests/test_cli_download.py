@@ -163,3 +163,14 @@ def test_wrapper_script_passes_flags(root: Path, hub: LocalHub) -> None:
                 MUSICGEN_TUI=bin_path("musicgen-tui"))
     assert p.returncode == 0, p.stdout + p.stderr
     assert (repo_dir(root, "model", "acme/tiny-model") / "state_dict.bin").is_file()
+
+
+def test_mirror_without_tree_api_falls_back_to_repo_info(cli, root: Path, hub: LocalHub) -> None:
+    hub.tree_api = False
+    try:
+        r = cli("download", "--model", "acme/tiny-model", "--run")
+    finally:
+        hub.tree_api = True
+    assert r.code == 0, r.out + r.err
+    assert tree_bytes(repo_dir(root, "model", "acme/tiny-model")) == expected_bytes(hub, "model", "acme/tiny-model")
+    assert cli("verify").code == 0

@@ -34,7 +34,7 @@ def test_connection_reset_is_retried_and_resumed(cli, root: Path, hub: LocalHub)
     assert r.code == 0, r.out + r.err
     assert big_path(root).read_bytes() == big_bytes(hub)
     assert hub.stats.requests["GET"] >= 3  # small.txt, the cut request, the resumed one
-    assert hub.stats.bytes_served["big.bin"] < 2 * BIG_SIZE  # resumed, not restarted
+    assert hub.stats.bytes_served["big.bin"] <= 1.05 * BIG_SIZE  # resumed from what arrived, not restarted
 
 
 def test_5xx_burst_and_429_are_retried(cli, root: Path, hub: LocalHub) -> None:
