@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--dataset", action="append", default=[], metavar="ID")
     ver.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
 
-    sub.add_parser("demo", parents=[common], help="run everything offline against a local Hub with stand-ins")
+    demo = sub.add_parser("demo", parents=[common], help="open the app on a local Hub with stand-ins, offline")
+    demo.add_argument("--headless", action="store_true", help="run the workflow with the CLI instead of the app")
     return parser
 
 
@@ -358,12 +359,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(args.root)
+    return run_demo(args.root, headless=args.headless or not sys.stdout.isatty())
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
-    print("musicgen-tui: the interactive app is not built yet; use a subcommand (see --help)", file=sys.stderr)
-    return EXIT_USAGE
+    settings = settings_for(args)
+    if not settings.root.is_dir():
+        raise UsageError(f"the root {settings.root} is not a folder (create it, or pass --root DIR)")
+    from tui.app import make_app
+
+    app = make_app(settings)
+    code = app.run()
+    return int(code or 0)
 
 
 if __name__ == "__main__":

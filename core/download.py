@@ -29,8 +29,10 @@ from .hashing import feed_file, new_hasher
 from .plan import FilePlan, Plan, RepoPlan
 from .settings import Settings
 
-# http_get keeps only whole chunks after a dropped connection: small chunks lose little on a drop.
-CHUNK_SIZE = 64 * 1024
+# http_get hands on the body in chunks of DOWNLOAD_CHUNK_SIZE (10 MB by default), so a dropped connection loses
+# whatever was buffered. None makes httpx pass each network read straight through: every byte that arrived is
+# written (and kept for resume) at once, and progress moves as bytes arrive.
+CHUNK_SIZE = None
 MAX_CORRUPT = 2
 BACKOFF_START, BACKOFF_MAX = 0.5, 8.0
 PROGRESS_INTERVAL = 0.1
@@ -131,7 +133,7 @@ class Downloader:
         self._lock = threading.Lock()
         self._fetched = 0
         disable_progress_bars()
-        constants.DOWNLOAD_CHUNK_SIZE = CHUNK_SIZE
+        constants.DOWNLOAD_CHUNK_SIZE = CHUNK_SIZE  # type: ignore[assignment]
         constants.HF_HUB_DOWNLOAD_TIMEOUT = settings.read_timeout  # type: ignore[assignment]
 
     # --- public -------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ PAGE_SIZE = 1000
 LFS_SUFFIXES = (".bin", ".safetensors", ".pt", ".th", ".ckpt", ".gz", ".zip", ".tar", ".wav", ".mp3", ".npy")
 LFS_MIN_SIZE = 10 * 1024
 _STREAM_CHUNK = 64 * 1024
+_SLOW_CHUNK = 4 * 1024
 
 
 @dataclass
@@ -422,8 +423,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self, f: HubFile, path: str, start: int, end: int, fault: Fault | None) -> None:
         pos = start
         sent = 0
+        step = _SLOW_CHUNK if fault is not None and fault.kind == "slow" else _STREAM_CHUNK
         while pos < end:
-            n = min(_STREAM_CHUNK, end - pos)
+            n = min(step, end - pos)
             if fault is not None and fault.kind in ("reset", "stall", "corrupt"):
                 until = fault.after_bytes - sent
                 if until <= 0:

@@ -165,7 +165,7 @@ def _probe_access(settings: Settings, rp: RepoPlan) -> None:
 
 
 def make_plan(settings: Settings, refs: Sequence[RepoRef], include: Sequence[str] = (), exclude: Sequence[str] = (),
-              on_repo: Callable[[RepoPlan], None] | None = None) -> Plan:
+              on_repo: Callable[[RepoPlan], object] | None = None) -> Plan:
     """Plan every repo (listed concurrently), in the order given."""
     api = make_api(settings)
 

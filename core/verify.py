@@ -92,8 +92,11 @@ def _targets(root: Path, refs: list[RepoRef] | None) -> Iterator[tuple[RepoType,
 
 
 def verify(root: Path, refs: list[RepoRef] | None = None,
-           on_check: Callable[[FileCheck], None] | None = None) -> VerifyResult:
-    """Check the repos of ``refs`` (every local repo when None) and, for a full run, the checksum files."""
+           on_check: Callable[[FileCheck], object] | None = None,
+           on_queued: Callable[[list[tuple[str, str, str]]], object] | None = None) -> VerifyResult:
+    """Check the repos of ``refs`` (every local repo when None) and, for a full run, the checksum files.
+    ``on_queued`` hears ``(repo_id, repo_type, path)`` of every file about to be hashed; ``on_check`` hears
+    each outcome as it is known."""
     result = VerifyResult()
 
     def add(check: FileCheck) -> None:
@@ -133,6 +136,8 @@ def verify(root: Path, refs: list[RepoRef] | None = None,
                 jobs.append((paths.file_path, f.algorithm))
                 expect[(paths.file_path, f.algorithm)] = (repo_id, repo_type, f.path, f, local_dir)
 
+    if on_queued and expect:
+        on_queued([(repo_id, repo_type, rel) for repo_id, repo_type, rel, _f, _d in expect.values()])
     sha256_seen: dict[Path, str] = {}
     for path, algorithm, digest in hash_many(jobs):
         repo_id, repo_type, rel, f, local_dir = expect[(path, algorithm)]

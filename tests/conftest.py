@@ -140,3 +140,26 @@ def tree_bytes(folder: Path) -> dict[str, bytes]:
     """Every file below ``folder`` except huggingface_hub's ``.cache``, as path -> bytes."""
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")
             if p.is_file() and ".cache" not in p.relative_to(folder).parts}
+
+
+@pytest.fixture(scope="session")
+def _catalog_hub() -> Iterator[LocalHub]:
+    """Stand-ins of every catalog repo (musicgen-medium gated), plus one extra dataset to add by id."""
+    from core.standins import catalog_standins
+
+    repos = catalog_standins()
+    for r in repos:
+        if r.repo_id == "facebook/musicgen-medium":
+            r.gated = True
+    repos.append(HubRepo("acme/extra-set", "dataset", [HubFile("README.md", b"# extra\n"),
+                                                        HubFile("data/a.csv", b"a,b\n1,2\n")]))
+    with LocalHub(repos, tokens={TOKEN}) as hub:
+        yield hub
+
+
+@pytest.fixture
+def catalog_hub(_catalog_hub: LocalHub) -> Iterator[LocalHub]:
+    _catalog_hub.clear_faults()
+    _catalog_hub.stats = HubStats()
+    yield _catalog_hub
+    _catalog_hub.clear_faults()

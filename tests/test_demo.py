@@ -23,7 +23,7 @@ def test_standins_cover_the_catalog() -> None:
 
 
 def test_demo_end_to_end(tmp_path: Path) -> None:
-    p = run_bin([bin_path("musicgen-tui"), "demo", "--root", str(tmp_path)], tmp_path)
+    p = run_bin([bin_path("musicgen-tui"), "demo", "--headless", "--root", str(tmp_path)], tmp_path)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "0 mismatch, 0 missing, 0 partial" in p.stdout
     combined = json.loads((tmp_path / "inventory" / "combined_inventory.json").read_text())

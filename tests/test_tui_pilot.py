@@ -1,0 +1,210 @@
+"""The app driven with Textual's pilot against the local Hub: the whole flow, keys only."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from conftest import repo_dir
+from textual.pilot import Pilot
+
+from core.localhub import Fault, LocalHub
+from core.settings import Settings
+from tui.app import MusicgenApp, make_app
+
+SMALL = ("model", "facebook/musicgen-small")
+SIZE = (120, 40)
+
+
+def app_for(root: Path, hub: LocalHub) -> MusicgenApp:
+    return make_app(Settings(root=root, endpoint=hub.url, min_free=0, read_timeout=5, retries=3))
+
+
+async def until(pilot: Pilot[int], cond: Callable[[], bool], timeout: float = 30) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if cond():
+            await pilot.pause()
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition not reached")
+
+
+def run(root: Path, hub: LocalHub, script: Callable[[MusicgenApp, Pilot[int]], Awaitable[None]]) -> MusicgenApp:
+    async def go() -> MusicgenApp:
+        app = app_for(root, hub)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: all(e.plan is not None for e in app.entries.values()))
+            await script(app, pilot)
+        return app
+
+    return asyncio.run(go())
+
+
+async def tick(app: MusicgenApp, pilot: Pilot[int], *repo_ids: str) -> None:
+    for repo_id in repo_ids:
+        key = next(k for k, e in app.entries.items() if e.ref.repo_id == repo_id)
+        app.select_pane.move_to(key)
+        await pilot.press("space")
+        assert app.entries[key].selected
+
+
+async def download(app: MusicgenApp, pilot: Pilot[int]) -> None:
+    await pilot.press("d")
+    assert app.current_pane == "downloads"
+    await until(pilot, lambda: not app.downloading)
+
+
+def states(app: MusicgenApp, repo_id: str) -> dict[str, str]:
+    return {r.path: r.state for r in app.downloads_pane.rows.values() if r.repo_id == repo_id}
+
+
+def test_cursor_starts_on_first_entry(tmp_path: Path, catalog_hub: LocalHub) -> None:
+    async def script(app: MusicgenApp, pilot: Pilot[int]) -> None:
+        assert app.select_pane.current_key() == "model:facebook/musicgen-small"
+        assert app.entries["model:facebook/musicgen-small"].size_cell() == "114.0 KiB"
+        assert app.entries["model:facebook/musicgen-medium"].size_cell() == "needs token"
+        await pilot.press("down", "space")
+        assert app.entries["model:facebook/musicgen-medium"].selected
+
+    run(tmp_path, catalog_hub, script)
+
+
+def test_select_two_repos_download_and_see_rows_done(tmp_path: Path, catalog_hub: LocalHub) -> None:
+    async def script(app: MusicgenApp, pilot: Pilot[int]) -> None:
+        await tick(app, pilot, "facebook/musicgen-small", "facebook/encodec_32khz")
+        await download(app, pilot)
+        small, codec = states(app, "facebook/musicgen-small"), states(app, "facebook/encodec_32khz")
+        assert len(small) == 13 and set(small.values()) == {"done"}
+        assert len(codec) == 6 and set(codec.values()) == {"done"}
+        assert "finished" in app.downloads_pane.note
+        await until(pilot, lambda: app.entries["model:facebook/musicgen-small"].local == "complete")
+
+    run(tmp_path, catalog_hub, script)
+    assert (repo_dir(tmp_path, *SMALL) / "state_dict.bin").is_file()
+    assert (repo_dir(tmp_path, "model", "facebook/encodec_32khz") / "model.safetensors").is_file()
+
+
+def test_verify_ok_then_damage_shows_mismatch(tmp_path: Path, catalog_hub: LocalHub) -> None:
+    async def script(app: MusicgenApp, pilot: Pilot[int]) -> None:
+        await tick(app, pilot, "facebook/musicgen-small")
+        await download(app, pilot)
+        await pilot.press("v")
+        assert app.current_pane == "verify"
+        await until(pilot, lambda: "all files match" in str(app.verify_pane.query_one("#verify-summary").render()))
+        assert set(app.verify_pane.status.values()) == {"OK"}
+        assert app.entries["model:facebook/musicgen-small"].local == "verified"
+        target = repo_dir(tmp_path, *SMALL) / "state_dict.bin"
+        data = bytearray(target.read_bytes())
+        data[100] ^= 0xFF
+        target.write_bytes(bytes(data))
+        await pilot.press("v")
+        await until(pilot, lambda: "PROBLEMS FOUND" in str(app.verify_pane.query_one("#verify-summary").render()))
+        assert app.verify_pane.status[("facebook/musicgen-small", "state_dict.bin")] == "MISMATCH"
+        table = app.verify_pane.table
+        assert str(table.get_row_at(0)[0]).startswith("MISMATCH")  # problems sort to the top
+        assert app.entries["model:facebook/musicgen-small"].local == "failed"
+
+    run(tmp_path, catalog_hub, script)
+
+
+def test_export_writes_the_three_inventories(tmp_path: Path, catalog_hub: LocalHub) -> None:
+    async def script(app: MusicgenApp, pilot: Pilot[int]) -> None:
+        await tick(app, pilot, "google/musiccaps")
+        await download(app, pilot)
+        await pilot.press("e")
+        await until(pilot, lambda: "exported" in app.inventory_pane.note)
+        await pilot.press("3")
+        await until(pilot, lambda: "datasets/google_musiccaps" in app.inventory_pane.repos)
+
+    run(tmp_path, catalog_hub, script)
+    for rel in ("models/inventory.json", "datasets/inventory.json", "inventory/combined_inventory.json"):
+        assert (tmp_path / rel).is_file(), rel
+
+
+def test_cancel_mid_download_then_resume(tmp_path: Path, catalog_hub: LocalHub) -> None:
+    size = catalog_hub.repos[SMALL].get("model.safetensors").size  # type: ignore[union-attr]
+
+    async def script(app: MusicgenApp, pilot: Pilot[int]) -> None:
+        await tick(app, pilot, "facebook/musicgen-small")
+        catalog_hub.inject(Fault("slow", "*", times=100, delay=0.3))
+        await pilot.press("d")
+        await until(pilot, lambda: any(r.state == "downloading" and r.done > 0
+                                       for r in app.downloads_pane.rows.values()))
+        await pilot.press("c")
+        await until(pilot, lambda: not app.downloading)
+        assert "cancelled" in app.downloads_pane.note
+        assert list(repo_dir(tmp_path, *SMALL).rglob("*.incomplete"))
+        catalog_hub.clear_faults()
+        await download(app, pilot)
+        assert set(states(app, "facebook/musicgen-small").values()) <= {"done", "skipped"}
+
+    run(tmp_path, catalog_hub, script)
+    assert (repo_dir(tmp_path, *SMALL) / "model.safetensors").stat().st_size == size
+    assert not list(repo_dir(tmp_path, *SMALL).rglob("*.incomplete"))
+    assert catalog_hub.stats.bytes_served["model.safetensors"] <= 1.10 * size
+
+
+def test_gated_repo_shows_its_error_while_the_rest_completes(tmp_path: Path, catalog_hub: LocalHub) -> None:
+    async def script(app: MusicgenApp, pilot: Pilot[int]) -> None:
+        await tick(app, pilot, "facebook/musicgen-medium", "facebook/encodec_24khz")
+        await download(app, pilot)
+        rows = app.downloads_pane.rows.values()
+        gated = [r for r in rows if r.repo_id == "facebook/musicgen-medium"]
+        assert gated and all(r.state == "failed" for r in gated)
+        assert "HF_TOKEN" in (gated[0].message or "")
+        assert set(states(app, "facebook/encodec_24khz").values()) == {"done"}
+        assert "HF_TOKEN" in str(app.downloads_pane.query_one("#dl-detail").render())
+
+    run(tmp_path, catalog_hub, script)
+
+
+def test_quit_mid_download_exits_cleanly_and_keeps_partials(tmp_path: Path, catalog_hub: LocalHub) -> None:
+    async def script(app: MusicgenApp, pilot: Pilot[int]) -> None:
+        await tick(app, pilot, "facebook/musicgen-small")
+        catalog_hub.inject(Fault("slow", "*", times=100, delay=0.3))
+        await pilot.press("d")
+        await until(pilot, lambda: any(r.done > 0 and r.state == "downloading"
+                                       for r in app.downloads_pane.rows.values()))
+        await pilot.press("q")
+
+    app = run(tmp_path, catalog_hub, script)
+    assert app.return_code == 0
+    assert app.cancel_event.is_set()
+    assert list(repo_dir(tmp_path, *SMALL).rglob("*.incomplete"))
+
+
+def test_filter_and_add_repo_by_id(tmp_path: Path, catalog_hub: LocalHub) -> None:
+    async def script(app: MusicgenApp, pilot: Pilot[int]) -> None:
+        await pilot.press("slash", *"encodec")
+        keys = [str(k.value) for k in app.select_pane.table.rows]
+        assert [k for k in keys if not k.startswith("group:")] == [
+            "model:facebook/encodec_32khz", "model:facebook/encodec_24khz", "model:facebook/encodec_48khz"]
+        await pilot.press("escape")
+        assert app.select_pane.table.row_count == len(app.entries) + 2
+        await pilot.press("n", *"acme/extra-set", "tab", "down", "space", "enter")
+        await until(pilot, lambda: "dataset:acme/extra-set" in app.entries)
+        entry = app.entries["dataset:acme/extra-set"]
+        assert entry.selected
+        await until(pilot, lambda: entry.plan is not None)
+        assert entry.plan is not None and entry.plan.status == "available"
+
+    run(tmp_path, catalog_hub, script)
+
+
+def test_help_palette_and_binding_ids(tmp_path: Path, catalog_hub: LocalHub) -> None:
+    async def script(app: MusicgenApp, pilot: Pilot[int]) -> None:
+        await pilot.press("question_mark")
+        assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.press("escape")
+        assert type(app.screen).__name__ == "Screen"
+        ids = {b.id for b in app.BINDINGS if hasattr(b, "id")}  # type: ignore[union-attr]
+        assert {"toggle", "download", "verify", "export", "cancel", "quit", "help"} <= ids
+        app.set_keymap({"download": "D"})
+        await pilot.press("D")
+        assert app.current_pane == "select"  # nothing ticked: a warning, no download
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Show Verify", "enter")
+        await until(pilot, lambda: app.current_pane == "verify")
+
+    run(tmp_path, catalog_hub, script)

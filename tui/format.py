@@ -1,0 +1,45 @@
+"""Text for the panes: sizes, rates, ETAs, progress bars and state labels that read without colour."""
+
+from __future__ import annotations
+
+from core.sizes import human
+
+BAR_WIDTH = 10
+STATE_LABELS = {
+    "queued": "queued", "downloading": "downloading", "verifying": "hashing", "done": "done ✓",
+    "skipped": "present ✓", "failed": "FAILED ✗",
+}
+CHECK_LABELS = {"OK": "OK ✓", "MISMATCH": "MISMATCH ✗", "MISSING": "MISSING ✗", "PARTIAL": "PARTIAL ✗",
+                "HASHING": "hashing…"}
+
+
+def size(n: int | None) -> str:
+    return "…" if n is None else human(n)
+
+
+def rate(bps: float) -> str:
+    return f"{human(int(bps))}/s" if bps > 0 else "-"
+
+
+def eta(remaining: int, bps: float) -> str:
+    if remaining <= 0:
+        return "-"
+    if bps <= 0:
+        return "?"
+    s = int(remaining / bps + 0.999)
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    if s >= 60:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s}s"
+
+
+def bar(done: int, total: int, width: int = BAR_WIDTH) -> str:
+    """``█████░░░░░  50%``: a bar and the percentage, legible with or without colour."""
+    frac = 1.0 if total <= 0 else min(done / total, 1.0)
+    filled = int(frac * width)
+    return "█" * filled + "░" * (width - filled) + f" {int(frac * 100):3d}%"
+
+
+def short_sha(sha: str | None) -> str:
+    return sha[:8] if sha else "-"

@@ -1,0 +1,140 @@
+"""Pane 1, Select: the catalog as checkbox rows, grouped Models then Datasets, with sizes and local status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Input, Static
+
+from core.plan import RepoPlan
+from core.repos import RepoRef
+
+from .format import short_sha, size
+
+GROUPS = (("model", "Models"), ("dataset", "Datasets"))
+LOCAL_STYLES = {"failed": "bold red", "verified": "green", "complete": "green", "partial": "yellow"}
+PLAN_NOTES = {"gated": "needs token", "not found": "not found", "error": "error"}
+
+
+@dataclass
+class Entry:
+    """One repo row: the repo, whether it is ticked, what the Hub and the disk say of it."""
+
+    ref: RepoRef
+    selected: bool = False
+    plan: RepoPlan | None = None
+    local: str = "absent"
+    snapshot: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.ref.repo_type}:{self.ref.repo_id}"
+
+    def size_cell(self) -> str:
+        if self.plan is None:
+            return "…"
+        if not self.plan.ok:
+            return PLAN_NOTES.get(self.plan.status, self.plan.status)
+        return size(self.plan.bytes_total)
+
+    def cells(self) -> tuple[Text, str, str, Text, str]:
+        style = LOCAL_STYLES.get(self.local, "")
+        return (Text("[x]" if self.selected else "[ ]"), self.ref.repo_id, self.size_cell(),
+                Text(self.local, style=style), short_sha(self.snapshot))
+
+
+class RepoTable(DataTable[object]):
+    """The catalog table; group headings are rows whose key starts with ``group:``."""
+
+
+class SelectPane(Vertical):
+    def __init__(self, entries: dict[str, Entry], **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.entries = entries
+        self.filter_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter repos (Enter to keep, Esc to clear)", id="filter")
+        table = RepoTable(id="repo-table", cursor_type="row", zebra_stripes=False)
+        table.add_column("SEL", key="sel", width=3)
+        table.add_column("REPO", key="repo", width=38)
+        table.add_column("SIZE", key="size", width=11)
+        table.add_column("LOCAL", key="local", width=9)
+        table.add_column("SNAPSHOT", key="snapshot", width=8)
+        yield table
+        yield Static(id="select-summary")
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.rebuild()
+
+    @property
+    def table(self) -> RepoTable:
+        return self.query_one(RepoTable)
+
+    def rebuild(self) -> None:
+        """Lay out the rows again (after a filter change or a new repo), keeping the cursor on its repo."""
+        table = self.table
+        current = self.current_key()
+        table.clear()
+        needle = self.filter_text.lower()
+        for repo_type, title in GROUPS:
+            rows = [e for e in self.entries.values()
+                    if e.ref.repo_type == repo_type and needle in e.ref.repo_id.lower()]
+            if not rows:
+                continue
+            table.add_row("", Text(title, style="bold"), "", "", "", key=f"group:{repo_type}")
+            for e in rows:
+                table.add_row(*e.cells(), key=e.key)
+        self.move_to(current)
+        self.update_summary()
+
+    def move_to(self, key: str | None) -> None:
+        table = self.table
+        if key is not None and key in table.rows:
+            table.move_cursor(row=table.get_row_index(key))
+        else:
+            first = next((i for i, rk in enumerate(table.rows) if not str(rk.value).startswith("group:")), 0)
+            table.move_cursor(row=first)
+
+    def current_key(self) -> str | None:
+        table = self.table
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return key if key in self.entries else None
+
+    def refresh_entry(self, key: str) -> None:
+        table = self.table
+        if key not in table.rows:
+            return
+        for col, value in zip(("sel", "repo", "size", "local", "snapshot"), self.entries[key].cells(), strict=True):
+            table.update_cell(key, col, value)
+
+    def toggle_current(self) -> None:
+        key = self.current_key()
+        if key is None:
+            return
+        entry = self.entries[key]
+        entry.selected = not entry.selected
+        self.refresh_entry(key)
+        self.update_summary()
+
+    def update_summary(self, free: int | None = None) -> None:
+        if free is not None:
+            self.free = free
+        chosen = [e for e in self.entries.values() if e.selected]
+        known = [e.plan for e in chosen if e.plan is not None and e.plan.ok]
+        to_fetch = sum(p.bytes_to_fetch for p in known)
+        pending = len(chosen) - len(known)
+        text = f"{len(chosen)} selected · {size(to_fetch)} to fetch"
+        if pending:
+            text += f" (+{pending} not sized yet)"
+        free_now = getattr(self, "free", None)
+        text += f" · {size(free_now)} free"
+        if free_now is not None and to_fetch > free_now:
+            text += " · NOT ENOUGH SPACE"
+        self.query_one("#select-summary", Static).update(text)
