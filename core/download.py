@@ -98,11 +98,11 @@ class _Sink:
         self.reset_to: Callable[[], Any] | None = None
 
     def write(self, chunk: bytes) -> int:
-        if self.cancel.is_set():
-            raise Cancelled()
-        n = self.fh.write(chunk)
+        n = self.fh.write(chunk)  # keep what arrived, even when the run is being cancelled
         self.hasher.update(chunk)
         self.on_bytes(len(chunk))
+        if self.cancel.is_set():
+            raise Cancelled()
         return n
 
     def tell(self) -> int:
