@@ -208,3 +208,33 @@ def test_help_palette_and_binding_ids(tmp_path: Path, catalog_hub: LocalHub) -> 
         await until(pilot, lambda: app.current_pane == "verify")
 
     run(tmp_path, catalog_hub, script)
+
+
+def test_short_disk_asks_before_downloading(tmp_path: Path, catalog_hub: LocalHub) -> None:
+    async def go() -> None:
+        settings = Settings(root=tmp_path, endpoint=catalog_hub.url, min_free=1 << 60)
+        app = make_app(settings)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: all(e.plan is not None for e in app.entries.values()))
+            await tick(app, pilot, "facebook/encodec_48khz")
+            await pilot.press("d")
+            await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+            await pilot.press("n")
+            await until(pilot, lambda: not app.downloading)
+            assert "not enough free space" in app.downloads_pane.note
+            assert catalog_hub.stats.requests["GET"] == 0
+            await pilot.press("d")
+            await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+            await pilot.press("y")
+            await until(pilot, lambda: not app.downloading and "finished" in app.downloads_pane.note)
+
+    asyncio.run(go())
+    assert (repo_dir(tmp_path, "model", "facebook/encodec_48khz") / "model.safetensors").is_file()
+
+
+def test_verify_with_nothing_downloaded_says_so(tmp_path: Path, catalog_hub: LocalHub) -> None:
+    async def script(app: MusicgenApp, pilot: Pilot[int]) -> None:
+        await pilot.press("v")
+        await until(pilot, lambda: "nothing to verify" in str(app.verify_pane.query_one("#verify-summary").render()))
+
+    run(tmp_path, catalog_hub, script)

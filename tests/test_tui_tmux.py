@@ -47,7 +47,7 @@ def term(tmp_path: Path, catalog_hub: LocalHub) -> Iterator[tuple[Tmux, Path, Pa
     root = tmp_path / "ws"
     root.mkdir()
     exit_file = tmp_path / "exit-code"
-    env = subprocess_env(root, HF_ENDPOINT=catalog_hub.url, MUSICGEN_MIN_FREE="0", TERM="xterm-256color",
+    env = subprocess_env(root, HF_ENDPOINT=catalog_hub.url, MUSICGEN_MIN_FREE="0", TERM="xterm-256color", NO_COLOR="1",
                          HF_HOME=str(tmp_path / "hf_home"))
     env_args = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items() if k.isidentifier())
     cmd = f"env -i {env_args} {shlex.quote(bin_path('musicgen-tui'))} --root {shlex.quote(str(root))}; " \

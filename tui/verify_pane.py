@@ -55,6 +55,9 @@ class VerifyPane(Vertical):
 
     def finish(self, result: VerifyResult, report: str) -> None:
         c = result.counts
+        if not c["checked"]:
+            self.query_one("#verify-summary", Static).update("nothing to verify yet: no downloads in this root")
+            return
         verdict = "all files match the Hub's hashes ✓" if result.ok else "PROBLEMS FOUND ✗ (d fetches them again)"
         self.query_one(ProgressBar).update(total=max(1, c["checked"]), progress=max(1, c["checked"]))
         self.query_one("#verify-summary", Static).update(
