@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from core.catalog import Catalog
     from core.plan import Plan
     from core.repos import RepoRef
     from core.settings import Settings
@@ -40,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--dataset", action="append", default=[], metavar="ID", help="a dataset repo (any Hub id)")
     dl.add_argument("--include", action="append", default=[], metavar="GLOB", help="only files matching GLOB")
     dl.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip files matching GLOB")
+    dl.add_argument("--profile", choices=("full", "audiocraft", "transformers"), default="full",
+                    help="audiocraft: state_dict.bin + compression_state_dict.bin; transformers: configs, tokenizer "
+                         "and one weight format; full: everything (default)")
+    dl.add_argument("--fp32", action="store_true", help="with --profile transformers, also take the fp32 copies")
+    dl.add_argument("--no-deps", action="store_true", help="do not add the repos the selection depends on")
     dl.add_argument("--max-workers", type=int, default=8, metavar="N", help="files fetched at once (default 8)")
     dl.add_argument("--force", action="store_true", help="start even when free disk looks too small")
     dl.add_argument("--run", action="store_true", help="download; without it, only print the plan")
@@ -56,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--dataset", action="append", default=[], metavar="ID")
     ver.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
 
+    cat = sub.add_parser("catalog", parents=[common], help="list the catalog (with the root's catalog.toml)")
+    cat.add_argument("--json", action="store_true", help="print the entries as JSON on stdout")
+
     demo = sub.add_parser("demo", parents=[common], help="open the app on a local Hub with stand-ins, offline")
     demo.add_argument("--headless", action="store_true", help="run the workflow with the CLI instead of the app")
     return parser
@@ -65,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     commands = {"download": cmd_download, "inventory": cmd_inventory, "checksums": cmd_checksums,
-                "verify": cmd_verify, "demo": cmd_demo}
+                "verify": cmd_verify, "catalog": cmd_catalog, "demo": cmd_demo}
     try:
         if args.command is None:
             return cmd_tui(args)
@@ -98,19 +107,29 @@ def settings_for(args: argparse.Namespace) -> Settings:
         raise UsageError(f"bad setting: {e}") from None
 
 
-def refs_from(args: argparse.Namespace, groups: bool) -> list[RepoRef]:
-    from core.catalog import group
+def catalog_for(settings: Settings) -> Catalog:
+    from core.catalog import CatalogError, load_catalog
+
+    try:
+        return load_catalog(settings.root)
+    except CatalogError as e:
+        raise UsageError(str(e)) from None
+
+
+def refs_from(args: argparse.Namespace, groups: bool, catalog: Catalog | None = None) -> list[RepoRef]:
     from core.repos import RepoRef
 
     refs: list[RepoRef] = []
-    if groups and args.models:
-        refs += group("model")
-    if groups and args.datasets:
-        refs += group("dataset")
+    if groups and args.models and catalog is not None:
+        refs += catalog.refs("model")
+    if groups and args.datasets and catalog is not None:
+        refs += catalog.refs("dataset")
     try:
         refs += [RepoRef("model", i) for i in args.model] + [RepoRef("dataset", i) for i in args.dataset]
     except ValueError as e:
         raise UsageError(str(e)) from None
+    if catalog is not None:
+        refs = [catalog.canonical(r) for r in refs]
     return list(dict.fromkeys(refs))
 
 
@@ -141,7 +160,9 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         "bytes_present": plan.bytes_present, "bytes_needed": plan.bytes_needed, "space_ok": plan.space_ok,
         "repos": [{
             "repo_id": r.ref.repo_id, "repo_type": r.ref.repo_type, "path": r.ref.relpath(), "status": r.status,
-            "message": r.message, "commit": r.listing.commit if r.listing else None, "file_count": len(r.files),
+            "status_label": r.status_label, "message": r.message, "profile": r.profile,
+            "requested_id": r.requested_id, "dependency_of": r.dependency_of, "depends": r.depends,
+            "notes": r.notes, "commit": r.listing.commit if r.listing else None, "file_count": len(r.files),
             "bytes_total": r.bytes_total, "bytes_to_fetch": r.bytes_to_fetch, "bytes_present": r.bytes_present,
             "unsafe": [{"path": p, "reason": why} for p, why in r.unsafe.items()],
         } for r in plan.repos],
@@ -151,15 +172,19 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 def print_plan(plan: Plan) -> None:
     from core.sizes import human
 
-    rows = [["REPO", "TYPE", "FILES", "TO FETCH", "PRESENT", "STATUS"]]
+    rows = [["REPO", "TYPE", "PROFILE", "FILES", "TO FETCH", "PRESENT", "STATUS"]]
     notes = []
     for r in plan.repos:
-        rows.append([r.ref.repo_id, r.ref.repo_type, str(len(r.files)) if r.ok else "-",
-                     human(r.bytes_to_fetch) if r.ok else "-", human(r.bytes_present) if r.ok else "-", r.status])
+        rows.append([r.ref.repo_id + (" (dependency)" if r.dependency_of else ""), r.ref.repo_type, r.profile,
+                     str(len(r.files)) if r.ok else "-", human(r.bytes_to_fetch) if r.ok else "-",
+                     human(r.bytes_present) if r.ok else "-", r.status_label])
         if r.message:
             notes.append(f"  {r.ref.repo_id}: {r.message}")
+        if r.dependency_of:
+            notes.append(f"  {r.ref.repo_id}: needed by {r.dependency_of}")
+        notes += [f"  {r.ref.repo_id}: {n}" for n in r.notes]
         notes += [f"  {r.ref.repo_id}: skipping unsafe entry {p!r}: {why}" for p, why in r.unsafe.items()]
-    print(table(rows, {2, 3, 4}))
+    print(table(rows, {3, 4, 5}))
     for n in notes:
         print(n)
     print(f"total: {human(plan.bytes_to_fetch)} to fetch, {human(plan.bytes_present)} present; "
@@ -167,15 +192,17 @@ def print_plan(plan: Plan) -> None:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    refs = refs_from(args, groups=True)
-    if not refs:
-        raise UsageError("nothing selected: use --models, --datasets, --model ID or --dataset ID")
     if args.max_workers < 1:
         raise UsageError("--max-workers must be at least 1")
     settings = settings_for(args)
+    catalog = catalog_for(settings)
+    refs = refs_from(args, groups=True, catalog=catalog)
+    if not refs:
+        raise UsageError("nothing selected: use --models, --datasets, --model ID or --dataset ID")
     from core.plan import make_plan
 
-    plan = make_plan(settings, refs, args.include, args.exclude)
+    plan = make_plan(settings, refs, args.include, args.exclude, profile=args.profile, fp32=args.fp32,
+                     catalog=catalog, dependencies=not args.no_deps)
     out: dict[str, Any] = plan_json(plan)
     if not args.json:
         print_plan(plan)
@@ -335,9 +362,32 @@ def cmd_checksums(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_catalog(args: argparse.Namespace) -> int:
+    settings = settings_for(args)
+    catalog = catalog_for(settings)
+    if args.json:
+        emit_json([{"repo_id": e.repo_id, "repo_type": e.ref.repo_type, "group": e.group, "aliases": list(e.aliases),
+                    "depends": list(e.depends), "licence": e.licence, "description": e.description,
+                    "notes": e.notes, "source": e.source, "hub_copies": list(e.hub_copies), "origin": e.origin}
+                   for e in catalog.entries])
+        return EXIT_OK
+    rows = [["REPO", "TYPE", "GROUP", "LICENCE", "DESCRIPTION"]]
+    for e in catalog.entries:
+        rows.append([e.repo_id, e.ref.repo_type, e.group, e.licence[:24], e.description])
+    print(table(rows, set()))
+    for e in catalog.entries:
+        extra = [f"aliases {', '.join(e.aliases)}" if e.aliases else "",
+                 f"needs {', '.join(e.depends)}" if e.depends else "",
+                 "not on the public Hub: " + (e.elsewhere() or "") if e.source else "",
+                 f"from {e.origin}" if e.origin != "default" else ""]
+        if any(extra):
+            print(f"  {e.repo_id}: " + "; ".join(x for x in extra if x))
+    return EXIT_OK
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     settings = settings_for(args)
-    refs = refs_from(args, groups=False) or None
+    refs = refs_from(args, groups=False, catalog=catalog_for(settings)) or None
     from core.verify import verify, write_report
 
     result = verify(settings.root, refs)

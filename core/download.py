@@ -148,9 +148,9 @@ class Downloader:
                 continue
             res.failed.extend((p, f"skipped: unsafe name ({why})") for p, why in rp.unsafe.items())
             res.skipped += len(rp.files) - len(rp.pending)
-            if rp.pending:
-                assert rp.listing is not None
-                localstate.write_record(rp.local_dir, localstate.Record(rp.listing, rp.include, rp.exclude))
+            if rp.listing is not None:
+                localstate.write_record(rp.local_dir, localstate.Record(
+                    rp.listing, rp.include, rp.exclude, tuple(f.remote.path for f in rp.files), rp.profile))
             for fp in rp.pending:
                 tasks.append((rp, fp))
                 self._emit(rp, fp, State.QUEUED, fp.present)

@@ -44,6 +44,9 @@ def fetch_listing(api: HfApi, ref: RepoRef, revision: str | None = None) -> List
     """Resolve the revision to a commit, then list the whole tree at that commit (following the pages)."""
     info = api.repo_info(ref.repo_id, repo_type=ref.repo_type, revision=revision)
     commit = info.sha or revision or "main"
+    hub_id = getattr(info, "id", None)
+    if isinstance(hub_id, str) and hub_id != ref.repo_id and hub_id.lower() == ref.repo_id.lower():
+        ref = RepoRef(ref.repo_type, hub_id)
     try:
         files = [RemoteFile(e.path, int(e.size), e.blob_id, e.lfs.sha256 if e.lfs else None)
                  for e in api.list_repo_tree(ref.repo_id, repo_type=ref.repo_type, revision=commit, recursive=True)

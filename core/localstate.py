@@ -84,11 +84,17 @@ class Record:
     listing: Listing
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    selected: tuple[str, ...] | None = None
+    profile: str = "full"
 
     def planned(self) -> list[RemoteFile]:
+        """The files the download chose (its profile and patterns), without the unsafe names it skipped."""
         from .patterns import select
         from .safety import unsafe_entries
 
+        if self.selected is not None:
+            keep = set(self.selected)
+            return [f for f in self.listing.files if f.path in keep]
         chosen = select(self.listing.files, self.include, self.exclude)
         unsafe = unsafe_entries([f.path for f in chosen])
         return [f for f in chosen if f.path not in unsafe]
@@ -98,7 +104,8 @@ def write_record(local_dir: Path, record: Record) -> None:
     lst = record.listing
     write_json_atomic(hf_dir(local_dir) / RECORD_NAME, {
         "repo_id": lst.ref.repo_id, "repo_type": lst.ref.repo_type, "commit": lst.commit,
-        "include": list(record.include), "exclude": list(record.exclude),
+        "include": list(record.include), "exclude": list(record.exclude), "profile": record.profile,
+        "selected": list(record.selected) if record.selected is not None else None,
         "files": [[f.path, f.size, f.blob_id, f.sha256] for f in lst.files],
     }, indent=None)
 
@@ -108,6 +115,8 @@ def read_record(local_dir: Path) -> Record | None:
         data = json.loads((hf_dir(local_dir) / RECORD_NAME).read_text(encoding="utf-8"))
         files = [RemoteFile(p, int(s), b, h) for p, s, b, h in data["files"]]
         listing = Listing(RepoRef(data["repo_type"], data["repo_id"]), data["commit"], files)
-        return Record(listing, tuple(data.get("include", ())), tuple(data.get("exclude", ())))
+        selected = data.get("selected")
+        return Record(listing, tuple(data.get("include", ())), tuple(data.get("exclude", ())),
+                      tuple(selected) if selected is not None else None, data.get("profile", "full"))
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 
-from .catalog import catalog
+from .catalog import default_catalog
 from .localhub import HubFile, HubRepo
 
 SCALE = 50_000
@@ -73,9 +74,19 @@ _DATASETS: dict[str, dict[str, int]] = {
     "marsyas/gtzan": {"gtzan.py": 4 * KB, "data/genres.tar.gz": 1_230 * MB},
     "polyfloyd/fma": {"fma_metadata.zip": 342 * MB, "fma_small.zip": 7_200 * MB},
     "muso-ai/musicnet": {"musicnet.tar.gz": 11_100 * MB, "musicnet_metadata.csv": 100 * KB},
-    "google/musiccaps": {"musiccaps-public.csv": 2_940 * KB},
+    "google/MusicCaps": {"musiccaps-public.csv": 2_940 * KB},
 }
 _GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
+
+
+def reference_file(codec: str = "facebook/encodec_32khz") -> bytes:
+    """A 589-byte pickled dict like audiocraft's: it names the codec repo instead of holding weights."""
+    blob = b""
+    for n in range(_REFERENCE, 0, -1):
+        blob = pickle.dumps({"pretrained": codec, "xp.cfg": "x" * n}, protocol=2)
+        if len(blob) <= _REFERENCE:
+            break
+    return blob + b"\0" * (_REFERENCE - len(blob))
 
 
 def _bytes(seed: str, size: int) -> bytes:
@@ -93,7 +104,7 @@ def _file(repo_id: str, path: str, real_size: int) -> HubFile:
         text = json.dumps({"_name_or_path": repo_id, "stand_in": True, "file": path}, indent=2) + "\n"
         return HubFile(path, text.encode())
     if path == "compression_state_dict.bin" and real_size == _REFERENCE:
-        return HubFile(path, _bytes(repo_id + path, _REFERENCE), lfs=True)
+        return HubFile(path, reference_file(), lfs=True)
     return HubFile(path, _bytes(repo_id + path, max(1, real_size // SCALE)))
 
 
@@ -126,6 +137,7 @@ def standin(repo_type: str, repo_id: str) -> HubRepo:
     return HubRepo(repo_id, "dataset", [_readme(repo_id, "dataset"), *files])
 
 
-def catalog_standins() -> list[HubRepo]:
-    """A stand-in for every catalog entry, in catalog order."""
-    return [standin(r.repo_type, r.repo_id) for r in catalog()]
+def catalog_standins(everything: bool = False) -> list[HubRepo]:
+    """Stand-ins in catalog order, shaped like the public Hub: the seed ids it lacks (entries with a ``source``)
+    are left out, unless ``everything`` (a mirror that carries them under the seed id)."""
+    return [standin(e.ref.repo_type, e.repo_id) for e in default_catalog().entries if everything or not e.source]

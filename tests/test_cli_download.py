@@ -86,7 +86,7 @@ def test_include_exclude(cli, root: Path) -> None:
 def test_missing_repo_is_one_line_and_others_complete(cli, root: Path) -> None:
     r = cli("download", "--model", "acme/does-not-exist", "--model", "acme/tiny-model", "--run")
     assert r.code == 1
-    assert "acme/does-not-exist: repo not found on this endpoint" in r.out
+    assert "acme/does-not-exist: not on this endpoint" in r.out
     assert "Traceback" not in r.out + r.err
     assert (repo_dir(root, "model", "acme/tiny-model") / "state_dict.bin").is_file()
     assert not repo_dir(root, "model", "acme/does-not-exist").exists()

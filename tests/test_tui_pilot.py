@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from conftest import repo_dir
+from conftest import repo_dir, tree_bytes
 from textual.pilot import Pilot
 
 from core.localhub import Fault, LocalHub
@@ -110,12 +110,12 @@ def test_verify_ok_then_damage_shows_mismatch(tmp_path: Path, catalog_hub: Local
 
 def test_export_writes_the_three_inventories(tmp_path: Path, catalog_hub: LocalHub) -> None:
     async def script(app: MusicgenApp, pilot: Pilot[int]) -> None:
-        await tick(app, pilot, "google/musiccaps")
+        await tick(app, pilot, "google/MusicCaps")
         await download(app, pilot)
         await pilot.press("e")
         await until(pilot, lambda: "exported" in app.inventory_pane.note)
         await pilot.press("3")
-        await until(pilot, lambda: "datasets/google_musiccaps" in app.inventory_pane.repos)
+        await until(pilot, lambda: "datasets/google_MusicCaps" in app.inventory_pane.repos)
 
     run(tmp_path, catalog_hub, script)
     for rel in ("models/inventory.json", "datasets/inventory.json", "inventory/combined_inventory.json"):
@@ -222,7 +222,7 @@ def test_short_disk_asks_before_downloading(tmp_path: Path, catalog_hub: LocalHu
             await pilot.press("n")
             await until(pilot, lambda: not app.downloading)
             assert "not enough free space" in app.downloads_pane.note
-            assert catalog_hub.stats.requests["GET"] == 0
+            assert not repo_dir(tmp_path, "model", "facebook/encodec_48khz").exists()
             await pilot.press("d")
             await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
             await pilot.press("y")
@@ -238,3 +238,22 @@ def test_verify_with_nothing_downloaded_says_so(tmp_path: Path, catalog_hub: Loc
         await until(pilot, lambda: "nothing to verify" in str(app.verify_pane.query_one("#verify-summary").render()))
 
     run(tmp_path, catalog_hub, script)
+
+
+def test_profile_per_repo_and_dependency(tmp_path: Path, catalog_hub: LocalHub) -> None:
+    async def script(app: MusicgenApp, pilot: Pilot[int]) -> None:
+        key = "model:facebook/musicgen-stereo-small"
+        app.select_pane.move_to(key)
+        await pilot.press("p")
+        assert app.entries[key].profile == "audiocraft"
+        await until(pilot, lambda: app.entries[key].plan is not None and app.entries[key].plan.profile == "audiocraft")
+        await pilot.press("space")
+        summary = str(app.select_pane.query_one("#select-summary").render())
+        assert "facebook/encodec_32khz, needed" in summary and "profile audiocraft" in summary
+        await download(app, pilot)
+        assert set(states(app, "facebook/musicgen-stereo-small")) == {"state_dict.bin", "compression_state_dict.bin"}
+        assert set(states(app, "facebook/encodec_32khz").values()) == {"done"}
+
+    run(tmp_path, catalog_hub, script)
+    assert set(tree_bytes(repo_dir(tmp_path, "model", "facebook/musicgen-stereo-small"))) == {
+        "state_dict.bin", "compression_state_dict.bin"}

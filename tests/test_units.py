@@ -84,7 +84,7 @@ def test_catalog_order() -> None:
     ids = [r.repo_id for r in catalog()]
     assert ids[0] == "facebook/musicgen-small" and ids[13] == "facebook/demucs"
     assert ids[14:] == ["magenta/nsynth", "ionosphere/maestro", "freesound/audio-tagging", "marsyas/gtzan",
-                        "polyfloyd/fma", "muso-ai/musicnet", "google/musiccaps"]
+                        "polyfloyd/fma", "muso-ai/musicnet", "google/MusicCaps"]
     assert [r.repo_type for r in catalog()].count("model") == 14
 
 

@@ -16,7 +16,7 @@ from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
 from core import checksums, inventory
-from core.catalog import catalog
+from core.catalog import CatalogError, default_catalog, load_catalog
 from core.download import Downloader, FileEvent
 from core.errors import describe
 from core.lock import LockHeld, root_lock
@@ -70,6 +70,8 @@ class MusicgenApp(App[int]):
         Binding("4", "pane('verify')", "Verify", id="pane-verify", show=False),
         Binding("slash", "filter", "Filter", id="filter", show=False),
         Binding("n", "add_repo", "Add repo", id="add-repo", show=False),
+        Binding("p", "profile", "Profile", id="profile", show=False,
+                tooltip="Cycle the highlighted model's profile: full, audiocraft, transformers"),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "quit", "Quit", id="quit", tooltip="Stop downloads, keep partial files, exit"),
     ]
@@ -80,10 +82,15 @@ class MusicgenApp(App[int]):
         self.settings = settings
         self.background = background
         self.disk_free = disk_free
+        self.catalog_error: str | None = None
+        try:
+            self.catalog = load_catalog(settings.root)
+        except CatalogError as e:
+            self.catalog, self.catalog_error = default_catalog(), str(e)
         self.entries: dict[str, Entry] = {}
-        for ref in catalog():
-            e = Entry(ref)
-            self.entries[e.key] = e
+        for ref in self.catalog.refs():
+            entry = Entry(ref)
+            self.entries[entry.key] = entry
         self.cancel_event = threading.Event()
         self.downloading = False
 
@@ -107,6 +114,8 @@ class MusicgenApp(App[int]):
         self._setup_log()
         self.select_pane.update_summary(self.disk_free(self.settings.root))
         self.select_pane.table.focus()
+        if self.catalog_error:
+            self.notify(f"catalog.toml ignored: {self.catalog_error}", severity="error", timeout=15)
         if self.background:
             self.scan_local()
             self.plan_catalog()
@@ -154,6 +163,21 @@ class MusicgenApp(App[int]):
     def action_tick(self) -> None:
         if self.current_pane == "select":
             self.select_pane.toggle_current()
+
+    def action_profile(self) -> None:
+        key = self.select_pane.current_key() if self.current_pane == "select" else None
+        if key is None:
+            return
+        entry = self.entries[key]
+        if entry.ref.repo_type != "model":
+            self.notify("Profiles apply to models; a dataset is always fetched whole.")
+            return
+        profile = entry.next_profile()
+        entry.plan = None
+        self.select_pane.refresh_entry(key)
+        self.notify(f"{entry.ref.repo_id}: profile {profile}")
+        if self.background:
+            self.plan_repos([entry.ref])
 
     def action_filter(self) -> None:
         self.action_pane("select")
@@ -264,18 +288,23 @@ class MusicgenApp(App[int]):
     def scan_local(self) -> None:
         self.post_message(LocalScanned(inventory.scan(self.settings.root)))
 
+    def profiles(self) -> dict[RepoRef, str]:
+        return {e.ref: e.profile for e in self.entries.values()}
+
     @work(thread=True, exclusive=True, group="catalog-plan", exit_on_error=False)
     def plan_catalog(self) -> None:
-        make_plan(self.settings, [e.ref for e in self.entries.values()],
-                  on_repo=lambda rp: self.post_message(RepoPlanned(rp)))
+        make_plan(self.settings, [e.ref for e in self.entries.values()], profile=self.profiles(),
+                  catalog=self.catalog, dependencies=False, on_repo=lambda rp: self.post_message(RepoPlanned(rp)))
 
     @work(thread=True, group="repo-plan", exit_on_error=False)
     def plan_repos(self, refs: list[RepoRef]) -> None:
-        make_plan(self.settings, refs, on_repo=lambda rp: self.post_message(RepoPlanned(rp)))
+        make_plan(self.settings, refs, profile=self.profiles(), catalog=self.catalog, dependencies=False,
+                  on_repo=lambda rp: self.post_message(RepoPlanned(rp)))
 
     @work(thread=True, exclusive=True, group="download-plan", exit_on_error=False)
     def plan_download(self, refs: list[RepoRef]) -> None:
-        self.post_message(DownloadPlanned(make_plan(self.settings, refs)))
+        self.post_message(DownloadPlanned(make_plan(self.settings, refs, profile=self.profiles(),
+                                                    catalog=self.catalog)))
 
     @work(thread=True, exclusive=True, group="download", exit_on_error=False)
     def run_download(self, plan: Plan) -> None:
@@ -329,9 +358,12 @@ class MusicgenApp(App[int]):
         from core.plan import RepoPlan
 
         assert isinstance(rp, RepoPlan)
-        entry = self.entries.get(f"{rp.ref.repo_type}:{rp.ref.repo_id}")
+        entry = self.entries.get(f"{rp.ref.repo_type}:{rp.ref.repo_id}") or \
+            self.entries.get(f"{rp.ref.repo_type}:{rp.requested_id}")
         if entry is None:
             return
+        if rp.profile != entry.profile and rp.ref.repo_type == "model" and rp.dependency_of is None:
+            return  # a plan for a profile this row no longer has
         entry.plan = rp
         if rp.listing is not None and entry.local == "absent" and rp.bytes_present:
             entry.local = "partial"

@@ -16,7 +16,8 @@ from .format import short_sha, size
 
 GROUPS = (("model", "Models"), ("dataset", "Datasets"))
 LOCAL_STYLES = {"failed": "bold red", "verified": "green", "complete": "green", "partial": "yellow"}
-PLAN_NOTES = {"gated": "needs token", "not found": "not found", "error": "error"}
+PLAN_NOTES = {"gated": "needs token", "not on endpoint": "not on hub", "error": "error"}
+PROFILE_ORDER = ("full", "audiocraft", "transformers")
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Entry:
     plan: RepoPlan | None = None
     local: str = "absent"
     snapshot: str | None = None
+    profile: str = "full"
 
     @property
     def key(self) -> str:
@@ -40,10 +42,15 @@ class Entry:
             return PLAN_NOTES.get(self.plan.status, self.plan.status)
         return size(self.plan.bytes_total)
 
-    def cells(self) -> tuple[Text, str, str, Text, str]:
+    def cells(self) -> tuple[Text, str, str, Text, str, str]:
         style = LOCAL_STYLES.get(self.local, "")
         return (Text("[x]" if self.selected else "[ ]"), self.ref.repo_id, self.size_cell(),
-                Text(self.local, style=style), short_sha(self.snapshot))
+                Text(self.local, style=style), short_sha(self.snapshot),
+                self.profile if self.ref.repo_type == "model" else "-")
+
+    def next_profile(self) -> str:
+        self.profile = PROFILE_ORDER[(PROFILE_ORDER.index(self.profile) + 1) % len(PROFILE_ORDER)]
+        return self.profile
 
 
 class RepoTable(DataTable[object]):
@@ -64,6 +71,7 @@ class SelectPane(Vertical):
         table.add_column("SIZE", key="size", width=11)
         table.add_column("LOCAL", key="local", width=9)
         table.add_column("SNAPSHOT", key="snapshot", width=8)
+        table.add_column("PROFILE", key="profile", width=12)
         yield table
         yield Static(id="select-summary")
 
@@ -86,7 +94,7 @@ class SelectPane(Vertical):
                     if e.ref.repo_type == repo_type and needle in e.ref.repo_id.lower()]
             if not rows:
                 continue
-            table.add_row("", Text(title, style="bold"), "", "", "", key=f"group:{repo_type}")
+            table.add_row("", Text(title, style="bold"), "", "", "", "", key=f"group:{repo_type}")
             for e in rows:
                 table.add_row(*e.cells(), key=e.key)
         self.move_to(current)
@@ -111,8 +119,12 @@ class SelectPane(Vertical):
         table = self.table
         if key not in table.rows:
             return
-        for col, value in zip(("sel", "repo", "size", "local", "snapshot"), self.entries[key].cells(), strict=True):
+        for col, value in zip(("sel", "repo", "size", "local", "snapshot", "profile"), self.entries[key].cells(),
+                              strict=True):
             table.update_cell(key, col, value)
+
+    def on_data_table_row_highlighted(self) -> None:
+        self.update_summary()
 
     def toggle_current(self) -> None:
         key = self.current_key()
@@ -130,11 +142,19 @@ class SelectPane(Vertical):
         known = [e.plan for e in chosen if e.plan is not None and e.plan.ok]
         to_fetch = sum(p.bytes_to_fetch for p in known)
         pending = len(chosen) - len(known)
-        text = f"{len(chosen)} selected · {size(to_fetch)} to fetch"
+        ticked = {e.ref.repo_id.lower() for e in chosen}
+        deps = sorted({d for p in known for d in p.depends if d.lower() not in ticked})
+        text = f"{len(chosen)} selected"
+        if deps:
+            text += f" (+ {', '.join(deps)}, needed)"
+        text += f" · {size(to_fetch)} to fetch"
         if pending:
             text += f" (+{pending} not sized yet)"
         free_now = getattr(self, "free", None)
         text += f" · {size(free_now)} free"
         if free_now is not None and to_fetch > free_now:
             text += " · NOT ENOUGH SPACE"
+        key = self.current_key() if self.is_mounted else None
+        if key is not None and self.entries[key].ref.repo_type == "model":
+            text += f" · profile {self.entries[key].profile} (p)"
         self.query_one("#select-summary", Static).update(text)

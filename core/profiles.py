@@ -1,0 +1,50 @@
+"""Profiles: exactly the files a framework needs, computed from the repo's real listing.
+
+- ``audiocraft``: ``state_dict.bin`` and ``compression_state_dict.bin`` (what audiocraft's loaders read);
+- ``transformers``: configs, tokenizer files and one weight format (safetensors when the repo has them,
+  else ``pytorch_model*.bin``), each with its index; never the fp32 copies unless asked;
+- ``full``: everything.
+
+Datasets are always ``full``. A model without the files a profile needs falls back to ``full``, and says so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from .listing import RemoteFile
+
+PROFILES = ("full", "audiocraft", "transformers")
+AUDIOCRAFT_FILES = ("state_dict.bin", "compression_state_dict.bin")
+TRANSFORMERS_SMALL = ("config.json", "generation_config.json", "preprocessor_config.json", "spiece.model",
+                      "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+_SAFETENSORS = re.compile(r"^model(-\d+-of-\d+)?(\.fp32)?\.safetensors(\.index\.json)?$")
+_PYTORCH = re.compile(r"^pytorch_model(-\d+-of-\d+)?(\.fp32)?\.bin(\.index\.json)?$")
+_FP32 = re.compile(r"\.fp32[.-]")
+
+
+def _weights(files: Sequence[RemoteFile], pattern: re.Pattern[str], fp32: bool) -> list[RemoteFile]:
+    return [f for f in files if pattern.match(f.path) and (fp32 or not _FP32.search(f.path))]
+
+
+def apply_profile(files: Sequence[RemoteFile], profile: str, repo_type: str = "model",
+                  fp32: bool = False) -> tuple[list[RemoteFile], str | None]:
+    """The files ``profile`` takes from a listing, and a note when it had to fall back to ``full``."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r} (use {', '.join(PROFILES)})")
+    if profile == "full" or repo_type != "model":
+        return list(files), None
+    if profile == "audiocraft":
+        chosen = [f for f in files if f.path in AUDIOCRAFT_FILES]
+        if not chosen:
+            return list(files), "no audiocraft weights here (state_dict.bin): fetching the full repo"
+        return chosen, None
+    weights = _weights(files, _SAFETENSORS, fp32)
+    weight_files = [f for f in weights if not f.path.endswith(".json")]
+    if not weight_files:
+        weights = _weights(files, _PYTORCH, fp32)
+        weight_files = [f for f in weights if not f.path.endswith(".json")]
+    if not weight_files:
+        return list(files), "no transformers weights here (model*.safetensors, pytorch_model*.bin): fetching all"
+    return [f for f in files if f.path in TRANSFORMERS_SMALL or f in weights], None
