@@ -16,12 +16,12 @@ demo: $(STAMP)
 	$(BIN)/musicgen-tui demo
 
 test: $(STAMP)
-	$(BIN)/ruff check core cli tui tests
+	$(BIN)/ruff check core cli tui tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check core cli tui tests
+	$(BIN)/ruff check core cli tui tests bench
 	$(BIN)/mypy
 
 clean:

@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "and one weight format; full: everything (default)")
     dl.add_argument("--fp32", action="store_true", help="with --profile transformers, also take the fp32 copies")
     dl.add_argument("--no-deps", action="store_true", help="do not add the repos the selection depends on")
+    dl.add_argument("--revision", metavar="REV", help="a branch, tag or commit of the named repos (default main)")
     dl.add_argument("--max-workers", type=int, default=8, metavar="N", help="files fetched at once (default 8)")
     dl.add_argument("--force", action="store_true", help="start even when free disk looks too small")
     dl.add_argument("--run", action="store_true", help="download; without it, only print the plan")
@@ -202,7 +203,7 @@ def cmd_download(args: argparse.Namespace) -> int:
     from core.plan import make_plan
 
     plan = make_plan(settings, refs, args.include, args.exclude, profile=args.profile, fp32=args.fp32,
-                     catalog=catalog, dependencies=not args.no_deps)
+                     catalog=catalog, dependencies=not args.no_deps, revision=args.revision)
     out: dict[str, Any] = plan_json(plan)
     if not args.json:
         print_plan(plan)

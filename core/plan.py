@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from huggingface_hub import HfApi, get_hf_file_metadata, hf_hub_url
-from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
 from huggingface_hub.file_download import http_get
 from huggingface_hub.utils import build_hf_headers, disable_progress_bars
 
@@ -153,7 +153,7 @@ def make_api(settings: Settings) -> HfApi:
 def plan_repo(api: HfApi, settings: Settings, ref: RepoRef, include: Sequence[str] = (),
               exclude: Sequence[str] = (), profile: str = "full", fp32: bool = False,
               catalog: Catalog | None = None, dependency_of: str | None = None,
-              find_references: bool = True) -> RepoPlan:
+              find_references: bool = True, revision: str | None = None) -> RepoPlan:
     """List one repo and compare with the local folder. Errors become the plan's status, never exceptions."""
     catalog = catalog or default_catalog()
     requested = ref
@@ -162,7 +162,10 @@ def plan_repo(api: HfApi, settings: Settings, ref: RepoRef, include: Sequence[st
     rp = RepoPlan(ref, ref.local_dir(settings.root), include=tuple(include), exclude=tuple(exclude),
                   profile=profile if ref.repo_type == "model" else "full", dependency_of=dependency_of)
     try:
-        rp.listing = fetch_listing(api, ref)
+        rp.listing = fetch_listing(api, ref, revision)
+    except RevisionNotFoundError:
+        rp.status, rp.message = "error", f"revision {revision or 'main'!r} not found on this endpoint"
+        return rp
     except RepositoryNotFoundError:
         rp.status = "not on endpoint"
         where = entry.elsewhere() if entry is not None else None
@@ -257,7 +260,8 @@ def _probe_access(settings: Settings, rp: RepoPlan) -> None:
 
 def make_plan(settings: Settings, refs: Sequence[RepoRef], include: Sequence[str] = (), exclude: Sequence[str] = (),
               on_repo: Callable[[RepoPlan], object] | None = None, profile: str | dict[RepoRef, str] = "full",
-              fp32: bool = False, catalog: Catalog | None = None, dependencies: bool = True) -> Plan:
+              fp32: bool = False, catalog: Catalog | None = None, dependencies: bool = True,
+              revision: str | None = None) -> Plan:
     """Plan every repo (listed concurrently), in the order given, then the dependencies they bring in
     (planned with the transformers profile, the one a codec needs)."""
     api = make_api(settings)
@@ -271,7 +275,7 @@ def make_plan(settings: Settings, refs: Sequence[RepoRef], include: Sequence[str
             chosen = "transformers"
         rp = plan_repo(api, settings, ref, include if dependency_of is None else (),
                        exclude if dependency_of is None else (), chosen, fp32, catalog, dependency_of,
-                       find_references=dependencies)
+                       find_references=dependencies, revision=revision if dependency_of is None else None)
         if on_repo:
             on_repo(rp)
         return rp
