@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import BIG_SIZE, TOKEN, bin_path, repo_dir, subprocess_env
+
 from core.localhub import Fault, LocalHub
 from core.settings import Settings
 from tui.app import make_app
