@@ -146,7 +146,7 @@ def test_token_never_appears_anywhere(cli, root: Path, hub: LocalHub, tmp_path: 
     asyncio.run(export_fails())
     log = (root / "musicgen-tui.log").read_text()
     assert "Traceback" in log
-    for text in outputs + [log]:
+    for text in [*outputs, log]:
         assert TOKEN not in text
     for p in tmp_path.rglob("*"):
         if p.is_file() and p.name != ".env":
