@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--model", action="append", default=[], metavar="ID")
     ver.add_argument("--dataset", action="append", default=[], metavar="ID")
     ver.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    ver.add_argument("--full", action="store_true", help="hash every file again, ignoring remembered hashes")
 
     cat = sub.add_parser("catalog", parents=[common], help="list the catalog (with the root's catalog.toml)")
     cat.add_argument("--json", action="store_true", help="print the entries as JSON on stdout")
@@ -391,7 +392,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     refs = refs_from(args, groups=False, catalog=catalog_for(settings)) or None
     from core.verify import verify, write_report
 
-    result = verify(settings.root, refs)
+    result = verify(settings.root, refs, full=args.full)
     report = write_report(settings.root, result)
     if args.json:
         emit_json(result.report())

@@ -424,6 +424,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._stream(f, path, start, end, fault)
 
     def _stream(self, f: HubFile, path: str, start: int, end: int, fault: Fault | None) -> None:
+        if fault is None and f.source is not None and end > start:
+            with f.source.open("rb") as fh:  # zero-copy: the server is never the bottleneck of a benchmark
+                sent = self.connection.sendfile(fh, start, end - start)
+            self.hub.stats.served(path, sent)
+            return
         pos = start
         sent = 0
         step = _SLOW_CHUNK if fault is not None and fault.kind == "slow" else _STREAM_CHUNK
@@ -471,3 +476,45 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not head:
             self.wfile.write(body)
+
+
+def load_store(store: Path) -> list[HubRepo]:
+    """Repos from a folder: ``models/<org>/<name>/…`` and ``datasets/<org>/<name>/…``."""
+    repos = []
+    for kind, repo_type in (("models", "model"), ("datasets", "dataset")):
+        base = store / kind
+        for org in sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []:
+            for folder in sorted(p for p in org.iterdir() if p.is_dir()):
+                repos.append(HubRepo.from_folder(f"{org.name}/{folder.name}", folder, repo_type))  # type: ignore[arg-type]
+    return repos
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m core.localhub --store DIR [--port N]``: serve a folder of repos until interrupted."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m core.localhub", description=main.__doc__)
+    parser.add_argument("--store", required=True, type=Path, help="folder with models/<org>/<name>/ and datasets/…")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--standins", action="store_true", help="serve the catalog's stand-ins as well")
+    parser.add_argument("--slow", type=float, metavar="SECONDS", help="pause this long after every 4 KiB of a body")
+    args = parser.parse_args(argv)
+    repos = load_store(args.store)
+    if args.standins:
+        from .standins import catalog_standins
+
+        repos += catalog_standins()
+    for r in repos:
+        r.commit  # noqa: B018 - hash everything before announcing the address
+    hub = LocalHub(repos, port=args.port).start()
+    if args.slow:
+        hub.inject(Fault("slow", "*", times=1 << 62, delay=args.slow))
+    print(hub.url, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        hub.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -6,15 +6,15 @@ creates anything, so a dry run changes nothing on disk.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from huggingface_hub._local_folder import LocalDownloadFilePaths
-
 from .jsonio import write_json_atomic
-from .listing import Listing, RemoteFile
+from .remote import Listing, RemoteFile
 from .repos import RepoRef
 
 RECORD_NAME = "musicgen-tui.json"
@@ -24,12 +24,23 @@ def hf_dir(local_dir: Path) -> Path:
     return local_dir / ".cache" / "huggingface"
 
 
-def download_paths(local_dir: Path, path: str) -> LocalDownloadFilePaths:
-    """huggingface_hub's paths for one file of a local dir (final file, lock, metadata), without creating them."""
+@dataclass(frozen=True)
+class DownloadPaths:
+    """huggingface_hub's local-dir paths for one file (``_local_folder.get_local_download_paths``), computed
+    without creating anything and without importing huggingface_hub."""
+
+    file_path: Path
+    metadata_path: Path
+
+    def incomplete_path(self, etag: str) -> Path:
+        """Where an interrupted download of this version waits for resume (huggingface_hub's naming)."""
+        digest = base64.urlsafe_b64encode(hashlib.sha1(self.metadata_path.name.encode()).digest()).decode()
+        return self.metadata_path.parent / f"{digest}.{etag}.incomplete"
+
+
+def download_paths(local_dir: Path, path: str) -> DownloadPaths:
     rel = os.path.join(*path.split("/"))
-    metadata = hf_dir(local_dir) / "download" / f"{rel}.metadata"
-    return LocalDownloadFilePaths(file_path=local_dir / rel, lock_path=metadata.with_suffix(".lock"),
-                                  metadata_path=metadata)
+    return DownloadPaths(local_dir / rel, hf_dir(local_dir) / "download" / f"{rel}.metadata")
 
 
 @dataclass(frozen=True)
@@ -39,7 +50,7 @@ class FileMetadata:
     timestamp: float
 
 
-def read_metadata(paths: LocalDownloadFilePaths) -> FileMetadata | None:
+def read_metadata(paths: DownloadPaths) -> FileMetadata | None:
     """The ``.metadata`` record of a file (commit, etag, timestamp), or None."""
     try:
         commit, etag, ts = paths.metadata_path.read_text(encoding="utf-8").splitlines()[:3]
@@ -48,7 +59,7 @@ def read_metadata(paths: LocalDownloadFilePaths) -> FileMetadata | None:
         return None
 
 
-def is_fresh(paths: LocalDownloadFilePaths, meta: FileMetadata | None, etag: str, size: int) -> bool:
+def is_fresh(paths: DownloadPaths, meta: FileMetadata | None, etag: str, size: int) -> bool:
     """True when the file is at its size and unchanged since the metadata recorded ``etag``."""
     if meta is None or meta.etag != etag:
         return False
@@ -59,12 +70,12 @@ def is_fresh(paths: LocalDownloadFilePaths, meta: FileMetadata | None, etag: str
     return st.st_size == size and st.st_mtime - 1 <= meta.timestamp
 
 
-def forget(paths: LocalDownloadFilePaths) -> None:
+def forget(paths: DownloadPaths) -> None:
     """Drop a file's metadata so the next download fetches it again."""
     paths.metadata_path.unlink(missing_ok=True)
 
 
-def partial_size(paths: LocalDownloadFilePaths, etag: str) -> int:
+def partial_size(paths: DownloadPaths, etag: str) -> int:
     """Bytes of an interrupted download kept for resume (0 if none)."""
     try:
         return paths.incomplete_path(etag).stat().st_size

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .listing import RemoteFile
+from .remote import RemoteFile
 
 PROFILES = ("full", "audiocraft", "transformers")
 AUDIOCRAFT_FILES = ("state_dict.bin", "compression_state_dict.bin")

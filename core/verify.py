@@ -7,6 +7,7 @@ etags in huggingface_hub's ``.metadata`` files): sha256 for LFS files, git's blo
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,10 +16,11 @@ from typing import Literal
 
 from . import localstate
 from .checksums import CHECKSUM_FILES, parse_line
+from .hashcache import HashCache
 from .hashing import hash_many
 from .inventory import now_iso, repo_folders, scan_repo
 from .jsonio import write_json_atomic
-from .listing import RemoteFile
+from .remote import RemoteFile
 from .repos import RepoRef, RepoType
 
 Status = Literal["OK", "MISMATCH", "MISSING", "PARTIAL"]
@@ -93,10 +95,11 @@ def _targets(root: Path, refs: list[RepoRef] | None) -> Iterator[tuple[RepoType,
 
 def verify(root: Path, refs: list[RepoRef] | None = None,
            on_check: Callable[[FileCheck], object] | None = None,
-           on_queued: Callable[[list[tuple[str, str, str]]], object] | None = None) -> VerifyResult:
+           on_queued: Callable[[list[tuple[str, str, str]]], object] | None = None,
+           full: bool = False) -> VerifyResult:
     """Check the repos of ``refs`` (every local repo when None) and, for a full run, the checksum files.
     ``on_queued`` hears ``(repo_id, repo_type, path)`` of every file about to be hashed; ``on_check`` hears
-    each outcome as it is known."""
+    each outcome as it is known. An unchanged file's earlier hash is reused unless ``full``."""
     result = VerifyResult()
 
     def add(check: FileCheck) -> None:
@@ -106,6 +109,8 @@ def verify(root: Path, refs: list[RepoRef] | None = None,
 
     jobs: list[tuple[Path, str]] = []
     expect: dict[tuple[Path, str], tuple[str, RepoType, str, RemoteFile, Path]] = {}
+    caches: dict[Path, HashCache] = {}
+    known: dict[tuple[Path, str], str] = {}
     for repo_type, local_dir in _targets(root, refs):
         rel_dir = local_dir.relative_to(root).as_posix()
         if not local_dir.is_dir():
@@ -133,13 +138,29 @@ def verify(root: Path, refs: list[RepoRef] | None = None,
                 add(FileCheck("MISMATCH", repo_id, repo_type, f.path, f"size {size}, the Hub says {f.size}"))
                 localstate.forget(paths)
             else:
-                jobs.append((paths.file_path, f.algorithm))
+                cache = caches.setdefault(local_dir, HashCache(local_dir))
+                cached = None if full else cache.get(f.path, f.algorithm)
+                if cached is not None:
+                    known[(paths.file_path, f.algorithm)] = cached
+                else:
+                    jobs.append((paths.file_path, f.algorithm))
                 expect[(paths.file_path, f.algorithm)] = (repo_id, repo_type, f.path, f, local_dir)
 
     if on_queued and expect:
         on_queued([(repo_id, repo_type, rel) for repo_id, repo_type, rel, _f, _d in expect.values()])
     sha256_seen: dict[Path, str] = {}
-    for path, algorithm, digest in hash_many(jobs):
+
+    def outcomes() -> Iterator[tuple[Path, str, str | OSError]]:
+        for (path, algorithm), remembered in known.items():
+            yield path, algorithm, remembered
+        for path, algorithm, fresh in hash_many(jobs):
+            if isinstance(fresh, str):
+                _id, _type, rel, _f, repo_dir = expect[(path, algorithm)]
+                with contextlib.suppress(OSError):
+                    caches[repo_dir].put(rel, algorithm, fresh, path.stat())
+            yield path, algorithm, fresh
+
+    for path, algorithm, digest in outcomes():
         repo_id, repo_type, rel, f, local_dir = expect[(path, algorithm)]
         if isinstance(digest, OSError):
             add(FileCheck("MISSING", repo_id, repo_type, rel, f"unreadable: {digest.strerror}"))
@@ -152,6 +173,9 @@ def verify(root: Path, refs: list[RepoRef] | None = None,
             add(FileCheck("MISMATCH", repo_id, repo_type, rel,
                           f"{algorithm} {digest[:12]}…, the Hub says {f.etag[:12]}…"))
             localstate.forget(localstate.download_paths(local_dir, rel))
+            caches[local_dir].forget(rel)
+    for cache in caches.values():
+        cache.save()
     if refs is None:
         _verify_checksum_files(root, sha256_seen, add)
     return result

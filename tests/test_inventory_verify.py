@@ -193,3 +193,35 @@ def test_smoke_check_wrapper_writes_report(downloaded: Path) -> None:
     p = subprocess.run([sys.executable, str(script), "--root", str(downloaded)], capture_output=True, text=True)
     assert p.returncode == 0, p.stdout + p.stderr
     assert load(downloaded, "inventory/verify_report.json")["counts"]["ok"] == 8 + 2_502
+
+
+def test_second_verify_reuses_hashes_but_never_trusts_a_changed_file(cli, downloaded: Path) -> None:
+    from core import hashing
+
+    root = downloaded
+    assert cli("verify", "--model", "acme/tiny-model").code == 0
+    calls: list[Path] = []
+    real = hashing.hash_file
+
+    def counting(path: Path, algorithm: str = "sha256") -> str:
+        calls.append(path)
+        return real(path, algorithm)
+
+    hashing.hash_file = counting  # type: ignore[assignment]
+    try:
+        assert cli("verify", "--model", "acme/tiny-model").code == 0
+        assert calls == []  # nothing changed: every hash remembered
+        target = repo_dir(root, *MODEL) / "state_dict.bin"
+        st = target.stat()
+        data = bytearray(target.read_bytes())
+        data[7] ^= 0x10
+        target.write_bytes(bytes(data))
+        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size and mtime: ctime still moves
+        r = cli("verify", "--model", "acme/tiny-model")
+        assert r.code == 1 and "state_dict.bin" in r.out
+        assert calls == [target]
+        calls.clear()
+        assert cli("verify", "--model", "acme/tiny-model", "--full").code == 1
+        assert len(calls) == 8  # --full hashes everything again
+    finally:
+        hashing.hash_file = real  # type: ignore[assignment]

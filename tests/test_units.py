@@ -101,3 +101,14 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path) -> None:
         write_json_atomic(target, {"a": object()})
     assert json.loads(target.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["inv.json"]
+
+
+def test_partial_paths_match_huggingface_hub(tmp_path: Path) -> None:
+    from core.localstate import download_paths
+    from huggingface_hub._local_folder import get_local_download_paths
+
+    for name in ("a/b/model.safetensors", "données/é.bin", "x.bin"):
+        ours = download_paths(tmp_path, name)
+        theirs = get_local_download_paths(tmp_path, name)
+        assert ours.file_path == theirs.file_path and ours.metadata_path == theirs.metadata_path
+        assert ours.incomplete_path("e" * 64) == theirs.incomplete_path("e" * 64)

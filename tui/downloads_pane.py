@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from core.download import FileEvent, State
 
 from .format import STATE_LABELS, bar, eta, rate, size
 
+PROGRESS_REDRAW = 0.5  # seconds between redraws of a row whose state has not changed
+RESORT_EVERY = 1.0  # moving rows repaints the table: at most once a second
 IDLE = "no downloads yet: tick repos in pane 1 with space, then press d"
 # The first five columns fit 80 columns: state, file, progress, size, rate; then ETA, repo and the reason.
 COLUMNS = (("STATE", "state", 11), ("FILE", "path", 24), ("PROGRESS", "progress", 15), ("SIZE", "size", 9),
@@ -30,6 +34,8 @@ class FileRow:
     rate: float = 0.0
     state: str = "queued"
     message: str | None = None
+    shown: tuple[object, ...] = ()
+    shown_at: float = 0.0
 
     def cells(self) -> tuple[Text, str, str, str, str, str, str, str]:
         style = "bold red" if self.state == "failed" else "green" if self.state in ("done", "skipped") else ""
@@ -44,10 +50,21 @@ class FileRow:
                 self.repo_id, self.message or "")
 
 
+class LiveTable(DataTable[object]):
+    """A DataTable whose cell updates repaint only their row: ``update_cell`` repaints the whole widget,
+    scrollbars included, which is most of the bytes a busy progress view sends to the terminal."""
+
+    def set_cell(self, row_key: str, column_key: str, value: object) -> None:
+        rk, ck = RowKey(row_key), ColumnKey(column_key)
+        self._data[rk][ck] = value
+        self._update_count += 1  # part of the row cache's key: the row renders anew
+        self.refresh_row(self.get_row_index(rk))
+
+
 class DownloadsPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(IDLE, id="dl-summary")
-        table = DataTable[object](id="dl-table", cursor_type="row")
+        table = LiveTable(id="dl-table", cursor_type="row")
         for label, key, width in COLUMNS:
             table.add_column(label, key=key, width=width)
         yield table
@@ -56,10 +73,12 @@ class DownloadsPane(Vertical):
     def on_mount(self) -> None:
         self.rows: dict[str, FileRow] = {}
         self.note = ""
+        self.summary_at = self.sorted_at = 0.0
+        self.unsorted = False
 
     @property
-    def table(self) -> DataTable[object]:
-        return self.query_one("#dl-table", DataTable)
+    def table(self) -> LiveTable:
+        return self.query_one("#dl-table", LiveTable)
 
     def reset(self, note: str = "") -> None:
         self.rows.clear()
@@ -68,27 +87,42 @@ class DownloadsPane(Vertical):
         self.update_summary()
 
     def apply(self, events: list[FileEvent]) -> None:
-        """Show a batch of events: new rows, changed cells, and a re-sort only when a state changed."""
+        """Show a batch of events: new rows, changed cells only, a re-sort only when a state changed.
+
+        A row whose state is unchanged is redrawn at most every PROGRESS_REDRAW seconds, and only the cells
+        whose text changed: over a slow SSH link the terminal gets a few bytes, not a full repaint."""
         table = self.table
         resort = False
+        now = time.monotonic()
         for e in events:
             key = f"{e.repo_type}:{e.repo_id}:{e.path}"
             row = self.rows.get(key)
             if row is None:
                 row = self.rows[key] = FileRow(e.repo_id, e.path, e.total)
-                table.add_row(*row.cells(), key=key)
+                row.shown = row.cells()
+                table.add_row(*row.shown, key=key)
                 resort = True
             state = e.state.value if isinstance(e.state, State) else str(e.state)
-            resort |= state != row.state
+            changed_state = state != row.state
+            resort |= changed_state
             row.done, row.total, row.rate, row.state = e.done, e.total, e.rate, state
             row.message = e.message if state in ("failed", "downloading") else None
-            for (_label, col, _width), value in zip(COLUMNS, row.cells(), strict=True):
-                table.update_cell(key, col, value)
-        if resort:
+            if not changed_state and now - row.shown_at < PROGRESS_REDRAW and not row.message:
+                continue
+            cells = row.cells()
+            for (_label, col, _width), old, new in zip(COLUMNS, row.shown, cells, strict=True):
+                if str(old) != str(new) or changed_state:
+                    table.set_cell(key, col, new)
+            row.shown, row.shown_at = cells, now
+        self.unsorted |= resort
+        if self.unsorted and now - self.sorted_at >= RESORT_EVERY:
+            self.unsorted, self.sorted_at = False, now
             ranks = {(r.repo_id, r.path): RANK.get(r.state, 9) for r in self.rows.values()}
             table.sort("repo", "path", key=lambda cells: ranks.get((str(cells[0]), str(cells[1])), 9))
-        self.update_summary()
-        self.show_detail()
+        if resort or now - self.summary_at >= PROGRESS_REDRAW:
+            self.summary_at = now
+            self.update_summary()
+            self.show_detail()
 
     def add_repo_error(self, repo_id: str, repo_type: str, message: str) -> None:
         self.apply([FileEvent(repo_id, repo_type, f"{repo_id} (whole repo)", State.FAILED, 0, 0, message=message)])

@@ -18,7 +18,14 @@ def size(n: int | None) -> str:
 
 
 def rate(bps: float) -> str:
-    return f"{human(int(bps))}/s" if bps > 0 else "-"
+    """Two or three significant digits: a rate that wobbles by a few bytes does not redraw its cell."""
+    if bps <= 0:
+        return "-"
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if bps >= scale:
+            v = bps / scale
+            return f"{v:.1f} {unit}/s" if v < 10 else f"{v:.0f} {unit}/s"
+    return f"{bps:.0f} B/s"
 
 
 def eta(remaining: int, bps: float) -> str:

@@ -1,0 +1,35 @@
+"""What the Hub lists for a repo: plain data, importable without huggingface_hub (so headless commands start fast)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .repos import RepoRef
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file as the Hub lists it. ``sha256`` is set for LFS files, ``blob_id`` (git sha1) always."""
+
+    path: str
+    size: int
+    blob_id: str
+    sha256: str | None = None
+
+    @property
+    def etag(self) -> str:
+        """The hash the Hub serves as the file's ETag, and the one ``verify`` checks."""
+        return self.sha256 or self.blob_id
+
+    @property
+    def algorithm(self) -> str:
+        return "sha256" if self.sha256 else "git-sha1"
+
+
+@dataclass(frozen=True)
+class Listing:
+    ref: RepoRef
+    commit: str
+    files: list[RemoteFile]
+    gated: bool = False
+    extra: dict[str, object] = field(default_factory=dict, compare=False)
