@@ -104,8 +104,9 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path) -> None:
 
 
 def test_partial_paths_match_huggingface_hub(tmp_path: Path) -> None:
-    from core.localstate import download_paths
     from huggingface_hub._local_folder import get_local_download_paths
+
+    from core.localstate import download_paths
 
     for name in ("a/b/model.safetensors", "données/é.bin", "x.bin"):
         ours = download_paths(tmp_path, name)
