@@ -15,10 +15,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from huggingface_hub import constants, hf_hub_url
-from huggingface_hub._local_folder import write_download_metadata
 from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.file_download import http_get
 from huggingface_hub.utils import build_hf_headers, disable_progress_bars
@@ -132,6 +132,7 @@ class Downloader:
         self._abort: str | None = None
         self._lock = threading.Lock()
         self._fetched = 0
+        self._made: set[Path] = set()
         disable_progress_bars()
         constants.DOWNLOAD_CHUNK_SIZE = CHUNK_SIZE  # type: ignore[assignment]
         constants.HF_HUB_DOWNLOAD_TIMEOUT = settings.read_timeout  # type: ignore[assignment]
@@ -220,14 +221,14 @@ class Downloader:
         assert rp.listing is not None
         commit = rp.listing.commit
         paths = localstate.download_paths(rp.local_dir, remote.path)
-        paths.file_path.parent.mkdir(parents=True, exist_ok=True)
-        paths.metadata_path.parent.mkdir(parents=True, exist_ok=True)
+        self._mkdir(paths.file_path.parent)
+        self._mkdir(paths.metadata_path.parent)
         if fp.action == "check":
             self._emit(rp, fp, State.VERIFYING, 0)
             h = new_hasher(remote.algorithm, remote.size)
             feed_file(h, paths.file_path)
             if h.hexdigest() == remote.etag:
-                write_download_metadata(rp.local_dir, remote.path, commit, remote.etag)
+                localstate.write_metadata(paths, commit, remote.etag)
                 self._emit(rp, fp, State.SKIPPED, remote.size)
                 return State.SKIPPED, None
         incomplete = paths.incomplete_path(remote.etag)
@@ -262,7 +263,7 @@ class Downloader:
                 self._emit(rp, fp, State.DOWNLOADING, 0, message=f"{remote.algorithm} mismatch, downloading again")
                 continue
             os.replace(incomplete, paths.file_path)
-            write_download_metadata(rp.local_dir, remote.path, commit, remote.etag)
+            localstate.write_metadata(paths, commit, remote.etag)
             self._emit(rp, fp, State.DONE, remote.size)
             return State.DONE, None
         msg = f"gave up after {self.settings.retries} attempts: {describe(last_error, token=self.settings.token)}" \
@@ -302,6 +303,11 @@ class Downloader:
                      displayed_filename=remote.path)
         self._emit(rp, fp, State.VERIFYING, remote.size)
         return str(sink.hasher.hexdigest())
+
+    def _mkdir(self, folder: Path) -> None:
+        if folder not in self._made:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._made.add(folder)
 
     def _sleep(self, seconds: float) -> None:
         if self.cancel.wait(seconds):

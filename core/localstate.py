@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +71,15 @@ def is_fresh(paths: DownloadPaths, meta: FileMetadata | None, etag: str, size: i
     return st.st_size == size and st.st_mtime - 1 <= meta.timestamp
 
 
+def write_metadata(paths: DownloadPaths, commit: str, etag: str) -> None:
+    """Record a finished file the way huggingface_hub does (``commit``, ``etag``, timestamp, one per line), so
+    ``hf`` and ``hf cache verify`` read it. Written without huggingface_hub's per-file lock file: the root's
+    lock already keeps other writers out, and the record replaces the old one in one rename."""
+    tmp = paths.metadata_path.with_name(paths.metadata_path.name + ".tmp")
+    tmp.write_text(f"{commit}\n{etag}\n{time.time()}\n", encoding="utf-8")
+    os.replace(tmp, paths.metadata_path)
+
+
 def forget(paths: DownloadPaths) -> None:
     """Drop a file's metadata so the next download fetches it again."""
     paths.metadata_path.unlink(missing_ok=True)
@@ -111,7 +121,18 @@ class Record:
         return [f for f in chosen if f.path not in unsafe]
 
 
+CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
+                "# This file is a cache directory tag created by huggingface_hub.\n")
+
+
 def write_record(local_dir: Path, record: Record) -> None:
+    """Save the planned listing; also mark ``.cache/huggingface`` as huggingface_hub does (git-ignored, a
+    CACHEDIR.TAG for backup tools)."""
+    folder = hf_dir(local_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in ((".gitignore", "*"), ("CACHEDIR.TAG", CACHEDIR_TAG)):
+        if not (folder / name).exists():
+            (folder / name).write_text(text, encoding="utf-8")
     lst = record.listing
     write_json_atomic(hf_dir(local_dir) / RECORD_NAME, {
         "repo_id": lst.ref.repo_id, "repo_type": lst.ref.repo_type, "commit": lst.commit,
