@@ -107,31 +107,33 @@ def read_readme_excerpt(local_dir: Path) -> str | None:
 def scan_repo(root: Path, repo_type: RepoType, local_dir: Path) -> LocalRepo:
     record = localstate.read_record(local_dir)
     repo_id = record.listing.ref.repo_id if record else guess_repo_id(repo_type, local_dir)
-    files = sorted(walk_files(local_dir))
-    sizes = dict(files)
+    files = list(walk_files(local_dir))
+    if repo_type == "model":
+        files.sort()  # datasets list only their largest files: no need to sort 100,000 names
     snapshot = record.listing.commit if record else _snapshot_from_metadata(local_dir)
     complete = False
     if record is not None:
+        sizes = dict(files)
         planned = record.planned()
         complete = all(sizes.get(f.path) == f.size for f in planned) and not localstate.has_partials(local_dir)
     return LocalRepo(
         repo_id=repo_id, repo_type=repo_type, path=local_dir.relative_to(root).as_posix(), local_dir=local_dir,
-        snapshot_id=snapshot, size_bytes=sum(sizes.values()), file_count=len(files), complete=complete,
+        snapshot_id=snapshot, size_bytes=sum(s for _, s in files), file_count=len(files), complete=complete,
         files=files, readme_excerpt=read_readme_excerpt(local_dir) if repo_type == "dataset" else None,
     )
 
 
 def _snapshot_from_metadata(local_dir: Path) -> str | None:
     """The commit of the first ``.metadata`` record found (folders fetched by ``hf download``)."""
-    download = localstate.hf_dir(local_dir) / "download"
-    if download.is_dir():
-        for meta in download.rglob("*.metadata"):
-            try:
-                commit = meta.read_text(encoding="utf-8").split("\n", 1)[0].strip()
-            except OSError:
-                continue
-            if len(commit) == 40:
-                return commit
+    for folder, _dirs, names in os.walk(localstate.hf_dir(local_dir) / "download"):
+        for name in names:
+            if name.endswith(".metadata"):
+                try:
+                    commit = (Path(folder) / name).read_text(encoding="utf-8").split("\n", 1)[0].strip()
+                except OSError:
+                    continue
+                if len(commit) == 40:
+                    return commit
     return None
 
 
@@ -160,18 +162,19 @@ def build(repos: list[LocalRepo], generated_at: str | None = None) -> dict[str, 
     at = generated_at or now_iso()
     docs: dict[str, dict[str, Any]] = {}
     totals: dict[str, dict[str, Any]] = {}
+    entries = [_repo_json(r) for r in repos]  # once per repo: a dataset's top files cost a pass over its files
     for kind, repo_type in (("models", "model"), ("datasets", "dataset")):
-        group = [r for r in repos if r.repo_type == repo_type]
-        total = sum(r.size_bytes for r in group)
+        group = [e for e in entries if e["repo_type"] == repo_type]
+        total = sum(e["size_bytes"] for e in group)
         docs[kind] = {"schema_version": SCHEMA_VERSION, "kind": kind, "generated_at": at, "total_bytes": total,
-                      "total_human": human(total), "repos": [_repo_json(r) for r in group]}
+                      "total_human": human(total), "repos": group}
         totals[kind] = {"repos": len(group), "bytes": total, "human": human(total)}
     all_bytes = totals["models"]["bytes"] + totals["datasets"]["bytes"]
     totals["all"] = {"repos": len(repos), "bytes": all_bytes, "human": human(all_bytes)}
     docs["combined"] = {
         "schema_version": SCHEMA_VERSION, "generated_at": at, "totals": totals,
-        "repos": [{k: _repo_json(r)[k] for k in ("repo_id", "repo_type", "path", "snapshot_id", "size_bytes",
-                                                 "size_human", "complete")} for r in repos],
+        "repos": [{k: e[k] for k in ("repo_id", "repo_type", "path", "snapshot_id", "size_bytes", "size_human",
+                                     "complete")} for e in entries],
     }
     return docs
 

@@ -94,8 +94,9 @@ def partial_size(paths: DownloadPaths, etag: str) -> int:
 
 
 def has_partials(local_dir: Path) -> bool:
-    root = hf_dir(local_dir) / "download"
-    return root.is_dir() and any(root.rglob("*.incomplete"))
+    """Whether an interrupted download left a partial file in this repo folder (names only, no stat)."""
+    return any(name.endswith(".incomplete") for _dir, _subdirs, names in os.walk(hf_dir(local_dir) / "download")
+               for name in names)
 
 
 @dataclass(frozen=True)
