@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,15 @@ test: $(STAMP)
 	$(BIN)/ruff check core cli tui tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+
+# Side-by-side benchmarks against sha256sum, hf download, hf cache verify and du (docs/PERFORMANCE.md).
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+	$(BIN)/python bench/faults_vs_hf.py
+
+# A tiny run of the same scripts, so CI keeps them working. Prints figures; asserts nothing.
+bench-quick: $(STAMP)
+	$(BIN)/python bench/run.py --quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check core cli tui tests bench

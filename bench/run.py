@@ -321,6 +321,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="musicgen-bench-"))
     print(f"# musicgen-tui benchmarks ({'quick' if args.quick else 'full'}), {os.cpu_count()} cores, "
           f"{time.strftime('%Y-%m-%d')}", flush=True)
+    if args.quick:
+        print("# quick: tiny data, so the ratios mostly measure process start; docs/PERFORMANCE.md has real figures",
+              flush=True)
     try:
         bench(sizes, work, set(args.only))
     finally:

@@ -6,8 +6,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dotenv import dotenv_values
-
 DEFAULT_ENDPOINT = "https://huggingface.co"
 DEFAULT_READ_TIMEOUT = 30.0
 DEFAULT_MIN_FREE = 1 << 30
@@ -34,7 +32,11 @@ class Settings:
 
 def _env(root: Path) -> dict[str, str]:
     dot = root / ".env"
-    values = {k: v for k, v in dotenv_values(dot).items() if v is not None} if dot.is_file() else {}
+    values: dict[str, str] = {}
+    if dot.is_file():
+        from dotenv import dotenv_values  # only when there is a .env: headless commands start faster
+
+        values = {k: v for k, v in dotenv_values(dot).items() if v is not None}
     values.update(os.environ)
     return values
 

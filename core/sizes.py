@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import humanize
-
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:I?B)?\s*$", re.IGNORECASE)
 
@@ -20,4 +18,6 @@ def parse_size(text: str) -> int:
 
 def human(n: int) -> str:
     """A human size, e.g. ``1.2 GiB``."""
+    import humanize
+
     return humanize.naturalsize(n, binary=True, format="%.1f")
