@@ -175,7 +175,3 @@ def load_catalog(root: Path | None = None) -> Catalog:
 def catalog() -> tuple[RepoRef, ...]:
     """The default catalog's repos, models first, in order."""
     return tuple(default_catalog().refs())
-
-
-def group(repo_type: str) -> list[RepoRef]:
-    return default_catalog().refs(repo_type)

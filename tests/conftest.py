@@ -70,13 +70,17 @@ def _session_hub() -> Iterator[LocalHub]:
         yield hub
 
 
+def fresh(hub: LocalHub) -> Iterator[LocalHub]:
+    """A session's Hub for one test: no faults, fresh counters, and no faults left behind."""
+    hub.clear_faults()
+    hub.stats = HubStats()
+    yield hub
+    hub.clear_faults()
+
+
 @pytest.fixture
 def hub(_session_hub: LocalHub) -> Iterator[LocalHub]:
-    """The session's Hub with no faults and fresh counters."""
-    _session_hub.clear_faults()
-    _session_hub.stats = HubStats()
-    yield _session_hub
-    _session_hub.clear_faults()
+    yield from fresh(_session_hub)
 
 
 @pytest.fixture
@@ -159,7 +163,4 @@ def _catalog_hub() -> Iterator[LocalHub]:
 
 @pytest.fixture
 def catalog_hub(_catalog_hub: LocalHub) -> Iterator[LocalHub]:
-    _catalog_hub.clear_faults()
-    _catalog_hub.stats = HubStats()
-    yield _catalog_hub
-    _catalog_hub.clear_faults()
+    yield from fresh(_catalog_hub)

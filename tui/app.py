@@ -20,7 +20,7 @@ from core.catalog import CatalogError, default_catalog, load_catalog
 from core.download import Downloader, FileEvent
 from core.errors import describe
 from core.lock import LockHeld, root_lock
-from core.plan import Plan, free_space, make_plan
+from core.plan import Plan, RepoPlan, free_space, make_plan
 from core.progress import Coalescer
 from core.repos import RepoRef
 from core.settings import Settings
@@ -354,10 +354,7 @@ class MusicgenApp(App[int]):
         self._set_plan(message.plan)
         self.select_pane.update_summary()
 
-    def _set_plan(self, rp: object) -> None:
-        from core.plan import RepoPlan
-
-        assert isinstance(rp, RepoPlan)
+    def _set_plan(self, rp: RepoPlan) -> None:
         entry = self.entries.get(f"{rp.ref.repo_type}:{rp.ref.repo_id}") or \
             self.entries.get(f"{rp.ref.repo_type}:{rp.requested_id}")
         if entry is None:
