@@ -266,6 +266,9 @@ class ProgressPrinter:
         import threading
         import time
 
+        from core.download import State
+        from core.sizes import human
+
         self.quiet, self.interval = quiet, interval
         self.tty = sys.stderr.isatty()
         self.lock = threading.Lock()
@@ -274,11 +277,11 @@ class ProgressPrinter:
         self.finished = self.failed = self.base = 0
         self.started = self.last = time.monotonic()
         self._time = time.monotonic
+        self.State, self.human = State, human
 
     def on_event(self, e: Any) -> None:
-        from core.download import State
-        from core.sizes import human
-
+        """Called for every event from the download threads: no imports or I/O here but the lines it prints."""
+        State, human = self.State, self.human
         key = (e.repo_id, e.path)
         with self.lock:
             if key not in self.total:
@@ -305,8 +308,7 @@ class ProgressPrinter:
                 self._write(self._status() + ("\r" if self.tty else "\n"), status=True)
 
     def _status(self) -> str:
-        from core.sizes import human
-
+        human = self.human
         done, total = sum(self.done.values()), sum(self.total.values())
         rate = done / max(self._time() - self.started, 1e-6)
         return (f"[{human(done)} / {human(total)}, {human(int(rate))}/s] {self.finished} done, "

@@ -64,13 +64,13 @@ def large_files(repos: list[LocalRepo], min_size: int) -> list[tuple[str, int]]:
     return sorted((f"{r.path}/{p}", s) for r in repos for p, s in r.files if s > min_size)
 
 
-def write_checksums(root: Path, min_size: int = DEFAULT_MIN_SIZE,
-                    on_file: Callable[[str], None] | None = None) -> list[ChecksumFile]:
+def write_checksums(root: Path, min_size: int = DEFAULT_MIN_SIZE, on_file: Callable[[str], None] | None = None,
+                    repos: list[LocalRepo] | None = None) -> list[ChecksumFile]:
     """Hash every file over ``min_size`` and write one checksum file per kind that has any; a kind with none
     loses its stale checksum file. Lines are sorted by path, relative to the root."""
     from .jsonio import write_text_atomic
 
-    repos = scan(root)
+    repos = scan(root) if repos is None else repos
     written = []
     for repo_type, rel in CHECKSUM_FILES.items():
         target = root / rel

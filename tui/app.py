@@ -333,7 +333,7 @@ class MusicgenApp(App[int]):
     def run_export(self) -> None:
         repos = inventory.scan(self.settings.root)
         paths = list(inventory.write(self.settings.root, repos).values())
-        paths += [c.path for c in checksums.write_checksums(self.settings.root)]
+        paths += [c.path for c in checksums.write_checksums(self.settings.root, repos=repos)]
         self.post_message(Exported(paths))
         self.post_message(LocalScanned(repos))
 
