@@ -97,7 +97,7 @@ class MusicgenApp(App[int]):
     # --- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         s = self.settings
-        yield Static(Text(f" token {s.token_state} · hub {s.endpoint} · root {s.root}"), id="status-bar")
+        yield Static(Text(f" token {s.token_state} · root {s.root} · hub {s.endpoint}"), id="status-bar")
         yield Static(Text(self._tabs("select")), id="tabs")
         with ContentSwitcher(initial="select", id="panes"):
             yield SelectPane(self.entries, id="select")
@@ -247,7 +247,7 @@ class MusicgenApp(App[int]):
             self._download_done("cancelled before the first byte")
             return
         if plan.space_ok:
-            self.run_download(plan)
+            self.start_download(plan)
             return
         question = (f"Not enough free space at {plan.root}: this needs {human(plan.bytes_needed)} "
                     f"({human(plan.bytes_to_fetch)} to fetch + {human(plan.min_free)} margin) and "
@@ -255,7 +255,7 @@ class MusicgenApp(App[int]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_download(plan)
+                self.start_download(plan)
             else:
                 self._download_done("not started: not enough free space")
 
@@ -305,6 +305,10 @@ class MusicgenApp(App[int]):
     def plan_download(self, refs: list[RepoRef]) -> None:
         self.post_message(DownloadPlanned(make_plan(self.settings, refs, profile=self.profiles(),
                                                     catalog=self.catalog)))
+
+    def start_download(self, plan: Plan) -> None:
+        self.downloads_pane.note = ""
+        self.run_download(plan)
 
     @work(thread=True, exclusive=True, group="download", exit_on_error=False)
     def run_download(self, plan: Plan) -> None:
