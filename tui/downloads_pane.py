@@ -56,8 +56,12 @@ class LiveTable(DataTable[object]):
 
     def set_cell(self, row_key: str, column_key: str, value: object) -> None:
         rk, ck = RowKey(row_key), ColumnKey(column_key)
-        self._data[rk][ck] = value
-        self._update_count += 1  # part of the row cache's key: the row renders anew
+        try:
+            self._data[rk][ck] = value
+            self._update_count += 1  # part of the row cache's key: the row renders anew
+        except (AttributeError, KeyError, TypeError):  # a Textual whose internals moved: the public, slower way
+            self.update_cell(rk, ck, value)
+            return
         self.refresh_row(self.get_row_index(rk))
 
 
