@@ -287,8 +287,6 @@ class Downloader:
         def on_bytes(n: int) -> None:
             nonlocal done, last
             done += n
-            with self._lock:
-                self._fetched += n
             now = time.monotonic()
             if now - last >= PROGRESS_INTERVAL:
                 last = now
@@ -296,11 +294,15 @@ class Downloader:
                 self._emit(rp, fp, State.DOWNLOADING, done, rate)
 
         self._emit(rp, fp, State.DOWNLOADING, resume)
-        with open(incomplete, "ab") as fh:
-            sink = _Sink(fh, hasher, on_bytes, self.cancel)
-            sink.reset_to = lambda: new_hasher(remote.algorithm, remote.size)
-            http_get(url, sink, resume_size=resume, headers=headers, expected_size=remote.size,  # type: ignore[arg-type]
-                     displayed_filename=remote.path)
+        try:
+            with open(incomplete, "ab") as fh:
+                sink = _Sink(fh, hasher, on_bytes, self.cancel)
+                sink.reset_to = lambda: new_hasher(remote.algorithm, remote.size)
+                http_get(url, sink, resume_size=resume, headers=headers,  # type: ignore[arg-type]
+                         expected_size=remote.size, displayed_filename=remote.path)
+        finally:
+            with self._lock:  # once per attempt, not per chunk: the byte counter stays off the hot path
+                self._fetched += done - resume
         self._emit(rp, fp, State.VERIFYING, remote.size)
         return str(sink.hasher.hexdigest())
 
