@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import heapq
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from . import localstate
 from .jsonio import write_json_atomic
 from .repos import RepoRef, RepoType
 from .sizes import human
+from .walk import FileTable, walk
 
 SCHEMA_VERSION = 1
 README_EXCERPT_CHARS = 500
@@ -37,33 +37,20 @@ class LocalRepo:
     size_bytes: int = 0
     file_count: int = 0
     complete: bool = False
-    files: list[tuple[str, int]] = field(default_factory=list)
+    table: FileTable = field(default_factory=lambda: FileTable([]))
     readme_excerpt: str | None = None
 
+    @property
+    def files(self) -> list[tuple[str, int]]:
+        """Every ``(relative path, size)``, sorted by path."""
+        return self.table.sorted()
+
     def top_files(self, n: int = TOP_FILES) -> list[tuple[str, int]]:
-        return heapq.nsmallest(n, self.files, key=lambda f: (-f[1], f[0]))
+        return self.table.largest(n)
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def walk_files(local_dir: Path) -> Iterator[tuple[str, int]]:
-    """``(relative POSIX path, size)`` of every file below ``local_dir``, skipping the top-level ``.cache``."""
-    stack = [(local_dir, "")]
-    while stack:
-        folder, prefix = stack.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for e in entries:
-            rel = prefix + e.name
-            if e.is_dir(follow_symlinks=False):
-                if not (prefix == "" and e.name == ".cache"):
-                    stack.append((Path(e.path), rel + "/"))
-            elif e.is_file(follow_symlinks=False):
-                yield rel, e.stat(follow_symlinks=False).st_size
 
 
 def repo_folders(root: Path) -> Iterator[tuple[RepoType, Path]]:
@@ -107,19 +94,16 @@ def read_readme_excerpt(local_dir: Path) -> str | None:
 def scan_repo(root: Path, repo_type: RepoType, local_dir: Path) -> LocalRepo:
     record = localstate.read_record(local_dir)
     repo_id = record.listing.ref.repo_id if record else guess_repo_id(repo_type, local_dir)
-    files = list(walk_files(local_dir))
-    if repo_type == "model":
-        files.sort()  # datasets list only their largest files: no need to sort 100,000 names
+    table = walk(local_dir)  # a dataset lists only its largest files: its 100,000 paths are never built
     snapshot = record.listing.commit if record else _snapshot_from_metadata(local_dir)
     complete = False
     if record is not None:
-        sizes = dict(files)
         planned = record.planned()
-        complete = all(sizes.get(f.path) == f.size for f in planned) and not localstate.has_partials(local_dir)
+        complete = all(table.size_of(f.path) == f.size for f in planned) and not localstate.has_partials(local_dir)
     return LocalRepo(
         repo_id=repo_id, repo_type=repo_type, path=local_dir.relative_to(root).as_posix(), local_dir=local_dir,
-        snapshot_id=snapshot, size_bytes=sum(s for _, s in files), file_count=len(files), complete=complete,
-        files=files, readme_excerpt=read_readme_excerpt(local_dir) if repo_type == "dataset" else None,
+        snapshot_id=snapshot, size_bytes=table.total, file_count=len(table), complete=complete,
+        table=table, readme_excerpt=read_readme_excerpt(local_dir) if repo_type == "dataset" else None,
     )
 
 

@@ -6,8 +6,6 @@ creates anything, so a dry run changes nothing on disk.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import time
@@ -35,6 +33,9 @@ class DownloadPaths:
 
     def incomplete_path(self, etag: str) -> Path:
         """Where an interrupted download of this version waits for resume (huggingface_hub's naming)."""
+        import base64  # only a download needs these: the inventory and verify start without them
+        import hashlib
+
         digest = base64.urlsafe_b64encode(hashlib.sha1(self.metadata_path.name.encode()).digest()).decode()
         return self.metadata_path.parent / f"{digest}.{etag}.incomplete"
 

@@ -15,6 +15,7 @@ from core.repos import RepoRef
 from core.settings import Settings
 from core.standins import standin
 from core.verify import FileCheck, VerifyResult
+from core.walk import FileTable
 from tui.app import MusicgenApp, make_app
 from tui.messages import (
     DownloadProgress,
@@ -80,8 +81,8 @@ def local(repo_id: str, repo_type: str, files: list[tuple[str, int]], complete: 
     ref = RepoRef(repo_type, repo_id)  # type: ignore[arg-type]
     return LocalRepo(repo_id, repo_type, ref.relpath(), ref.local_dir(ROOT),  # type: ignore[arg-type]
                      "0123456789abcdef0123456789abcdef01234567", sum(s for _, s in files), len(files), complete,
-                     sorted(files), "# GTZAN\n\n1,000 audio tracks, 30 s each, 10 genres." if repo_type == "dataset"
-                     else None)
+                     FileTable.from_pairs(files),
+                     "# GTZAN\n\n1,000 audio tracks, 30 s each, 10 genres." if repo_type == "dataset" else None)
 
 
 async def inventory(pilot: Pilot[int]) -> None:

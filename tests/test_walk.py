@@ -1,0 +1,137 @@
+"""The inventory's walker: the same files and sizes whether one process walks or two share the stat calls."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+import core.walk as walk_mod
+from core.walk import FileTable, walk
+
+HOSTILE = ["new\nline.wav", "tab\tand space.wav", os.fsdecode(b"latin1-\xe9.wav"), "-dash.wav", "ünï.wav"]
+
+
+def build_tree(top: Path) -> dict[str, int]:
+    """A tree of every shape the walker splits: a flat folder over ``FORK_AFTER``, nested folders, small
+    folders of one file, hostile names, and the things it must leave out."""
+    expected: dict[str, int] = {}
+
+    def put(rel: str, size: int) -> None:
+        p = top / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"x" * size)
+        expected[rel] = size
+
+    for i in range(1_500):
+        put(f"flat/{i:05d}.wav", i % 53)
+    for d in range(12):
+        for i in range(70):
+            put(f"nested/{d:02d}/deeper/{i}.flac", (d * 70 + i) % 211)
+        put(f"nested/{d:02d}/one.txt", d)
+    for i, name in enumerate(HOSTILE):
+        put(f"hostile/{name}", 1_000 + i)
+    put("top.bin", 4_096)
+    put("sub/.cache/kept.bin", 7)  # only the top-level .cache is the tool's own
+    (top / ".cache" / "huggingface").mkdir(parents=True)
+    (top / ".cache" / "huggingface" / "skipped.metadata").write_bytes(b"x" * 99)
+    os.symlink(top / "top.bin", top / "link-to-file")
+    os.symlink(top / "flat", top / "link-to-folder")
+    os.mkfifo(top / "a-fifo")
+    (top / "empty-folder").mkdir()
+    return expected
+
+
+@pytest.fixture()
+def tree(tmp_path: Path) -> tuple[Path, dict[str, int]]:
+    top = tmp_path / "repo"
+    return top, build_tree(top)
+
+
+def as_dict(table: FileTable) -> dict[str, int]:
+    pairs = list(table)
+    assert len(pairs) == len(set(p for p, _ in pairs)), "a file was counted twice"
+    return dict(pairs)
+
+
+def test_serial_walk_finds_regular_files_only(tree: tuple[Path, dict[str, int]],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    top, expected = tree
+    monkeypatch.setattr(walk_mod, "_may_fork", lambda: False)
+    table = walk(top)
+    assert as_dict(table) == expected
+    assert len(table) == len(expected) and table.total == sum(expected.values())
+
+
+def test_forked_walk_matches_the_serial_one(tree: tuple[Path, dict[str, int]],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    top, expected = tree
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def counting_fork() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(walk_mod, "_may_fork", lambda: True)
+    monkeypatch.setattr(walk_mod.os, "fork", counting_fork)
+    table = walk(top)
+    assert len(forks) == 1, "the walk did not share its stat calls"
+    assert as_dict(table) == expected  # hostile names survive the pipe
+    assert table.sorted() == sorted(expected.items())
+
+
+def test_a_failed_child_costs_time_not_files(tree: tuple[Path, dict[str, int]],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    top, expected = tree
+    real_share = walk_mod._share
+
+    def dying_child(folders: Iterable[walk_mod.Listed], part: int,
+                    visited: list[walk_mod.Listed] | None = None) -> list[walk_mod.Group]:
+        if part == 1 and visited is None and os.getpid() != parent:
+            os._exit(3)  # the child dies before sending anything
+        return real_share(folders, part, visited)
+
+    parent = os.getpid()
+    monkeypatch.setattr(walk_mod, "_may_fork", lambda: True)
+    monkeypatch.setattr(walk_mod, "_share", dying_child)
+    assert as_dict(walk(top)) == expected
+
+
+def test_small_trees_never_fork(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(walk_mod.FORK_AFTER - 1):
+        (tmp_path / f"{i}.txt").write_bytes(b"")
+    monkeypatch.setattr(walk_mod, "_may_fork", lambda: True)
+    monkeypatch.setattr(walk_mod.os, "fork", lambda: pytest.fail("forked for a small tree"))
+    assert len(walk(tmp_path)) == walk_mod.FORK_AFTER - 1
+
+
+def test_no_fork_while_threads_run() -> None:
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert walk_mod._may_fork() is False
+    finally:
+        stop.set()
+        t.join()
+
+
+def test_missing_folder_is_empty(tmp_path: Path) -> None:
+    table = walk(tmp_path / "nope")
+    assert len(table) == 0 and table.total == 0 and table.largest(10) == []
+
+
+def test_file_table_lookups() -> None:
+    table = FileTable.from_pairs([("b.bin", 5), ("a/x.bin", 9), ("a/y.bin", 9), ("a/b/z.bin", 1), ("c", 9)])
+    assert table.largest(2) == [("a/x.bin", 9), ("a/y.bin", 9)]  # ties by path
+    assert table.largest(10)[-1] == ("a/b/z.bin", 1)
+    assert table.size_of("a/b/z.bin") == 1 and table.size_of("c") == 9
+    assert table.size_of("a/b") is None and table.size_of("z/x.bin") is None
+    assert table.sorted() == [("a/b/z.bin", 1), ("a/x.bin", 9), ("a/y.bin", 9), ("b.bin", 5), ("c", 9)]
+    assert len(table) == 5 and table.total == 33
