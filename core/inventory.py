@@ -92,14 +92,12 @@ def read_readme_excerpt(local_dir: Path) -> str | None:
 
 
 def scan_repo(root: Path, repo_type: RepoType, local_dir: Path) -> LocalRepo:
-    record = localstate.read_record(local_dir)
-    repo_id = record.listing.ref.repo_id if record else guess_repo_id(repo_type, local_dir)
-    table = walk(local_dir)  # a dataset lists only its largest files: its 100,000 paths are never built
-    snapshot = record.listing.commit if record else _snapshot_from_metadata(local_dir)
-    complete = False
-    if record is not None:
-        planned = record.planned()
-        complete = all(table.size_of(f.path) == f.size for f in planned) and not localstate.has_partials(local_dir)
+    table = walk(local_dir)  # first, while the heap is small: a fork copies its page tables
+    planned = localstate.read_planned_sizes(local_dir)
+    repo_id = planned.ref.repo_id if planned else guess_repo_id(repo_type, local_dir)
+    snapshot = planned.commit if planned else _snapshot_from_metadata(local_dir)
+    complete = planned is not None and table.has_all(planned.paths, planned.sizes) \
+        and not localstate.has_partials(local_dir)
     return LocalRepo(
         repo_id=repo_id, repo_type=repo_type, path=local_dir.relative_to(root).as_posix(), local_dir=local_dir,
         snapshot_id=snapshot, size_bytes=table.total, file_count=len(table), complete=complete,

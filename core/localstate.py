@@ -11,6 +11,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .jsonio import write_json_atomic
 from .remote import Listing, RemoteFile
@@ -144,13 +145,59 @@ def write_record(local_dir: Path, record: Record) -> None:
     }, indent=None)
 
 
-def read_record(local_dir: Path) -> Record | None:
+def _load_record(local_dir: Path) -> dict[str, Any] | None:
     try:
         data = json.loads((hf_dir(local_dir) / RECORD_NAME).read_text(encoding="utf-8"))
-        files = [RemoteFile(p, int(s), b, h) for p, s, b, h in data["files"]]
-        listing = Listing(RepoRef(data["repo_type"], data["repo_id"]), data["commit"], files)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _record_from(data: dict[str, Any]) -> Record:
+    files = [RemoteFile(p, int(s), b, h) for p, s, b, h in data["files"]]
+    listing = Listing(RepoRef(data["repo_type"], data["repo_id"]), data["commit"], files)
+    selected = data.get("selected")
+    return Record(listing, tuple(data.get("include", ())), tuple(data.get("exclude", ())),
+                  tuple(selected) if selected is not None else None, data.get("profile", "full"))
+
+
+def read_record(local_dir: Path) -> Record | None:
+    data = _load_record(local_dir)
+    try:
+        return _record_from(data) if data is not None else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+@dataclass(frozen=True)
+class PlannedSizes:
+    """What an inventory needs from a record: the repo, its commit, and the path and size of every planned
+    file (two parallel lists, so a 100,000-file dataset costs no per-file objects)."""
+
+    ref: RepoRef
+    commit: str
+    paths: list[str]
+    sizes: list[int]
+
+
+def read_planned_sizes(local_dir: Path) -> PlannedSizes | None:
+    """The record's planned files, without building a listing (``read_record`` makes an object per file)."""
+    data = _load_record(local_dir)
+    if data is None:
+        return None
+    try:
+        ref = RepoRef(data["repo_type"], data["repo_id"])
         selected = data.get("selected")
-        return Record(listing, tuple(data.get("include", ())), tuple(data.get("exclude", ())),
-                      tuple(selected) if selected is not None else None, data.get("profile", "full"))
-    except (OSError, ValueError, KeyError, TypeError):
+        if selected is None:  # a record without the download's own choice: apply its patterns
+            planned = _record_from(data).planned()
+            paths, sizes = [f.path for f in planned], [f.size for f in planned]
+        else:
+            rows = data["files"]
+            paths, sizes = [r[0] for r in rows], [r[1] for r in rows]
+            keep = set(selected)
+            if len(keep) != len(paths) or not keep.issuperset(paths):  # the download chose some of them
+                chosen = [i for i, p in enumerate(paths) if p in keep]
+                paths, sizes = [paths[i] for i in chosen], [sizes[i] for i in chosen]
+        return PlannedSizes(ref, str(data["commit"]), paths, sizes)
+    except (ValueError, KeyError, TypeError, IndexError):
         return None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath, PureWindowsPath
+import string
 
 MAX_NAME_BYTES = 255
+DRIVE_LETTERS = frozenset(string.ascii_letters)
 
 
 def unsafe_reason(path: str) -> str | None:
@@ -14,9 +15,9 @@ def unsafe_reason(path: str) -> str | None:
     parts = path.split("/")
     if ".." in parts or "." in parts or "" in parts:
         return "'..', '.' or empty path segment"
-    if PurePosixPath(path).is_absolute() or any(PureWindowsPath(p).drive for p in parts):
-        return "absolute path"
-    if any(len(p.encode()) > MAX_NAME_BYTES for p in parts):
+    if ":" in path and any(len(p) > 1 and p[1] == ":" and p[0] in DRIVE_LETTERS for p in parts):
+        return "absolute path"  # a Windows drive ("C:"), as pathlib.PureWindowsPath reads it
+    if len(path) > MAX_NAME_BYTES // 4 and any(len(p.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES for p in parts):
         return f"a name longer than {MAX_NAME_BYTES} bytes"
     if parts[0] == ".cache" and len(parts) > 1 and parts[1] == "huggingface":
         return "collides with the download metadata folder"

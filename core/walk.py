@@ -1,10 +1,10 @@
 """File sizes below a repo folder, at the speed of the ``lstat`` calls.
 
 On a large tree the stat calls are the cost (about 1.5 µs each in the kernel, as for ``du``), so a
-single-threaded process forks once and the two processes share them: both list every folder (cheap: the
-names and types come from ``getdents``), each stats every other file, and the child sends its sizes back
-through a pipe. Threads cannot do this (each call would hand the GIL over), and a process that already runs
-threads (the app) never forks: it walks alone.
+single-threaded process forks once and the two processes share them (each takes every other folder, or
+every other file when the folders are few), and the child sends its sizes back through a pipe. Threads
+cannot do this (each call would hand the GIL over), and a process that already runs threads (the app)
+never forks: it walks alone.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ import os
 import stat
 import sys
 from array import array
-from collections.abc import Iterable, Iterator
-from itertools import chain
+from collections.abc import Iterator
 from pathlib import Path
 
 Group = tuple[str, list[str], array]  # (folder prefix "a/b/" or "", file names, their sizes)
-Listed = tuple[str, str, list[str]]  # (folder path, its prefix, the names of its non-folder entries)
+Pending = tuple[str, str]  # (folder path, its prefix): a folder still to list
 
 FORK_AFTER = 1000  # files met before a walk is worth a second process (a fork costs about 1 ms)
+SPLIT_BY_SUBTREE = 8  # folders still to list from which the two processes take every other one
 SKIP_AT_TOP = frozenset({".cache"})
 
 
@@ -72,6 +72,11 @@ class FileTable:
                       for name, size in zip(names, group, strict=True) if size >= floor]
         return heapq.nsmallest(n, candidates, key=lambda f: (-f[1], f[0]))
 
+    def has_all(self, paths: list[str], sizes: list[int]) -> bool:
+        """Whether every one of ``paths`` is here with the size given for it."""
+        size_of = self.size_of
+        return all(size_of(p) == s for p, s in zip(paths, sizes, strict=True))
+
     def size_of(self, rel: str) -> int | None:
         """The size of one file by its relative path, or None when it is not there."""
         if self._index is None:
@@ -91,17 +96,20 @@ def walk(top: Path) -> FileTable:
     """Every regular file below ``top`` (symlinks and the top-level ``.cache`` left out).
 
     One process stats the first files; once a walk has met ``FORK_AFTER`` files, a single-threaded process
-    forks and the two share every folder from there on."""
-    folders = _folders(str(top))
+    forks and the two share the rest (``_shared``)."""
+    stack: list[Pending] = [(str(top), "")]
     groups: list[Group] = []
     seen, asked = 0, False
-    for folder, prefix, names in folders:
+    while stack:
+        folder, prefix = stack.pop()
+        names = _list(folder, prefix, stack)
+        if names is None:
+            continue
         seen += len(names)
         if seen >= FORK_AFTER and not asked:
             asked = True
             if _may_fork():
-                groups += _shared(chain([(folder, prefix, names)], folders))
-                break
+                return FileTable(groups + _shared(folder, prefix, names, stack))
         _stat_into(groups, folder, prefix, names)
     return FileTable(groups)
 
@@ -114,24 +122,20 @@ def _may_fork() -> bool:
     return hasattr(os, "fork") and cores > 1
 
 
-def _folders(top: str) -> Iterator[Listed]:
-    """Every readable folder below ``top`` with the names of its non-folder entries, in a fixed order (a
-    forked child that resumes this generator lists the same folders in the same order)."""
-    stack = [(top, "")]
-    while stack:
-        folder, prefix = stack.pop()
-        names: list[str] = []
-        try:
-            with os.scandir(folder) as it:
-                for e in it:
-                    if e.is_dir(follow_symlinks=False):  # the type comes from getdents: no stat
-                        if prefix or e.name not in SKIP_AT_TOP:
-                            stack.append((f"{folder}/{e.name}", f"{prefix}{e.name}/"))
-                    else:
-                        names.append(e.name)
-        except OSError:
-            continue
-        yield folder, prefix, names
+def _list(folder: str, prefix: str, stack: list[Pending]) -> list[str] | None:
+    """The names of a folder's non-folder entries; its subfolders go on ``stack``. None when unreadable."""
+    names: list[str] = []
+    try:
+        with os.scandir(folder) as it:
+            for e in it:
+                if e.is_dir(follow_symlinks=False):  # the type comes from getdents: no stat
+                    if prefix or e.name not in SKIP_AT_TOP:
+                        stack.append((f"{folder}/{e.name}", f"{prefix}{e.name}/"))
+                else:
+                    names.append(e.name)
+    except OSError:
+        return None
+    return names
 
 
 def _stat_into(groups: list[Group], folder: str, prefix: str, names: list[str]) -> None:
@@ -160,49 +164,56 @@ def _stat_into(groups: list[Group], folder: str, prefix: str, names: list[str]) 
         groups.append((prefix, kept, sizes))
 
 
-def _share(folders: Iterable[Listed], part: int, visited: list[Listed] | None = None) -> list[Group]:
-    """This process's half: every other file in listing order, from file ``part``."""
+def _half(folder: str, prefix: str, names: list[str], pending: list[Pending], part: int) -> list[Group]:
+    """Process ``part``'s half of the rest of a walk. With many folders still to list, each process takes every
+    other one, with everything below it (nobody lists a folder twice); with few (say one huge subfolder),
+    both list them all and each stats every other file, so any shape splits evenly."""
     groups: list[Group] = []
-    seen = 0
-    for listed in folders:
-        folder, prefix, names = listed
-        _stat_into(groups, folder, prefix, names[(part - seen) % 2::2])
-        seen += len(names)
-        if visited is not None:
-            visited.append(listed)
+    _stat_into(groups, folder, prefix, names[part::2])
+    by_subtree = len(pending) >= SPLIT_BY_SUBTREE
+    stack = pending[part::2] if by_subtree else list(pending)
+    seen = len(names)
+    while stack:
+        folder, prefix = stack.pop()
+        names_here = _list(folder, prefix, stack)
+        if names_here is None:
+            continue
+        if by_subtree:
+            _stat_into(groups, folder, prefix, names_here)
+        else:
+            _stat_into(groups, folder, prefix, names_here[(part - seen) % 2::2])
+            seen += len(names_here)
     return groups
 
 
-def _shared(folders: Iterator[Listed]) -> list[Group]:
+def _shared(folder: str, prefix: str, names: list[str], pending: list[Pending]) -> list[Group]:
     """The rest of the walk split with a forked child, which sends its groups back through a pipe. If the
-    child fails, this process stats the child's half too."""
-    r, w = os.pipe()
+    fork or the child fails, this process walks the rest alone."""
+    try:
+        r, w = os.pipe()
+    except OSError:
+        return _alone(folder, prefix, names, pending)
     try:
         pid = os.fork()
     except OSError:
         os.close(r)
         os.close(w)
-        groups: list[Group] = []
-        for listed in folders:
-            _stat_into(groups, *listed)
-        return groups
+        return _alone(folder, prefix, names, pending)
     if pid == 0:  # the child: walk, write, and leave without running any of the parent's exit handlers
         code = 1
         try:
             os.close(r)
-            theirs = _share(folders, 1)
+            theirs = _half(folder, prefix, names, pending, 1)
             with open(w, "wb") as out:
                 out.write(marshal.dumps([(p, n, s.tobytes()) for p, n, s in theirs]))
             code = 0
         finally:
             os._exit(code)
     os.close(w)
-    visited: list[Listed] = []
     done = False
-    groups = []
     try:
         with open(r, "rb") as pipe:
-            groups = _share(folders, 0, visited)
+            groups = _half(folder, prefix, names, pending, 0)
             data = pipe.read()
         done = True
     finally:
@@ -212,9 +223,21 @@ def _shared(folders: Iterator[Listed]) -> list[Group]:
             os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
     if status != 0:
-        return groups + _share(visited, 1)
-    for prefix, kept, raw in marshal.loads(data):
+        return _alone(folder, prefix, names, pending)
+    for prefix_, kept, raw in marshal.loads(data):
         sizes = array("q")
         sizes.frombytes(raw)
-        groups.append((prefix, kept, sizes))
+        groups.append((prefix_, kept, sizes))
+    return groups
+
+
+def _alone(folder: str, prefix: str, names: list[str], pending: list[Pending]) -> list[Group]:
+    groups: list[Group] = []
+    _stat_into(groups, folder, prefix, names)
+    stack = list(pending)
+    while stack:
+        folder, prefix = stack.pop()
+        names_here = _list(folder, prefix, stack)
+        if names_here is not None:
+            _stat_into(groups, folder, prefix, names_here)
     return groups

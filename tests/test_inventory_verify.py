@@ -95,6 +95,42 @@ def test_inventory_of_partial_download_is_not_complete(cli, root: Path, hub: Loc
     assert inv["repos"][0]["complete"] is False
 
 
+def test_dataset_is_complete_only_with_every_planned_file(cli, downloaded: Path) -> None:
+    """Every one of 2,502 planned files is checked: one byte short anywhere, or one file gone, breaks it."""
+    def complete() -> bool:
+        inv = cli("inventory", "--json").json()
+        return bool(next(r for r in inv["repos"] if r["repo_type"] == "dataset")["complete"])
+
+    folder = repo_dir(downloaded, *DATASET)
+    assert complete()
+    deep = sorted(p for p in folder.rglob("*") if p.is_file() and ".cache" not in p.parts)[1_234]
+    size = deep.stat().st_size
+    os.truncate(deep, size - 1)
+    assert not complete()
+    os.truncate(deep, size)
+    assert complete()
+    deep.unlink()
+    assert not complete()
+
+
+def test_planned_sizes_follow_the_downloads_choice(tmp_path: Path) -> None:
+    from core import localstate
+    from core.remote import Listing, RemoteFile
+    from core.repos import RepoRef
+
+    files = [RemoteFile(p, n, "0" * 40) for p, n in (("a.bin", 1), ("sub/b.bin", 2), ("c.txt", 3), ("../x", 4))]
+    listing = Listing(RepoRef("dataset", "acme/set"), "1" * 40, files)
+    localstate.write_record(tmp_path, localstate.Record(listing, selected=("sub/b.bin", "c.txt")))
+    planned = localstate.read_planned_sizes(tmp_path)
+    assert planned is not None and planned.commit == "1" * 40 and planned.ref.repo_id == "acme/set"
+    assert (planned.paths, planned.sizes) == (["sub/b.bin", "c.txt"], [2, 3])
+    localstate.write_record(tmp_path, localstate.Record(listing, include=("*.bin", "*/*.bin", "../*")))
+    planned = localstate.read_planned_sizes(tmp_path)  # an older record: its patterns, minus unsafe names
+    assert planned is not None and planned.paths == ["a.bin", "sub/b.bin"]
+    (localstate.hf_dir(tmp_path) / localstate.RECORD_NAME).write_text("{not json", encoding="utf-8")
+    assert localstate.read_planned_sizes(tmp_path) is None
+
+
 def test_checksums_pass_real_sha256sum(cli, downloaded: Path) -> None:
     root = downloaded
     r = cli("checksums", "--min-size", "0")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -66,9 +65,11 @@ def test_serial_walk_finds_regular_files_only(tree: tuple[Path, dict[str, int]],
     assert len(table) == len(expected) and table.total == sum(expected.values())
 
 
-def test_forked_walk_matches_the_serial_one(tree: tuple[Path, dict[str, int]],
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("split_by_subtree", [1, 10**9], ids=["by-folder", "by-file"])
+def test_forked_walk_matches_the_serial_one(tree: tuple[Path, dict[str, int]], monkeypatch: pytest.MonkeyPatch,
+                                            split_by_subtree: int) -> None:
     top, expected = tree
+    monkeypatch.setattr(walk_mod, "SPLIT_BY_SUBTREE", split_by_subtree)
     forks: list[int] = []
     real_fork = os.fork
 
@@ -89,17 +90,16 @@ def test_forked_walk_matches_the_serial_one(tree: tuple[Path, dict[str, int]],
 def test_a_failed_child_costs_time_not_files(tree: tuple[Path, dict[str, int]],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     top, expected = tree
-    real_share = walk_mod._share
+    real_half = walk_mod._half
 
-    def dying_child(folders: Iterable[walk_mod.Listed], part: int,
-                    visited: list[walk_mod.Listed] | None = None) -> list[walk_mod.Group]:
-        if part == 1 and visited is None and os.getpid() != parent:
+    def dying_child(folder: str, prefix: str, names: list[str], pending: list[walk_mod.Pending],
+                    part: int) -> list[walk_mod.Group]:
+        if part == 1:
             os._exit(3)  # the child dies before sending anything
-        return real_share(folders, part, visited)
+        return real_half(folder, prefix, names, pending, part)
 
-    parent = os.getpid()
     monkeypatch.setattr(walk_mod, "_may_fork", lambda: True)
-    monkeypatch.setattr(walk_mod, "_share", dying_child)
+    monkeypatch.setattr(walk_mod, "_half", dying_child)
     assert as_dict(walk(top)) == expected
 
 
