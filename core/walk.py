@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import marshal
+import operator
 import os
 import stat
 import sys
@@ -72,20 +73,27 @@ class FileTable:
                       for name, size in zip(names, group, strict=True) if size >= floor]
         return heapq.nsmallest(n, candidates, key=lambda f: (-f[1], f[0]))
 
-    def has_all(self, paths: list[str], sizes: list[int]) -> bool:
-        """Whether every one of ``paths`` is here with the size given for it."""
-        size_of = self.size_of
-        return all(size_of(p) == s for p, s in zip(paths, sizes, strict=True))
+    def has_all(self, folders: dict[str, tuple[list[str], list[int]]]) -> bool:
+        """Whether every file of ``folders`` (prefix -> names, sizes) is here with that size."""
+        index = self._folders()
+        for prefix, (names, sizes) in folders.items():
+            here = index.get(prefix, {})
+            if len(names) != len(sizes) or not all(map(operator.eq, map(here.get, names), sizes)):
+                return False
+        return True
 
     def size_of(self, rel: str) -> int | None:
         """The size of one file by its relative path, or None when it is not there."""
+        folder, slash, name = rel.rpartition("/")
+        return self._folders().get(folder + slash, {}).get(name)
+
+    def _folders(self) -> dict[str, dict[str, int]]:
         if self._index is None:
             index: dict[str, dict[str, int]] = {}
             for prefix, names, sizes in self.groups:
                 index.setdefault(prefix, {}).update(zip(names, sizes, strict=True))
             self._index = index
-        folder, _, name = rel.rpartition("/")
-        return self._index.get(folder + "/" if folder else "", {}).get(name)
+        return self._index
 
 
 def _top(sizes: array, n: int) -> list[int]:

@@ -123,11 +123,21 @@ def test_planned_sizes_follow_the_downloads_choice(tmp_path: Path) -> None:
     localstate.write_record(tmp_path, localstate.Record(listing, selected=("sub/b.bin", "c.txt")))
     planned = localstate.read_planned_sizes(tmp_path)
     assert planned is not None and planned.commit == "1" * 40 and planned.ref.repo_id == "acme/set"
-    assert (planned.paths, planned.sizes) == (["sub/b.bin", "c.txt"], [2, 3])
+    assert planned.pairs() == [("sub/b.bin", 2), ("c.txt", 3)]
+    assert localstate.read_planned_sizes(tmp_path) == planned  # again, from the cache
     localstate.write_record(tmp_path, localstate.Record(listing, include=("*.bin", "*/*.bin", "../*")))
     planned = localstate.read_planned_sizes(tmp_path)  # an older record: its patterns, minus unsafe names
-    assert planned is not None and planned.paths == ["a.bin", "sub/b.bin"]
-    (localstate.hf_dir(tmp_path) / localstate.RECORD_NAME).write_text("{not json", encoding="utf-8")
+    assert planned is not None and planned.pairs() == [("a.bin", 1), ("sub/b.bin", 2)]
+    record = localstate.hf_dir(tmp_path) / localstate.RECORD_NAME
+    st = record.stat()
+    text = record.read_text(encoding="utf-8").replace('"a.bin", 1,', '"a.bin", 9,')
+    record.write_text(text, encoding="utf-8")  # same file, same length: only the mtime tells the change
+    os.utime(record, ns=(st.st_atime_ns, st.st_mtime_ns + 1))
+    planned = localstate.read_planned_sizes(tmp_path)
+    assert planned is not None and planned.pairs() == [("a.bin", 9), ("sub/b.bin", 2)]
+    (localstate.hf_dir(tmp_path) / localstate.PLANNED_CACHE).write_bytes(b"\x00garbage")
+    assert localstate.read_planned_sizes(tmp_path) == planned
+    record.write_text("{not json", encoding="utf-8")
     assert localstate.read_planned_sizes(tmp_path) is None
 
 
