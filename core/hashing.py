@@ -3,10 +3,8 @@ large reads, both cores (hashlib releases the GIL while it hashes)."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ READ_SIZE = 4 << 20
 
 def new_hasher(algorithm: str, size: int) -> Any:
     """A hashlib object for ``algorithm``; git-sha1 is seeded with git's ``blob <size>\\0`` header."""
+    import hashlib  # here, like ThreadPoolExecutor below: a verify that finds every hash remembered needs neither
     if algorithm == "sha256":
         return hashlib.sha256()
     if algorithm == "git-sha1":
@@ -58,6 +57,8 @@ def hash_many(jobs: Iterable[tuple[Path, str]],
             return path, algorithm, hash_file(path, algorithm)
         except OSError as e:
             return path, algorithm, e
+
+    from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
         yield from pool.map(one, jobs)
