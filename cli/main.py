@@ -240,7 +240,8 @@ def run_download(args: argparse.Namespace, settings: Settings, plan: Plan, out: 
         print(f"musicgen-tui: {e}", file=sys.stderr)
         out["error"] = str(e)
         return EXIT_FAILED
-    printer.finish()
+    finally:
+        printer.finish()  # the lines not yet written, also when interrupted
     out["result"] = {
         "ok": result.ok, "bytes_fetched": result.bytes_fetched,
         "repos": [{"repo_id": r.repo_id, "repo_type": r.repo_type, "done": r.done, "skipped": r.skipped,
@@ -260,7 +261,10 @@ def run_download(args: argparse.Namespace, settings: Settings, plan: Plan, out: 
 
 class ProgressPrinter:
     """Compact progress: a line per finished or failed file, and totals every few seconds (or a live status
-    line on a terminal)."""
+    line on a terminal). Lines are gathered under a lock and written outside it, at most ten times a second:
+    a write per file under the lock made the download threads queue on it."""
+
+    FLUSH_EVERY = 0.1
 
     def __init__(self, quiet: bool = False, interval: float = 5.0) -> None:
         import threading
@@ -271,11 +275,12 @@ class ProgressPrinter:
 
         self.quiet, self.interval = quiet, interval
         self.tty = sys.stderr.isatty()
-        self.lock = threading.Lock()
+        self.lock, self.out_lock = threading.Lock(), threading.Lock()
         self.done: dict[tuple[str, str], int] = {}
         self.total: dict[tuple[str, str], int] = {}
         self.finished = self.failed = self.base = 0
-        self.started = self.last = time.monotonic()
+        self.started = self.last = self.flushed = time.monotonic()
+        self.pending: list[str] = []
         self._time = time.monotonic
         self.State, self.human = State, human
 
@@ -283,6 +288,7 @@ class ProgressPrinter:
         """Called for every event from the download threads: no imports or I/O here but the lines it prints."""
         State, human = self.State, self.human
         key = (e.repo_id, e.path)
+        batch = None
         with self.lock:
             if key not in self.total:
                 self.base += e.done
@@ -302,10 +308,14 @@ class ProgressPrinter:
                 line = f"retry   {e.repo_id}/{e.path}: {e.message}"
             now = self._time()
             if line:
-                self._write(line + "\n")
+                self.pending.append(("\r\033[K" if self.tty else "") + line + "\n")
             if now - self.last >= (0.2 if self.tty else self.interval):
                 self.last = now
-                self._write(self._status() + ("\r" if self.tty else "\n"), status=True)
+                self.pending.append(self._status() + ("\r" if self.tty else "\n"))
+            if self.pending and now - self.flushed >= self.FLUSH_EVERY:
+                batch, self.pending, self.flushed = self.pending, [], now
+        if batch:
+            self._write(batch)
 
     def _status(self) -> str:
         human = self.human
@@ -314,16 +324,18 @@ class ProgressPrinter:
         return (f"[{human(done)} / {human(total)}, {human(int(rate))}/s] {self.finished} done, "
                 f"{self.failed} failed, {len(self.total) - self.finished - self.failed} to go")
 
-    def _write(self, text: str, status: bool = False) -> None:
-        if self.tty and not status:
-            text = "\r\033[K" + text
-        sys.stderr.write(text)
-        sys.stderr.flush()
+    def _write(self, batch: list[str]) -> None:
+        with self.out_lock:
+            sys.stderr.write("".join(batch))
+            sys.stderr.flush()
 
     def finish(self) -> None:
+        with self.lock:
+            batch, self.pending = self.pending, []
         if self.tty and not self.quiet:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
+            batch.append("\r\033[K")
+        if batch:
+            self._write(batch)
 
 
 # --- inventory, checksums, verify ---------------------------------------------------------------

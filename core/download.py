@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -99,6 +99,8 @@ class _Sink:
 
     def write(self, chunk: bytes) -> int:
         n = self.fh.write(chunk)  # keep what arrived, even when the run is being cancelled
+        while n < len(chunk):  # an unbuffered file may take part of a chunk (a signal, a nearly full disk)
+            n += self.fh.write(memoryview(chunk)[n:])
         self.hasher.update(chunk)
         self.on_bytes(len(chunk))
         if self.cancel.is_set():
@@ -133,6 +135,7 @@ class Downloader:
         self._lock = threading.Lock()
         self._fetched = 0
         self._made: set[Path] = set()
+        self._built_headers: dict[str, str] | None = None
         disable_progress_bars()
         constants.DOWNLOAD_CHUNK_SIZE = CHUNK_SIZE  # type: ignore[assignment]
         constants.HF_HUB_DOWNLOAD_TIMEOUT = settings.read_timeout  # type: ignore[assignment]
@@ -157,10 +160,22 @@ class Downloader:
                 self._emit(rp, fp, State.QUEUED, fp.present)
         pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="download")
         futures = {pool.submit(self._fetch_one, rp, fp): (rp, fp) for rp, fp in tasks}
+        left = [len(futures)]
+        all_done = threading.Event()
+
+        def one_done(_: Future[tuple[State, str | None]]) -> None:
+            with self._lock:
+                left[0] -= 1
+                if left[0] == 0:
+                    all_done.set()
+
+        for fut in futures:  # one callback each: concurrent.futures.wait() in a loop locks every pending future
+            fut.add_done_callback(one_done)  # on every call, which cost more than the downloads of small files
+        if not futures:
+            all_done.set()
         try:
-            pending = set(futures)
-            while pending:
-                _, pending = wait(pending, timeout=0.2)
+            while not all_done.wait(0.2):  # wakes up for Ctrl-C
+                pass
         except KeyboardInterrupt:
             self.cancel.set()
             raise
@@ -234,7 +249,7 @@ class Downloader:
         incomplete = paths.incomplete_path(remote.etag)
         url = hf_hub_url(rp.ref.repo_id, remote.path, repo_type=rp.ref.repo_type, revision=commit,
                          endpoint=self.settings.endpoint)
-        headers = build_hf_headers(token=self.settings.token, library_name="musicgen-tui")
+        headers = self._headers()
         corrupt = 0
         delay = BACKOFF_START
         last_error: BaseException | None = None
@@ -274,7 +289,10 @@ class Downloader:
     def _stream(self, rp: RepoPlan, fp: FilePlan, url: str, headers: dict[str, str], incomplete: Any) -> str:
         """One attempt: resume the partial with http_get, hashing as it goes; returns the hex digest."""
         remote = fp.remote
-        resume = incomplete.stat().st_size if incomplete.exists() else 0
+        try:
+            resume = incomplete.stat().st_size
+        except FileNotFoundError:
+            resume = 0
         if resume > remote.size:
             incomplete.unlink()
             resume = 0
@@ -295,7 +313,7 @@ class Downloader:
 
         self._emit(rp, fp, State.DOWNLOADING, resume)
         try:
-            with open(incomplete, "ab") as fh:
+            with open(incomplete, "ab", buffering=0) as fh:  # unbuffered: each network read is one write
                 sink = _Sink(fh, hasher, on_bytes, self.cancel)
                 sink.reset_to = lambda: new_hasher(remote.algorithm, remote.size)
                 http_get(url, sink, resume_size=resume, headers=headers,  # type: ignore[arg-type]
@@ -310,6 +328,12 @@ class Downloader:
         if folder not in self._made:
             folder.mkdir(parents=True, exist_ok=True)
             self._made.add(folder)
+
+    def _headers(self) -> dict[str, str]:
+        """The request headers, built once a run: huggingface_hub reads the token file on every build."""
+        if self._built_headers is None:
+            self._built_headers = build_hf_headers(token=self.settings.token, library_name="musicgen-tui")
+        return self._built_headers
 
     def _sleep(self, seconds: float) -> None:
         if self.cancel.wait(seconds):

@@ -79,7 +79,11 @@ def write_metadata(paths: DownloadPaths, commit: str, etag: str) -> None:
     ``hf`` and ``hf cache verify`` read it. Written without huggingface_hub's per-file lock file: the root's
     lock already keeps other writers out, and the record replaces the old one in one rename."""
     tmp = paths.metadata_path.with_name(paths.metadata_path.name + ".tmp")
-    tmp.write_text(f"{commit}\n{etag}\n{time.time()}\n", encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)  # 4 system calls, not 8
+    try:
+        os.write(fd, f"{commit}\n{etag}\n{time.time()}\n".encode())
+    finally:
+        os.close(fd)
     os.replace(tmp, paths.metadata_path)
 
 

@@ -174,3 +174,36 @@ def test_mirror_without_tree_api_falls_back_to_repo_info(cli, root: Path, hub: L
     assert r.code == 0, r.out + r.err
     assert tree_bytes(repo_dir(root, "model", "acme/tiny-model")) == expected_bytes(hub, "model", "acme/tiny-model")
     assert cli("verify").code == 0
+
+
+def test_progress_lines_from_many_threads_arrive_whole_and_in_full(capsys) -> None:  # type: ignore[no-untyped-def]
+    """Eight threads report 400 files at once: every line is printed once, whole, by the end of the run."""
+    import threading
+
+    from cli.main import ProgressPrinter
+    from core.download import FileEvent, State
+
+    printer = ProgressPrinter(interval=0.0)
+
+    def worker(t: int) -> None:
+        for i in range(50):
+            path = f"t{t}/f{i}.bin"
+            printer.on_event(FileEvent("acme/x", "model", path, State.DOWNLOADING, 0, 10))
+            state = State.FAILED if i == 7 else State.DONE
+            printer.on_event(FileEvent("acme/x", "model", path, state, 10, 10,
+                                       message="boom" if state is State.FAILED else None))
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    printer.finish()
+    lines = capsys.readouterr().err.splitlines()
+    done = [ln for ln in lines if ln.startswith("done    ")]
+    failed = [ln for ln in lines if ln.startswith("FAILED  ")]
+    assert len(done) == 8 * 49
+    assert {ln.split(" (")[0] for ln in done} == {f"done    acme/x/t{t}/f{i}.bin" for t in range(8) for i in range(50)
+                                                 if i != 7}
+    assert sorted(failed) == sorted(f"FAILED  acme/x/t{t}/f7.bin: boom" for t in range(8))
+    assert all(ln.startswith(("done    ", "FAILED  ", "[")) for ln in lines)  # no line cut into another
