@@ -11,6 +11,7 @@ and prints one line per goal: the two medians, the ratio and the goal. Nothing h
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import statistics
@@ -149,10 +150,6 @@ def row(n: int, what: str, ours: float, ref: float | None, goal: str, unit: str 
     print(line, flush=True)
 
 
-def drop(path: Path) -> Callable[[], None]:
-    return lambda: shutil.rmtree(path, ignore_errors=True)
-
-
 def bench(s: Sizes, work: Path, only: set[str]) -> None:
     store = work / "store"
     t = time.perf_counter()
@@ -194,18 +191,27 @@ def server_ceiling(hub: Hub, s: Sizes) -> None:
     print(f"# server ceiling: {len(files)} GETs in {time.perf_counter() - t:.3f} s with 8 threads", flush=True)
 
 
+def fresh(base: Path) -> Callable[[], str]:
+    """A new folder for every run. Deleting thousands of files just before a run makes ext4 skip their
+    inodes (``recently_deleted``) while it allocates new ones, which tripled the system time of both tools."""
+    n = itertools.count()
+    return lambda: str(base / f"run{next(n)}")
+
+
 def downloads(hub: Hub, s: Sizes, work: Path) -> None:
     e = env(hub)
-    ours_root, hf_dir = work / "dl-ours", work / "dl-hf"
+    ours_dir, hf_dir = fresh(work / "dl-small-ours"), fresh(work / "dl-small-hf")
     ours = median(s.runs, lambda: timed([MGT, "download", "--dataset", "acme/many", "--run", "--max-workers", "16",
-                                          "--root", str(ours_root)], e, drop(ours_root)))
+                                          "--root", ours_dir()], e))
     ref = median(s.runs, lambda: timed([HF, "download", "acme/many", "--repo-type", "dataset", "--local-dir",
-                                        str(hf_dir)], e, drop(hf_dir)))
+                                        hf_dir()], e))
     row(4, f"download {s.small_files} small files vs hf download", ours, ref, "≤ 0.40×")
-    ours = median(s.runs, lambda: timed([MGT, "download", "--model", "acme/big", "--run", "--root", str(ours_root)],
-                                        e, drop(ours_root)))
-    ref = median(s.runs, lambda: timed([HF, "download", "acme/big", "--local-dir", str(hf_dir)], e, drop(hf_dir)))
+    ours_dir, hf_dir = fresh(work / "dl-big-ours"), fresh(work / "dl-big-hf")
+    ours = median(s.runs, lambda: timed([MGT, "download", "--model", "acme/big", "--run", "--root", ours_dir()], e))
+    ref = median(s.runs, lambda: timed([HF, "download", "acme/big", "--local-dir", hf_dir()], e))
     row(5, f"download 2 × {s.big // MiB} MiB (sha256 while streaming) vs hf download", ours, ref, "≤ 1.0×")
+    for name in ("dl-small-ours", "dl-small-hf", "dl-big-ours", "dl-big-hf"):
+        shutil.rmtree(work / name, ignore_errors=True)
 
 
 def hashing(hub: Hub, s: Sizes, work: Path) -> None:
