@@ -218,7 +218,7 @@ def hashing(hub: Hub, s: Sizes, work: Path) -> None:
     e = env(hub)
     root = work / "dl-ours"
     subprocess.run([MGT, "download", "--model", "acme/big", "--run", "--root", str(root)], env=e,
-                   stdout=subprocess.DEVNULL, check=True)
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     folder = root / "models" / "acme" / "acme_big"
     files = [str(folder / "a.bin"), str(folder / "b.bin")]
     subprocess.run(["cat", *files], stdout=subprocess.DEVNULL, check=True)  # both sides read from the page cache

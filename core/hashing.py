@@ -58,7 +58,12 @@ def hash_many(jobs: Iterable[tuple[Path, str]],
         except OSError as e:
             return path, algorithm, e
 
+    it = iter(jobs)
+    first = next(it, None)
+    if first is None:  # nothing to hash (every hash remembered): no pool, no threads
+        return
     from concurrent.futures import ThreadPoolExecutor
+    from itertools import chain
 
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
-        yield from pool.map(one, jobs)
+        yield from pool.map(one, chain([first], it))
