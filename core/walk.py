@@ -229,13 +229,19 @@ def _shared(folder: str, prefix: str, names: list[str], pending: list[Pending]) 
             import signal
 
             os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-    if status != 0:
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:  # SIGCHLD ignored: the child was reaped already; its data tells
+            status = 0
+    try:
+        if status != 0:
+            raise ValueError(f"walker exited with status {status}")
+        for prefix_, kept, raw in marshal.loads(data):
+            sizes = array("q")
+            sizes.frombytes(raw)
+            groups.append((prefix_, kept, sizes))
+    except (ValueError, EOFError, TypeError):
         return _alone(folder, prefix, names, pending)
-    for prefix_, kept, raw in marshal.loads(data):
-        sizes = array("q")
-        sizes.frombytes(raw)
-        groups.append((prefix_, kept, sizes))
     return groups
 
 

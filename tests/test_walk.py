@@ -135,3 +135,16 @@ def test_file_table_lookups() -> None:
     assert table.size_of("a/b") is None and table.size_of("z/x.bin") is None
     assert table.sorted() == [("a/b/z.bin", 1), ("a/x.bin", 9), ("a/y.bin", 9), ("b.bin", 5), ("c", 9)]
     assert len(table) == 5 and table.total == 33
+
+
+def test_forked_walk_with_sigchld_ignored(tree: tuple[Path, dict[str, int]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host process that ignores SIGCHLD has its children reaped for it: waitpid fails, the data still counts."""
+    import signal
+
+    top, expected = tree
+    monkeypatch.setattr(walk_mod, "_may_fork", lambda: True)
+    old = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        assert as_dict(walk(top)) == expected
+    finally:
+        signal.signal(signal.SIGCHLD, old)
