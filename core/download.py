@@ -95,7 +95,7 @@ class _Sink:
 
     def __init__(self, fh: BinaryIO, hasher: Any, on_bytes: Callable[[int], None], cancel: threading.Event) -> None:
         self.fh, self.hasher, self.on_bytes, self.cancel = fh, hasher, on_bytes, cancel
-        self.reset_to: Callable[[], Any] | None = None
+        self.restart: Callable[[], Any] | None = None  # a new hasher, with the byte counters back at zero
 
     def write(self, chunk: bytes) -> int:
         n = self.fh.write(chunk)  # keep what arrived, even when the run is being cancelled
@@ -116,8 +116,8 @@ class _Sink:
     def truncate(self, size: int | None = None) -> int:
         """The server ignored our Range: http_get restarts the file, so the hash restarts too."""
         n = self.fh.truncate(size)
-        if self.reset_to is not None:
-            self.hasher = self.reset_to()
+        if self.restart is not None:
+            self.hasher = self.restart()
         return n
 
 
@@ -311,11 +311,17 @@ class Downloader:
                 rate = (done - resume) / max(now - started, 1e-6)
                 self._emit(rp, fp, State.DOWNLOADING, done, rate)
 
+        def restart() -> Any:
+            """The server ignored our Range and sends the whole file: http_get empties the partial."""
+            nonlocal done, resume
+            done = resume = 0
+            return new_hasher(remote.algorithm, remote.size)
+
         self._emit(rp, fp, State.DOWNLOADING, resume)
         try:
             with open(incomplete, "ab", buffering=0) as fh:  # unbuffered: each network read is one write
                 sink = _Sink(fh, hasher, on_bytes, self.cancel)
-                sink.reset_to = lambda: new_hasher(remote.algorithm, remote.size)
+                sink.restart = restart
                 http_get(url, sink, resume_size=resume, headers=headers,  # type: ignore[arg-type]
                          expected_size=remote.size, displayed_filename=remote.path)
         finally:

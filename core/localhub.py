@@ -135,7 +135,7 @@ class HubRepo:
 class Fault:
     """A fault injected into ``resolve`` GETs of the files matching ``path`` (a glob)."""
 
-    kind: Literal["reset", "status", "corrupt", "slow", "stall"]
+    kind: Literal["reset", "status", "corrupt", "slow", "stall", "ignore-range"]
     path: str = "*"
     times: int = 1
     after_bytes: int = 0
@@ -395,6 +395,8 @@ class _Handler(BaseHTTPRequestHandler):
         start, end = 0, size
         rng = self.headers.get("Range")
         status = 200
+        if fault is not None and fault.kind == "ignore-range":
+            rng = None  # like a CDN that drops Range: the whole body, status 200
         if rng and rng.startswith("bytes="):
             a, _, b = rng[6:].partition("-")
             start = int(a) if a else 0

@@ -102,6 +102,33 @@ def test_partial_from_earlier_run_is_resumed_with_range(cli, root: Path, hub: Lo
     assert big_path(root).read_bytes() == data
 
 
+def test_server_that_ignores_range_restarts_the_file_and_its_hash(root: Path, hub: LocalHub) -> None:
+    """A partial from an earlier run, and a server (a CDN) that answers the Range request with the whole file:
+    the partial is emptied, the hash restarts with it, and the progress never passes the file's size."""
+    from core.download import Downloader, FileEvent, State
+    from core.plan import make_plan
+    from core.repos import RepoRef
+    from core.settings import Settings
+
+    data = big_bytes(hub)
+    etag = hub.repos[BIG].get("big.bin").sha256  # type: ignore[union-attr]
+    paths = localstate.download_paths(repo_dir(root, *BIG), "big.bin")
+    paths.metadata_path.parent.mkdir(parents=True)
+    paths.incomplete_path(etag).write_bytes(data[:1_000_000])
+    hub.inject(Fault("ignore-range", "big.bin"))
+    events: list[FileEvent] = []
+    settings = Settings(root=root, endpoint=hub.url, min_free=0)
+    result = Downloader(settings, events.append).run(make_plan(settings, [RepoRef(*BIG)]))
+    assert result.ok
+    assert big_path(root).read_bytes() == data
+    assert hub.stats.bytes_served["big.bin"] == BIG_SIZE  # once: no hash mismatch, no second download
+    assert result.bytes_fetched == sum(f.size for f in hub.repos[BIG].files)  # each body counted once
+    downloading = [e.done for e in events if e.path == "big.bin" and e.state is State.DOWNLOADING]
+    assert downloading[0] == 1_000_000  # the resume it asked for
+    assert downloading[1] < 1_000_000  # the count restarted with the whole body, not on top of the partial
+    assert max(e.done for e in events if e.path == "big.bin") == BIG_SIZE
+
+
 def _start_slow_download(root: Path, hub: LocalHub) -> subprocess.Popen[str]:
     hub.inject(Fault("slow", "big.bin", delay=0.05))
     proc = subprocess.Popen([bin_path("musicgen-tui"), "download", "--model", "acme/big-file", "--run"],
