@@ -61,7 +61,7 @@ class ChecksumFile:
 
 def large_files(repos: list[LocalRepo], min_size: int) -> list[tuple[str, int]]:
     """``(path relative to the root, size)`` of every file over ``min_size`` bytes, sorted by path."""
-    return sorted((f"{r.path}/{p}", s) for r in repos for p, s in r.files if s > min_size)
+    return sorted((f"{r.path}/{p}", s) for r in repos for p, s in r.table if s > min_size)
 
 
 def write_checksums(root: Path, min_size: int = DEFAULT_MIN_SIZE, on_file: Callable[[str], None] | None = None,

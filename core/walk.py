@@ -116,9 +116,10 @@ def walk(top: Path) -> FileTable:
         seen += len(names)
         if seen >= FORK_AFTER and not asked:
             asked = True
-            if _may_fork():
-                return FileTable(groups + _shared(folder, prefix, names, stack))
-        _stat_into(groups, folder, prefix, names)
+            shared = _shared(folder, prefix, names, stack) if _may_fork() else None
+            if shared is not None:
+                return FileTable(groups + shared)
+        _stat_into(groups, folder, prefix, names)  # alone (also when the fork or the child failed)
     return FileTable(groups)
 
 
@@ -194,19 +195,19 @@ def _half(folder: str, prefix: str, names: list[str], pending: list[Pending], pa
     return groups
 
 
-def _shared(folder: str, prefix: str, names: list[str], pending: list[Pending]) -> list[Group]:
-    """The rest of the walk split with a forked child, which sends its groups back through a pipe. If the
-    fork or the child fails, this process walks the rest alone."""
+def _shared(folder: str, prefix: str, names: list[str], pending: list[Pending]) -> list[Group] | None:
+    """The rest of the walk split with a forked child, which sends its groups back through a pipe; None when
+    the fork or the child failed (``pending`` is left as it was, so the caller walks on alone)."""
     try:
         r, w = os.pipe()
     except OSError:
-        return _alone(folder, prefix, names, pending)
+        return None
     try:
         pid = os.fork()
     except OSError:
         os.close(r)
         os.close(w)
-        return _alone(folder, prefix, names, pending)
+        return None
     if pid == 0:  # the child: walk, write, and leave without running any of the parent's exit handlers
         code = 1
         try:
@@ -241,17 +242,5 @@ def _shared(folder: str, prefix: str, names: list[str], pending: list[Pending]) 
             sizes.frombytes(raw)
             groups.append((prefix_, kept, sizes))
     except (ValueError, EOFError, TypeError):
-        return _alone(folder, prefix, names, pending)
-    return groups
-
-
-def _alone(folder: str, prefix: str, names: list[str], pending: list[Pending]) -> list[Group]:
-    groups: list[Group] = []
-    _stat_into(groups, folder, prefix, names)
-    stack = list(pending)
-    while stack:
-        folder, prefix = stack.pop()
-        names_here = _list(folder, prefix, stack)
-        if names_here is not None:
-            _stat_into(groups, folder, prefix, names_here)
+        return None
     return groups
