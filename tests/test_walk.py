@@ -44,9 +44,10 @@ def build_tree(top: Path) -> dict[str, int]:
     return expected
 
 
-@pytest.fixture()
-def tree(tmp_path: Path) -> tuple[Path, dict[str, int]]:
-    top = tmp_path / "repo"
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
+    """Built once: every test here only reads it."""
+    top = tmp_path_factory.mktemp("walk") / "repo"
     return top, build_tree(top)
 
 
