@@ -6,18 +6,18 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench bench-quick clean
 
+# Quiet: -qq shows errors only (a machine's pip configuration can add warnings about its own mirrors).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install -qq --upgrade pip
+	$(BIN)/pip install -qq -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/musicgen-tui demo
 
-test: $(STAMP)
-	$(BIN)/ruff check core cli tui tests bench
-	$(BIN)/mypy
+# Lint, type-check, check the layers (import-linter contracts in pyproject.toml), then every test.
+test: lint
 	$(BIN)/pytest -q
 
 # Side-by-side benchmarks against sha256sum, hf download, hf cache verify and du (docs/PERFORMANCE.md).
@@ -30,8 +30,9 @@ bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick
 
 lint: $(STAMP)
-	$(BIN)/ruff check core cli tui tests bench
+	$(BIN)/ruff check core cli tui localhub tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

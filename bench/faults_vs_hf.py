@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.localhub import Fault, HubFile, HubRepo, HubStats, LocalHub
-from core.standins import _bytes
+from localhub import Fault, HubFile, HubRepo, HubStats, LocalHub
+from localhub.standins import _bytes
 
 SIZE = 3 * 1024 * 1024
 DATA = _bytes("faults-vs-hf", SIZE)

@@ -74,7 +74,7 @@ class Hub:
     """The local Hub in its own process."""
 
     def __init__(self, store: Path, slow: float | None = None) -> None:
-        args = [sys.executable, "-m", "core.localhub", "--store", str(store)]
+        args = [sys.executable, "-m", "localhub", "--store", str(store)]
         if slow:
             args += ["--slow", str(slow)]
         self.proc = subprocess.Popen(args, cwd=HERE, stdout=subprocess.PIPE, text=True)
@@ -267,14 +267,14 @@ def inventory_tree(s: Sizes, work: Path) -> None:
     row(6, f"inventory of a {s.tree_files:,}-file dataset vs du -sb", ours, ref, "≤ 1.5×")
     # the same tree as a download leaves it: with the record of its planned files, each checked for its size
     sys.path.insert(0, str(HERE))
-    from core import localstate
+    from core.local.record import Record, write_record
+    from core.local.walk import walk
     from core.remote import Listing, RemoteFile
     from core.repos import RepoRef
-    from core.walk import walk
 
     files = [RemoteFile(p, n, "0" * 40) for p, n in walk(base).sorted()]
     listing = Listing(RepoRef("dataset", "acme/tree"), "1" * 40, files)
-    localstate.write_record(base, localstate.Record(listing, selected=tuple(f.path for f in files)))
+    write_record(base, Record(listing, selected=tuple(f.path for f in files)))
     ours, ref = side_by_side(runs, [MGT, "inventory", "--root", str(root)], ["du", "-sb", str(base)], e)
     print(f"# 6 again, the tree with its download record ({s.tree_files:,} sizes checked): ours {ours:.3f} s, "
           f"du {ref:.3f} s, {ours / ref:.2f}×", flush=True)

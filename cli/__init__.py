@@ -1,0 +1,1 @@
+"""The command line: validates arguments and prints; ``core`` does the work."""

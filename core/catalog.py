@@ -56,9 +56,6 @@ class CatalogEntry:
 class Catalog:
     entries: tuple[CatalogEntry, ...]
 
-    def group(self, repo_type: str) -> list[CatalogEntry]:
-        return [e for e in self.entries if e.ref.repo_type == repo_type]
-
     def refs(self, repo_type: str | None = None) -> list[RepoRef]:
         return [e.ref for e in self.entries if repo_type is None or e.ref.repo_type == repo_type]
 

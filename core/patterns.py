@@ -1,17 +1,32 @@
-"""Choosing files by --include / --exclude globs (huggingface_hub's own matching rules)."""
+"""Choosing files by --include / --exclude globs, by huggingface_hub's rules (``filter_repo_objects``):
+``fnmatchcase`` on the repo path, a pattern ending in ``/`` means everything below that folder, and a
+backslash counts as ``/``. Written here so that the disk layer can read a record's patterns without
+importing huggingface_hub; a test holds it to the library's function."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from fnmatch import fnmatchcase
 
 from .remote import RemoteFile
+
+
+def _normalized(patterns: Sequence[str]) -> list[str]:
+    out = [p.replace("\\", "/") for p in patterns]
+    return [p + "*" if p.endswith("/") else p for p in out]
 
 
 def select(files: Iterable[RemoteFile], include: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[RemoteFile]:
     """The files matching any ``include`` (all when empty) and no ``exclude``."""
     if not include and not exclude:
         return list(files)
-    from huggingface_hub.utils import filter_repo_objects
-
-    return list(filter_repo_objects(files, allow_patterns=list(include) or None,
-                                    ignore_patterns=list(exclude) or None, key=lambda f: f.path))
+    allow, ignore = _normalized(include), _normalized(exclude)
+    out = []
+    for f in files:
+        path = f.path.replace("\\", "/")
+        if allow and not any(fnmatchcase(path, p) for p in allow):
+            continue
+        if any(fnmatchcase(path, p) for p in ignore):
+            continue
+        out.append(f)
+    return out

@@ -24,6 +24,11 @@ _PYTORCH = re.compile(r"^pytorch_model(-\d+-of-\d+)?(\.fp32)?\.bin(\.index\.json
 _FP32 = re.compile(r"\.fp32[.-]")
 
 
+def next_profile(profile: str) -> str:
+    """The profile after ``profile``, in the order of PROFILES (for a key that cycles through them)."""
+    return PROFILES[(PROFILES.index(profile) + 1) % len(PROFILES)]
+
+
 def _weights(files: Sequence[RemoteFile], pattern: re.Pattern[str], fp32: bool) -> list[RemoteFile]:
     return [f for f in files if pattern.match(f.path) and (fp32 or not _FP32.search(f.path))]
 

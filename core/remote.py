@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .repos import RepoRef
 
@@ -28,8 +28,9 @@ class RemoteFile:
 
 @dataclass(frozen=True)
 class Listing:
+    """A repo's files at one commit."""
+
     ref: RepoRef
     commit: str
     files: list[RemoteFile]
     gated: bool = False
-    extra: dict[str, object] = field(default_factory=dict, compare=False)

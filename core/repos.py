@@ -42,7 +42,3 @@ class RepoRef:
     def __str__(self) -> str:
         return self.repo_id if self.repo_type == "model" else f"{self.repo_id} (dataset)"
 
-
-def kind_dir(repo_type: RepoType) -> str:
-    """``models`` or ``datasets``."""
-    return f"{repo_type}s"

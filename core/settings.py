@@ -21,13 +21,18 @@ class Settings:
     token: str | None = field(default=None, repr=False)
     read_timeout: float = DEFAULT_READ_TIMEOUT
     min_free: int = DEFAULT_MIN_FREE
-    disable_xet: bool = False
-    retries: int = 6
+    retries: int = DEFAULT_RETRIES
+    keymap: str = ""  # the app's key remapping, ``id=keys`` entries (parsed by the app, which knows the ids)
+    debug: bool = False  # full tracebacks for bug reports instead of one-line errors
 
     @property
     def token_state(self) -> str:
         """'set' or 'not set': all that may ever be shown of the token."""
         return "set" if self.token else "not set"
+
+
+def is_true(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
 
 
 def _env(root: Path) -> dict[str, str]:
@@ -55,6 +60,7 @@ def load_settings(root: str | Path | None = None) -> Settings:
         token=env.get("HF_TOKEN") or None,
         read_timeout=float(env.get("MUSICGEN_READ_TIMEOUT") or DEFAULT_READ_TIMEOUT),
         min_free=parse_size(env.get("MUSICGEN_MIN_FREE") or str(DEFAULT_MIN_FREE)),
-        disable_xet=env.get("HF_HUB_DISABLE_XET", "").lower() in ("1", "true", "yes"),
         retries=max(1, int(env.get("MUSICGEN_RETRIES") or DEFAULT_RETRIES)),
+        keymap=env.get("MUSICGEN_KEYMAP", ""),
+        debug=is_true(env.get("MUSICGEN_DEBUG", "")),
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
-from core.localhub import HubFile, HubRepo, HubStats, LocalHub
+from localhub import HubFile, HubRepo, HubStats, LocalHub
 
 TOKEN = "hf_testtoken_DoNotLeak_8c1f2e"
 BIG_SIZE = 4 * 1024 * 1024
@@ -149,7 +149,7 @@ def tree_bytes(folder: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="session")
 def _catalog_hub() -> Iterator[LocalHub]:
     """Stand-ins of every catalog repo (musicgen-medium gated), plus one extra dataset to add by id."""
-    from core.standins import catalog_standins
+    from localhub.standins import catalog_standins
 
     repos = catalog_standins()
     for r in repos:

@@ -12,11 +12,11 @@ import pytest
 from conftest import repo_dir, tree_bytes
 
 from core.catalog import CatalogError, load_catalog
-from core.listing import RemoteFile
-from core.localhub import HubFile, HubRepo, HubStats, LocalHub
-from core.plan import repo_ids_in_pickle
+from core.hub.probes import repo_ids_in_pickle
 from core.profiles import apply_profile
-from core.standins import catalog_standins, reference_file
+from core.remote import RemoteFile
+from localhub import HubFile, HubRepo, HubStats, LocalHub
+from localhub.standins import catalog_standins, reference_file
 
 SEED_MISSING = {"facebook/demucs", "magenta/nsynth", "ionosphere/maestro", "freesound/audio-tagging",
                 "polyfloyd/fma", "muso-ai/musicnet"}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from conftest import TOKEN, bin_path, repo_dir, run_bin, tree_bytes
 
-from core.localhub import LocalHub
+from localhub import LocalHub
 
 
 def expected_bytes(hub: LocalHub, repo_type: str, repo_id: str) -> dict[str, bytes]:
@@ -180,18 +180,19 @@ def test_progress_lines_from_many_threads_arrive_whole_and_in_full(capsys) -> No
     """Eight threads report 400 files at once: every line is printed once, whole, by the end of the run."""
     import threading
 
-    from cli.main import ProgressPrinter
-    from core.download import FileEvent, State
+    from cli.progress import ProgressPrinter
+    from core.hub.download import FileEvent
+    from core.states import FileState
 
     printer = ProgressPrinter(interval=0.0)
 
     def worker(t: int) -> None:
         for i in range(50):
             path = f"t{t}/f{i}.bin"
-            printer.on_event(FileEvent("acme/x", "model", path, State.DOWNLOADING, 0, 10))
-            state = State.FAILED if i == 7 else State.DONE
+            printer.on_event(FileEvent("acme/x", "model", path, FileState.DOWNLOADING, 0, 10))
+            state = FileState.FAILED if i == 7 else FileState.DONE
             printer.on_event(FileEvent("acme/x", "model", path, state, 10, 10,
-                                       message="boom" if state is State.FAILED else None))
+                                       message="boom" if state is FileState.FAILED else None))
 
     threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
     for t in threads:

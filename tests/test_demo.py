@@ -8,7 +8,7 @@ from pathlib import Path
 from conftest import bin_path, run_bin
 
 from core.catalog import catalog
-from core.standins import catalog_standins
+from localhub.standins import catalog_standins
 
 
 def test_standins_cover_the_catalog() -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from conftest import BIG_SIZE, bin_path, repo_dir, subprocess_env
 
-from core import localstate
-from core.localhub import Fault, LocalHub
-from core.lock import root_lock
+from core.local import metadata
+from core.local.lock import root_lock
+from localhub import Fault, LocalHub
 
 BIG = ("model", "acme/big-file")
 
@@ -91,7 +91,7 @@ def test_stalled_connection_times_out_and_recovers(cli, root: Path, hub: LocalHu
 def test_partial_from_earlier_run_is_resumed_with_range(cli, root: Path, hub: LocalHub) -> None:
     data = big_bytes(hub)
     etag = hub.repos[BIG].get("big.bin").sha256  # type: ignore[union-attr]
-    paths = localstate.download_paths(repo_dir(root, *BIG), "big.bin")
+    paths = metadata.download_paths(repo_dir(root, *BIG), "big.bin")
     paths.metadata_path.parent.mkdir(parents=True)
     paths.incomplete_path(etag).write_bytes(data[: BIG_SIZE - 1_000_000])
     plan = cli("download", "--model", "acme/big-file", "--json").json()
@@ -105,14 +105,15 @@ def test_partial_from_earlier_run_is_resumed_with_range(cli, root: Path, hub: Lo
 def test_server_that_ignores_range_restarts_the_file_and_its_hash(root: Path, hub: LocalHub) -> None:
     """A partial from an earlier run, and a server (a CDN) that answers the Range request with the whole file:
     the partial is emptied, the hash restarts with it, and the progress never passes the file's size."""
-    from core.download import Downloader, FileEvent, State
-    from core.plan import make_plan
+    from core.hub.download import Downloader, FileEvent
+    from core.hub.planner import make_plan
     from core.repos import RepoRef
     from core.settings import Settings
+    from core.states import FileState
 
     data = big_bytes(hub)
     etag = hub.repos[BIG].get("big.bin").sha256  # type: ignore[union-attr]
-    paths = localstate.download_paths(repo_dir(root, *BIG), "big.bin")
+    paths = metadata.download_paths(repo_dir(root, *BIG), "big.bin")
     paths.metadata_path.parent.mkdir(parents=True)
     paths.incomplete_path(etag).write_bytes(data[:1_000_000])
     hub.inject(Fault("ignore-range", "big.bin"))
@@ -123,7 +124,7 @@ def test_server_that_ignores_range_restarts_the_file_and_its_hash(root: Path, hu
     assert big_path(root).read_bytes() == data
     assert hub.stats.bytes_served["big.bin"] == BIG_SIZE  # once: no hash mismatch, no second download
     assert result.bytes_fetched == sum(f.size for f in hub.repos[BIG].files)  # each body counted once
-    downloading = [e.done for e in events if e.path == "big.bin" and e.state is State.DOWNLOADING]
+    downloading = [e.done for e in events if e.path == "big.bin" and e.state is FileState.DOWNLOADING]
     assert downloading[0] == 1_000_000  # the resume it asked for
     assert downloading[1] < 1_000_000  # the count restarted with the whole body, not on top of the partial
     assert max(e.done for e in events if e.path == "big.bin") == BIG_SIZE

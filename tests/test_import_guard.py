@@ -26,7 +26,7 @@ def test_headless_commands_do_not_load_textual_or_rich(tmp_path: Path) -> None:
         "import sys; from cli.main import main\n"
         f"main(['inventory', '--root', {str(tmp_path)!r}])\n"
         f"main(['verify', '--root', {str(tmp_path)!r}])\n"
-        "import core.download, core.plan, core.checksums, core.localhub, core.standins\n"
+        "import core.hub.download, core.hub.planner, core.local.checksums, localhub, localhub.standins\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'))\n"
         "assert not bad, bad\n"
     )

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 from conftest import repo_dir
 
-from core.localhub import LocalHub
+from localhub import LocalHub
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "core" / "schemas"
 MODEL, DATASET = ("model", "acme/tiny-model"), ("dataset", "acme/many-files")
@@ -28,8 +28,8 @@ def validate(doc: dict, schema: str) -> None:  # type: ignore[type-arg]
 @pytest.fixture(scope="session")
 def _template(_session_hub: LocalHub, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Both repos downloaded once per session through the engine; tests get a copy."""
-    from core.download import Downloader
-    from core.plan import make_plan
+    from core.hub.download import Downloader
+    from core.hub.planner import make_plan
     from core.repos import RepoRef
     from core.settings import Settings
 
@@ -114,31 +114,32 @@ def test_dataset_is_complete_only_with_every_planned_file(cli, downloaded: Path)
 
 
 def test_planned_sizes_follow_the_downloads_choice(tmp_path: Path) -> None:
-    from core import localstate
+    from core.local import record as localrecord
+    from core.local.metadata import hf_dir
     from core.remote import Listing, RemoteFile
     from core.repos import RepoRef
 
     files = [RemoteFile(p, n, "0" * 40) for p, n in (("a.bin", 1), ("sub/b.bin", 2), ("c.txt", 3), ("../x", 4))]
     listing = Listing(RepoRef("dataset", "acme/set"), "1" * 40, files)
-    localstate.write_record(tmp_path, localstate.Record(listing, selected=("sub/b.bin", "c.txt")))
-    planned = localstate.read_planned_sizes(tmp_path)
+    localrecord.write_record(tmp_path, localrecord.Record(listing, selected=("sub/b.bin", "c.txt")))
+    planned = localrecord.read_planned_sizes(tmp_path)
     assert planned is not None and planned.commit == "1" * 40 and planned.ref.repo_id == "acme/set"
     assert planned.pairs() == [("sub/b.bin", 2), ("c.txt", 3)]
-    assert localstate.read_planned_sizes(tmp_path) == planned  # again, from the cache
-    localstate.write_record(tmp_path, localstate.Record(listing, include=("*.bin", "*/*.bin", "../*")))
-    planned = localstate.read_planned_sizes(tmp_path)  # an older record: its patterns, minus unsafe names
+    assert localrecord.read_planned_sizes(tmp_path) == planned  # again, from the cache
+    localrecord.write_record(tmp_path, localrecord.Record(listing, include=("*.bin", "*/*.bin", "../*")))
+    planned = localrecord.read_planned_sizes(tmp_path)  # an older record: its patterns, minus unsafe names
     assert planned is not None and planned.pairs() == [("a.bin", 1), ("sub/b.bin", 2)]
-    record = localstate.hf_dir(tmp_path) / localstate.RECORD_NAME
+    record = hf_dir(tmp_path) / localrecord.RECORD_NAME
     st = record.stat()
     text = record.read_text(encoding="utf-8").replace('"a.bin", 1,', '"a.bin", 9,')
     record.write_text(text, encoding="utf-8")  # same file, same length: only the mtime tells the change
     os.utime(record, ns=(st.st_atime_ns, st.st_mtime_ns + 1))
-    planned = localstate.read_planned_sizes(tmp_path)
+    planned = localrecord.read_planned_sizes(tmp_path)
     assert planned is not None and planned.pairs() == [("a.bin", 9), ("sub/b.bin", 2)]
-    (localstate.hf_dir(tmp_path) / localstate.PLANNED_CACHE).write_bytes(b"\x00garbage")
-    assert localstate.read_planned_sizes(tmp_path) == planned
+    (hf_dir(tmp_path) / localrecord.PLANNED_CACHE).write_bytes(b"\x00garbage")
+    assert localrecord.read_planned_sizes(tmp_path) == planned
     record.write_text("{not json", encoding="utf-8")
-    assert localstate.read_planned_sizes(tmp_path) is None
+    assert localrecord.read_planned_sizes(tmp_path) is None
 
 
 def test_checksums_pass_real_sha256sum(cli, downloaded: Path) -> None:
@@ -242,7 +243,7 @@ def test_smoke_check_wrapper_writes_report(downloaded: Path) -> None:
 
 
 def test_second_verify_reuses_hashes_but_never_trusts_a_changed_file(cli, downloaded: Path) -> None:
-    from core import hashing
+    from core.local import hashing
 
     root = downloaded
     assert cli("verify", "--model", "acme/tiny-model").code == 0

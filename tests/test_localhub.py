@@ -16,7 +16,7 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.hf_api import RepoFile
 
-from core.localhub import HubFile, HubRepo, LocalHub
+from localhub import HubFile, HubRepo, LocalHub
 
 
 def api(hub: LocalHub, token: str | bool = False) -> HfApi:

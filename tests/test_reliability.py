@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import BIG_SIZE, TOKEN, bin_path, repo_dir, subprocess_env
 
-from core.localhub import Fault, LocalHub
 from core.settings import Settings
+from localhub import Fault, LocalHub
 from tui.app import make_app
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +79,7 @@ def test_kill_during_inventory_write_leaves_the_old_file(cli, root: Path) -> Non
     (repo_dir(root, "model", "acme/tiny-model") / "extra.bin").write_bytes(b"x" * 100)
     code = (
         "import os, signal, sys\n"
-        "from core import inventory, jsonio\n"
+        "from core.local import inventory, jsonio\n"
         "real = os.fsync\n"
         "def die(fd):\n"
         "    real(fd)\n"

@@ -9,8 +9,8 @@ from pathlib import Path
 from conftest import repo_dir, tree_bytes
 from textual.pilot import Pilot
 
-from core.localhub import Fault, LocalHub
 from core.settings import Settings
+from localhub import Fault, LocalHub
 from tui.app import MusicgenApp, make_app
 
 SMALL = ("model", "facebook/musicgen-small")
@@ -100,7 +100,7 @@ def test_verify_ok_then_damage_shows_mismatch(tmp_path: Path, catalog_hub: Local
         target.write_bytes(bytes(data))
         await pilot.press("v")
         await until(pilot, lambda: "PROBLEMS FOUND" in str(app.verify_pane.query_one("#verify-summary").render()))
-        assert app.verify_pane.status[("facebook/musicgen-small", "state_dict.bin")] == "MISMATCH"
+        assert app.verify_pane.status[("model", "facebook/musicgen-small", "state_dict.bin")] == "MISMATCH"
         table = app.verify_pane.table
         assert str(table.get_row_at(0)[0]).startswith("MISMATCH")  # problems sort to the top
         assert app.entries["model:facebook/musicgen-small"].local == "failed"

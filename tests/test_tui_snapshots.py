@@ -7,15 +7,17 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from core.download import FileEvent, State
-from core.inventory import LocalRepo
-from core.listing import Listing, RemoteFile
-from core.plan import RepoPlan, plan_files
+from core.hub.download import FileEvent
+from core.local.compare import plan_files
+from core.local.inventory import LocalRepo
+from core.local.verify import FileCheck, VerifyResult
+from core.local.walk import FileTable
+from core.plan import RepoPlan
+from core.remote import Listing, RemoteFile
 from core.repos import RepoRef
 from core.settings import Settings
-from core.standins import standin
-from core.verify import FileCheck, VerifyResult
-from core.walk import FileTable
+from core.states import CheckStatus, FileState, RepoStatus
+from localhub.standins import standin
 from tui.app import MusicgenApp, make_app
 from tui.messages import (
     DownloadProgress,
@@ -43,7 +45,7 @@ def repo_plan(ref: RepoRef) -> RepoPlan:
     rp = RepoPlan(ref, ref.local_dir(ROOT), listing=Listing(ref, hub_repo.commit, files))
     rp.files = plan_files(rp.local_dir, files)
     if ref.repo_id == "facebook/musicgen-medium":
-        rp.status, rp.message, rp.files = "gated", "gated repo: needs a token", []
+        rp.fail(RepoStatus.GATED, "gated repo: needs a token").files = []
     return rp
 
 
@@ -56,7 +58,7 @@ async def planned(pilot: Pilot[int]) -> None:
     await pilot.press("space", "down", "down", "space")
 
 
-def ev(repo: str, path: str, state: State, done: int, total: int, rate: float = 0.0, msg: str | None = None
+def ev(repo: str, path: str, state: FileState, done: int, total: int, rate: float = 0.0, msg: str | None = None
        ) -> FileEvent:
     return FileEvent(repo, "model", path, state, done, total, rate, msg)
 
@@ -66,14 +68,16 @@ async def downloading(pilot: Pilot[int]) -> None:
     await pilot.press("2")
     small, large = "facebook/musicgen-small", "facebook/musicgen-large"
     pilot.app.post_message(DownloadProgress([
-        ev(small, "state_dict.bin", State.DOWNLOADING, 420_000_000, 841_000_000, 12.5 * (1 << 20)),
-        ev(small, "model.safetensors", State.DOWNLOADING, 1_000_000_000, 2_360_000_000, 9.0 * (1 << 20)),
-        ev(small, "config.json", State.DONE, 7_800, 7_800),
-        ev(small, "compression_state_dict.bin", State.DONE, 236_000_000, 236_000_000),
-        ev(small, "pytorch_model.bin", State.QUEUED, 0, 2_360_000_000),
-        ev(small, "tokenizer.json", State.DOWNLOADING, 0, 2_420_000, 0.0, "retrying: HTTP 503"),
-        ev(large, f"{large} (whole repo)", State.FAILED, 0, 0, 0.0, "repo not found on this endpoint"),
+        ev(small, "state_dict.bin", FileState.DOWNLOADING, 420_000_000, 841_000_000, 12.5 * (1 << 20)),
+        ev(small, "model.safetensors", FileState.DOWNLOADING, 1_000_000_000, 2_360_000_000, 9.0 * (1 << 20)),
+        ev(small, "config.json", FileState.DONE, 7_800, 7_800),
+        ev(small, "compression_state_dict.bin", FileState.DONE, 236_000_000, 236_000_000),
+        ev(small, "pytorch_model.bin", FileState.QUEUED, 0, 2_360_000_000),
+        ev(small, "tokenizer.json", FileState.DOWNLOADING, 0, 2_420_000, 0.0, "retrying: HTTP 503"),
     ]))
+    await pilot.pause()
+    assert isinstance(pilot.app, MusicgenApp)
+    pilot.app.downloads_pane.add_repo_error(large, "model", "repo not found on this endpoint")
     await pilot.pause()
 
 
@@ -103,9 +107,10 @@ async def verifying(pilot: Pilot[int]) -> None:
     repo = "facebook/musicgen-small"
     names = ["README.md", "config.json", "state_dict.bin", "model.safetensors", "tokenizer.json"]
     app.post_message(VerifyQueued([(repo, "model", n) for n in names]))
-    checks = [FileCheck("OK", repo, "model", n) for n in names if n != "state_dict.bin"]
-    checks.append(FileCheck("MISMATCH", repo, "model", "state_dict.bin", "sha256 1f2e3d4c5b6a…, the Hub says 9a8b…"))
-    checks.append(FileCheck("MISSING", "facebook/encodec_32khz", "model", "model.safetensors", "not on disk"))
+    checks = [FileCheck(CheckStatus.OK, repo, "model", n) for n in names if n != "state_dict.bin"]
+    checks.append(FileCheck(CheckStatus.MISMATCH, repo, "model", "state_dict.bin",
+                            "sha256 1f2e3d4c5b6a…, the Hub says 9a8b…"))
+    checks.append(FileCheck(CheckStatus.MISSING, "facebook/encodec_32khz", "model", "model.safetensors", "not on disk"))
     app.post_message(VerifyProgress(checks))
     result = VerifyResult(checks, generated_at="2026-01-01T00:00:00Z")
     app.post_message(VerifyFinished(result, ROOT / "inventory" / "verify_report.json"))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import bin_path, repo_dir, subprocess_env
 
-from core.localhub import LocalHub
+from localhub import LocalHub
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)")
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from core.catalog import catalog
-from core.checksums import format_line, parse_line
-from core.inventory import guess_repo_id, read_readme_excerpt
-from core.jsonio import write_json_atomic
+from core.local.checksums import format_line, parse_line
+from core.local.inventory import guess_repo_id, read_readme_excerpt
+from core.local.jsonio import write_json_atomic
 from core.repos import RepoRef
 from core.safety import unsafe_entries, unsafe_reason
 from core.settings import load_settings
@@ -75,7 +75,7 @@ def test_checksum_line_matches_sha256sum(tmp_path: Path) -> None:
 
     (tmp_path / "back\\slash.txt").write_bytes(b"x")
     out = subprocess.run(["sha256sum", "back\\slash.txt"], cwd=tmp_path, capture_output=True, text=True).stdout
-    from core.hashing import hash_file
+    from core.local.hashing import hash_file
 
     assert format_line(hash_file(tmp_path / "back\\slash.txt"), "back\\slash.txt") == out
 
@@ -106,7 +106,7 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path) -> None:
 def test_partial_paths_match_huggingface_hub(tmp_path: Path) -> None:
     from huggingface_hub._local_folder import get_local_download_paths
 
-    from core.localstate import download_paths
+    from core.local.metadata import download_paths
 
     for name in ("a/b/model.safetensors", "données/é.bin", "x.bin"):
         ours = download_paths(tmp_path, name)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import core.walk as walk_mod
-from core.walk import FileTable, walk
+import core.local.walk as walk_mod
+from core.local.walk import FileTable, walk
 
 HOSTILE = ["new\nline.wav", "tab\tand space.wav", os.fsdecode(b"latin1-\xe9.wav"), "-dash.wav", "ünï.wav"]
 

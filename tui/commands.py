@@ -1,35 +1,30 @@
-"""The command palette offers every key's action by name."""
+"""The command palette: every key's action by name, made from the app's bindings (so it shows remapped keys)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-ACTIONS = [
-    ("Download the selection", "download", "Fetch the ticked repos (d)"),
-    ("Verify downloaded files", "verify", "Hash files against the Hub's hashes (v)"),
-    ("Export inventories and checksums", "export", "Write the JSON inventories and checksum files (e)"),
-    ("Cancel downloads", "cancel", "Stop downloads, keep partial files (c)"),
-    ("Add a Hub repo", "add_repo", "Add any model or dataset by id (n)"),
-    ("Filter repos", "filter", "Filter the Select pane (/)"),
-    ("Show Select", "pane('select')", "Pane 1"),
-    ("Show Downloads", "pane('downloads')", "Pane 2"),
-    ("Show Inventory", "pane('inventory')", "Pane 3"),
-    ("Show Verify", "pane('verify')", "Pane 4"),
-    ("Help", "help", "Keys and states (?)"),
-    ("Quit", "quit", "Stop downloads, keep partial files, exit (q)"),
-]
+from .bindings import BINDINGS, current_keys
 
 
 class MusicgenCommands(Provider):
+    def _commands(self) -> Iterator[tuple[str, str, str]]:
+        """``(title, action, help)`` of each binding but the palette's own."""
+        keys = current_keys(self.app)
+        for b in BINDINGS:
+            if b.id and b.id != "palette":
+                yield b.tooltip, b.action, f"key: {keys[b.id]}"
+
     async def discover(self) -> Hits:
-        for title, action, help_text in ACTIONS:
+        for title, action, help_text in self._commands():
             yield DiscoveryHit(title, partial(self.app.run_action, action), help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for title, action, help_text in ACTIONS:
+        for title, action, help_text in self._commands():
             score = matcher.match(title)
             if score > 0:
                 yield Hit(score, matcher.highlight(title), partial(self.app.run_action, action), help=help_text)

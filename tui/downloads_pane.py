@@ -8,66 +8,60 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, Static
-from textual.widgets.data_table import ColumnKey, RowKey
+from textual.widgets import Static
 
-from core.download import FileEvent, State
+from core.hub.download import FileEvent
+from core.states import FileState
 
-from .format import STATE_LABELS, bar, eta, rate, size
+from .bindings import current_keys
+from .format import bar, eta, rate, size
+from .live_table import LiveTable
 
 PROGRESS_REDRAW = 0.5  # seconds between redraws of a row whose state has not changed
 RESORT_EVERY = 1.0  # moving rows repaints the table: at most once a second
-IDLE = "no downloads yet: tick repos in pane 1 with space, then press d"
+RETRYING = "retrying"  # the label of a file downloading again after an error
 # The first five columns fit 80 columns: state, file, progress, size, rate; then ETA, repo and the reason.
 COLUMNS = (("STATE", "state", 11), ("FILE", "path", 24), ("PROGRESS", "progress", 15), ("SIZE", "size", 9),
            ("RATE", "rate", 10), ("ETA", "eta", 6), ("REPO", "repo", 24), ("REASON", "reason", 60))
-# Active first, then failures, then the queue, then what is finished.
-RANK = {"downloading": 0, "verifying": 0, "failed": 1, "queued": 2, "done": 3, "skipped": 3}
+# Active first, then failures, then the queue, then what is finished; by the label the STATE column shows.
+RANK = {FileState.DOWNLOADING.label: 0, RETRYING: 0, FileState.VERIFYING.label: 0, FileState.FAILED.label: 1,
+        FileState.QUEUED.label: 2, FileState.DONE.label: 3, FileState.SKIPPED.label: 3}
 
 
 @dataclass
 class FileRow:
+    """One file's row; a repo that failed before any file was known has one row for the whole repo."""
+
     repo_id: str
     path: str
     total: int
     done: int = 0
     rate: float = 0.0
-    state: str = "queued"
+    state: FileState = FileState.QUEUED
     message: str | None = None
+    whole_repo: bool = False
     shown: tuple[object, ...] = ()
     shown_at: float = 0.0
 
+    @property
+    def label(self) -> str:
+        return RETRYING if self.message and self.state is FileState.DOWNLOADING else self.state.label
+
     def cells(self) -> tuple[Text, str, str, str, str, str, str, str]:
-        style = "bold red" if self.state == "failed" else "green" if self.state in ("done", "skipped") else ""
-        active = self.state in ("downloading", "verifying")
-        label = STATE_LABELS.get(self.state, self.state)
-        if self.message and self.state == "downloading":
-            label = "retrying"
-        whole_repo = self.total == 0 and self.state == "failed"
-        return (Text(label, style=style), self.path, "-" if whole_repo else bar(self.done, self.total),
-                "-" if whole_repo else size(self.total),
-                rate(self.rate) if active else "-", eta(self.total - self.done, self.rate) if active else "-",
-                self.repo_id, self.message or "")
+        state, whole = self.state, self.whole_repo
+        style = "bold red" if state is FileState.FAILED else "green" if state.finished else ""
+        return (Text(self.label, style=style), f"{self.repo_id} (whole repo)" if whole else self.path,
+                "-" if whole else bar(self.done, self.total), "-" if whole else size(self.total),
+                rate(self.rate) if state.active else "-",
+                eta(self.total - self.done, self.rate) if state.active else "-", self.repo_id, self.message or "")
 
-
-class LiveTable(DataTable[object]):
-    """A DataTable whose cell updates repaint only their row: ``update_cell`` repaints the whole widget,
-    scrollbars included, which is most of the bytes a busy progress view sends to the terminal."""
-
-    def set_cell(self, row_key: str, column_key: str, value: object) -> None:
-        rk, ck = RowKey(row_key), ColumnKey(column_key)
-        try:
-            self._data[rk][ck] = value
-            self._update_count += 1  # part of the row cache's key: the row renders anew
-        except (AttributeError, KeyError, TypeError):  # a Textual whose internals moved: the public, slower way
-            self.update_cell(rk, ck, value)
-            return
-        self.refresh_row(self.get_row_index(rk))
+    def where(self) -> str:
+        return f"{self.repo_id} (whole repo)" if self.whole_repo else f"{self.repo_id}/{self.path}"
 
 
 class DownloadsPane(Vertical):
     def compose(self) -> ComposeResult:
-        yield Static(IDLE, id="dl-summary")
+        yield Static("", id="dl-summary")
         table = LiveTable(id="dl-table", cursor_type="row")
         for label, key, width in COLUMNS:
             table.add_column(label, key=key, width=width)
@@ -79,6 +73,7 @@ class DownloadsPane(Vertical):
         self.note = ""
         self.summary_at = self.sorted_at = 0.0
         self.unsorted = False
+        self.update_summary()
 
     @property
     def table(self) -> LiveTable:
@@ -102,15 +97,12 @@ class DownloadsPane(Vertical):
             key = f"{e.repo_type}:{e.repo_id}:{e.path}"
             row = self.rows.get(key)
             if row is None:
-                row = self.rows[key] = FileRow(e.repo_id, e.path, e.total)
-                row.shown = row.cells()
-                table.add_row(*row.shown, key=key)
+                row = self._add(key, FileRow(e.repo_id, e.path, e.total))
                 resort = True
-            state = e.state.value if isinstance(e.state, State) else str(e.state)
-            changed_state = state != row.state
+            changed_state = e.state is not row.state
             resort |= changed_state
-            row.done, row.total, row.rate, row.state = e.done, e.total, e.rate, state
-            row.message = e.message if state in ("failed", "downloading") else None
+            row.done, row.total, row.rate, row.state = e.done, e.total, e.rate, e.state
+            row.message = e.message if e.state in (FileState.FAILED, FileState.DOWNLOADING) else None
             if not changed_state and now - row.shown_at < PROGRESS_REDRAW and not row.message:
                 continue
             cells = row.cells()
@@ -118,33 +110,52 @@ class DownloadsPane(Vertical):
                 if str(old) != str(new) or changed_state:
                     table.set_cell(key, col, new)
             row.shown, row.shown_at = cells, now
+        self._settle(resort, now)
+
+    def add_repo_error(self, repo_id: str, repo_type: str, message: str) -> None:
+        """A repo that failed as a whole (not found, gated): one red row with the reason."""
+        key = f"{repo_type}:{repo_id}"
+        if key not in self.rows:
+            self._add(key, FileRow(repo_id, "", 0, state=FileState.FAILED, message=message, whole_repo=True))
+        self.sorted_at = 0.0  # rare, and it belongs with the other failures at once
+        self._settle(True, time.monotonic())
+
+    def _add(self, key: str, row: FileRow) -> FileRow:
+        self.rows[key] = row
+        row.shown = row.cells()
+        self.table.add_row(*row.shown, key=key)
+        return row
+
+    def _settle(self, resort: bool, now: float) -> None:
+        """Re-sort (at most every RESORT_EVERY) and refresh the summary and the detail line."""
         self.unsorted |= resort
         if self.unsorted and now - self.sorted_at >= RESORT_EVERY:
             self.unsorted, self.sorted_at = False, now
-            ranks = {(r.repo_id, r.path): RANK.get(r.state, 9) for r in self.rows.values()}
-            table.sort("repo", "path", key=lambda cells: ranks.get((str(cells[0]), str(cells[1])), 9))
+            self.table.sort("state", key=lambda label: RANK.get(str(label), 9))
         if resort or now - self.summary_at >= PROGRESS_REDRAW:
             self.summary_at = now
             self.update_summary()
             self.show_detail()
 
-    def add_repo_error(self, repo_id: str, repo_type: str, message: str) -> None:
-        self.apply([FileEvent(repo_id, repo_type, f"{repo_id} (whole repo)", State.FAILED, 0, 0, message=message)])
-
     def update_summary(self) -> None:
         rows = list(self.rows.values())
         done = sum(r.done for r in rows)
         total = sum(r.total for r in rows)
-        speed = sum(r.rate for r in rows if r.state == "downloading")
-        counts = {k: sum(1 for r in rows if r.state in states) for k, states in
-                  (("active", ("downloading", "verifying")), ("queued", ("queued",)),
-                   ("done", ("done", "skipped")), ("failed", ("failed",)))}
+        speed = sum(r.rate for r in rows if r.state is FileState.DOWNLOADING)
+        active = sum(1 for r in rows if r.state.active)
+        queued = sum(1 for r in rows if r.state is FileState.QUEUED)
+        finished = sum(1 for r in rows if r.state.finished)
+        failed = sum(1 for r in rows if r.state is FileState.FAILED)
         text = (f"{size(done)} / {size(total)} · {rate(speed)} · ETA {eta(total - done, speed)} · "
-                f"{counts['active']} active · {counts['queued']} queued · {counts['done']} done · "
-                f"{counts['failed']} failed")
+                f"{active} active · {queued} queued · {finished} done · {failed} failed")
         if self.note:
             text += f"\n{self.note}"
-        self.query_one("#dl-summary", Static).update(text if rows or self.note else IDLE)
+        self.query_one("#dl-summary", Static).update(text if rows or self.note else self._idle())
+
+    def _idle(self) -> str:
+        keys = current_keys(self.app)
+        return (f"no downloads yet: tick repos in pane {keys['pane-select']} with {keys['toggle']}, "
+                f"then press {keys['download']}")
 
     def show_detail(self) -> None:
         """The reason of the highlighted row, else of the first failure: always one line, in the error colour."""
@@ -154,11 +165,8 @@ class DownloadsPane(Vertical):
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         row = self.rows.get(str(key))
         if row is None or not row.message:
-            row = next((r for r in self.rows.values() if r.state == "failed"), None)
-        detail = ""
-        if row is not None and row.message:
-            where = row.path if row.path.endswith("(whole repo)") else f"{row.repo_id}/{row.path}"
-            detail = f"✗ {where}: {row.message}"
+            row = next((r for r in self.rows.values() if r.state is FileState.FAILED), None)
+        detail = f"✗ {row.where()}: {row.message}" if row is not None and row.message else ""
         self.query_one("#dl-detail", Static).update(Text(detail))
 
     def on_data_table_row_highlighted(self) -> None:

@@ -1,16 +1,11 @@
-"""Text for the panes: sizes, rates, ETAs, progress bars and state labels that read without colour."""
+"""Text for the panes: sizes, rates, ETAs and progress bars that read without colour (state labels are
+``core.states``)."""
 
 from __future__ import annotations
 
 from core.sizes import human
 
 BAR_WIDTH = 10
-STATE_LABELS = {
-    "queued": "queued", "downloading": "downloading", "verifying": "hashing", "done": "done ✓",
-    "skipped": "present ✓", "failed": "FAILED ✗",
-}
-CHECK_LABELS = {"OK": "OK ✓", "MISMATCH": "MISMATCH ✗", "MISSING": "MISSING ✗", "PARTIAL": "PARTIAL ✗",
-                "HASHING": "hashing…"}
 
 
 def size(n: int | None) -> str:

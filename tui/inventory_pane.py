@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from core.inventory import LocalRepo
+from core.local.inventory import LocalRepo
 
 from .format import short_sha, size
 

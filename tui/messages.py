@@ -2,75 +2,71 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from textual.message import Message
 
-from core.download import FileEvent, RunResult
-from core.inventory import LocalRepo
+from core.hub.download import FileEvent, RunResult
+from core.local.inventory import LocalRepo
+from core.local.verify import FileCheck, Queued, VerifyResult
 from core.plan import Plan, RepoPlan
-from core.verify import FileCheck, VerifyResult
 
 
+@dataclass
 class RepoPlanned(Message):
     """One repo's plan is known (size, status), for the Select pane."""
 
-    def __init__(self, plan: RepoPlan) -> None:
-        super().__init__()
-        self.plan = plan
+    plan: RepoPlan
 
 
+@dataclass
 class LocalScanned(Message):
     """What the root holds now, one entry per local repo folder."""
 
-    def __init__(self, repos: list[LocalRepo]) -> None:
-        super().__init__()
-        self.repos = repos
+    repos: list[LocalRepo]
 
 
+@dataclass
 class DownloadPlanned(Message):
     """The plan for the selection is ready; the app checks disk space and starts the download."""
 
-    def __init__(self, plan: Plan) -> None:
-        super().__init__()
-        self.plan = plan
+    plan: Plan
 
 
+@dataclass
 class DownloadProgress(Message):
     """The latest event of every file that moved since the last batch."""
 
-    def __init__(self, events: list[FileEvent]) -> None:
-        super().__init__()
-        self.events = events
+    events: list[FileEvent]
 
 
+@dataclass
 class DownloadFinished(Message):
-    def __init__(self, result: RunResult | None, error: str | None = None) -> None:
-        super().__init__()
-        self.result, self.error = result, error
+    """The run is over: its result, or why it never started."""
+
+    result: RunResult | None
+    error: str | None = None
 
 
+@dataclass
 class VerifyQueued(Message):
-    """Files about to be hashed: ``(repo_id, repo_type, path)``."""
+    """Files about to be hashed."""
 
-    def __init__(self, files: list[tuple[str, str, str]]) -> None:
-        super().__init__()
-        self.files = files
+    files: list[Queued]
 
 
+@dataclass
 class VerifyProgress(Message):
-    def __init__(self, checks: list[FileCheck]) -> None:
-        super().__init__()
-        self.checks = checks
+    checks: list[FileCheck]
 
 
+@dataclass
 class VerifyFinished(Message):
-    def __init__(self, result: VerifyResult, report: Path) -> None:
-        super().__init__()
-        self.result, self.report = result, report
+    result: VerifyResult
+    report: Path
 
 
+@dataclass
 class Exported(Message):
-    def __init__(self, paths: list[Path]) -> None:
-        super().__init__()
-        self.paths = paths
+    paths: list[Path]

@@ -1,4 +1,4 @@
-"""Modal screens: add a repo by id, confirm a download that may not fit, and the key help."""
+"""Modal screens: add a repo by id, confirm a download that may not fit, and the keys."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, RadioButton, RadioSet, Static
 
 from core.repos import RepoRef
+from core.states import CheckStatus, FileState
+
+from .bindings import KeyLine
 
 
 class AddRepoScreen(ModalScreen[RepoRef | None]):
@@ -65,30 +68,25 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(yes)
 
 
-HELP = """\
-musicgen-tui keys
-
-  1 2 3 4  Select · Downloads · Inventory · Verify
-  space    tick or untick the highlighted repo
-  /        filter the repos;  n  add any Hub repo by id
-  d        download the ticked repos (asks only if space is short)
-  v        verify downloads (the ticked repos, else everything)
-  e        export the JSON inventories and checksum files
-  c        cancel downloads (partial files are kept for resume)
-  ctrl+p   command palette: every action by name
-  q        quit (downloads stop, partial files are kept)
-
-[x] / [ ] ticked or not; done ✓, FAILED ✗, OK ✓, MISMATCH ✗.
-Errors are logged to musicgen-tui.log in the workspace root.
-Esc or ? closes this help."""
-
-
 class HelpScreen(ModalScreen[None]):
+    """The keys, made from the app's bindings as they are now, and what the states on screen mean."""
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q", "close", "Close", id="help-close")]
 
+    def __init__(self, lines: list[KeyLine]) -> None:
+        super().__init__()
+        self.lines = lines
+
     def compose(self) -> ComposeResult:
+        keys = [f"  {line.keys:<8} {line.text}" for line in self.lines]
+        legend = (f"[x] / [ ] ticked or not; {FileState.DONE.label}, {FileState.FAILED.label}, "
+                  f"{CheckStatus.OK.label}, {CheckStatus.MISMATCH.label}.")
+        text = "\n".join(["musicgen-tui keys", "", *keys, "", legend,
+                          "Any key can be remapped by its id: MUSICGEN_KEYMAP in .env.",
+                          "Errors are logged to musicgen-tui.log in the workspace root.",
+                          "Esc or ? closes this help."])
         with Vertical(id="dialog"):
-            yield Static(Text(HELP))
+            yield Static(Text(text))
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -9,15 +9,20 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input, Static
 
+from core.hub.download import RunResult
+from core.local.inventory import LocalRepo
+from core.local.verify import VerifyResult
 from core.plan import RepoPlan
+from core.profiles import PROFILES, next_profile
 from core.repos import RepoRef
+from core.states import LocalState
 
+from .bindings import key_of
 from .format import short_sha, size
 
 GROUPS = (("model", "Models"), ("dataset", "Datasets"))
-LOCAL_STYLES = {"failed": "bold red", "verified": "green", "complete": "green", "partial": "yellow"}
-PLAN_NOTES = {"gated": "needs token", "not on endpoint": "not on hub", "error": "error"}
-PROFILE_ORDER = ("full", "audiocraft", "transformers")
+LOCAL_STYLES = {LocalState.FAILED: "bold red", LocalState.VERIFIED: "green", LocalState.COMPLETE: "green",
+                LocalState.PARTIAL: "yellow"}
 
 
 @dataclass
@@ -27,9 +32,9 @@ class Entry:
     ref: RepoRef
     selected: bool = False
     plan: RepoPlan | None = None
-    local: str = "absent"
+    local: LocalState = LocalState.ABSENT
     snapshot: str | None = None
-    profile: str = "full"
+    profile: str = PROFILES[0]
 
     @property
     def key(self) -> str:
@@ -39,17 +44,17 @@ class Entry:
         if self.plan is None:
             return "…"
         if not self.plan.ok:
-            return PLAN_NOTES.get(self.plan.status, self.plan.status)
+            return self.plan.status.short
         return size(self.plan.bytes_total)
 
     def cells(self) -> tuple[Text, str, str, Text, str, str]:
         style = LOCAL_STYLES.get(self.local, "")
         return (Text("[x]" if self.selected else "[ ]"), self.ref.repo_id, self.size_cell(),
-                Text(self.local, style=style), short_sha(self.snapshot),
+                Text(self.local.label, style=style), short_sha(self.snapshot),
                 self.profile if self.ref.repo_type == "model" else "-")
 
     def next_profile(self) -> str:
-        self.profile = PROFILE_ORDER[(PROFILE_ORDER.index(self.profile) + 1) % len(PROFILE_ORDER)]
+        self.profile = next_profile(self.profile)
         return self.profile
 
 
@@ -126,6 +131,79 @@ class SelectPane(Vertical):
     def on_data_table_row_highlighted(self) -> None:
         self.update_summary()
 
+    # --- the filter box -------------------------------------------------------------------------
+    def open_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.filter_text = event.value
+            self.rebuild()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self.table.focus()
+
+    def key_escape(self) -> None:
+        """Esc clears and closes the filter."""
+        box = self.query_one("#filter", Input)
+        if box.display:
+            box.value = ""
+            box.display = False
+            self.table.focus()
+
+    # --- what the Hub and the disk say of the repos ---------------------------------------------
+    def selected_refs(self) -> list[RepoRef]:
+        return [e.ref for e in self.entries.values() if e.selected]
+
+    def profiles(self) -> dict[RepoRef, str]:
+        return {e.ref: e.profile for e in self.entries.values()}
+
+    def show_plan(self, rp: RepoPlan) -> None:
+        """A repo's plan: its size and status, unless it was made for a profile the row no longer has."""
+        entry = self.entries.get(f"{rp.ref.repo_type}:{rp.ref.repo_id}") or \
+            self.entries.get(f"{rp.ref.repo_type}:{rp.requested_id}")
+        if entry is None:
+            return
+        if rp.profile != entry.profile and rp.ref.repo_type == "model" and rp.dependency_of is None:
+            return
+        entry.plan = rp
+        if rp.listing is not None and entry.local is LocalState.ABSENT and rp.bytes_present:
+            entry.local = LocalState.PARTIAL
+        self.refresh_entry(entry.key)
+
+    def show_local(self, repos: list[LocalRepo]) -> None:
+        """What the disk holds; a verdict of the last verify stands while the folder is there."""
+        by_path = {r.path: r for r in repos}
+        for e in self.entries.values():
+            local = by_path.get(e.ref.relpath())
+            if local is None:
+                state, snap = LocalState.ABSENT, None
+            else:
+                state = LocalState.COMPLETE if local.complete else LocalState.PARTIAL
+                snap = local.snapshot_id
+            if e.local in (LocalState.VERIFIED, LocalState.FAILED) and state is not LocalState.ABSENT:
+                state = e.local
+            e.local, e.snapshot = state, snap
+            self.refresh_entry(e.key)
+
+    def show_downloaded(self, result: RunResult) -> None:
+        for r in result.repos:
+            entry = self.entries.get(f"{r.repo_type}:{r.repo_id}")
+            if entry is not None:
+                entry.local = LocalState.COMPLETE if r.ok else LocalState.FAILED
+
+    def show_verified(self, result: VerifyResult) -> None:
+        bad = {(p.repo_type, p.repo_id) for p in result.problems}
+        checked = {(c.repo_type, c.repo_id) for c in result.checks if c.source == "hub"}
+        for e in self.entries.values():
+            key = (e.ref.repo_type, e.ref.repo_id)
+            if key in checked:
+                e.local = LocalState.FAILED if key in bad else LocalState.VERIFIED
+                self.refresh_entry(e.key)
+
     def toggle_current(self) -> None:
         key = self.current_key()
         if key is None:
@@ -156,5 +234,5 @@ class SelectPane(Vertical):
             text += " · NOT ENOUGH SPACE"
         key = self.current_key() if self.is_mounted else None
         if key is not None and self.entries[key].ref.repo_type == "model":
-            text += f" · profile {self.entries[key].profile} (p)"
+            text += f" · profile {self.entries[key].profile} ({key_of(self.app, 'profile')})"
         self.query_one("#select-summary", Static).update(text)

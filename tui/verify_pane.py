@@ -7,17 +7,20 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, ProgressBar, Static
 
-from core.verify import FileCheck, VerifyResult
+from core.local.verify import FileCheck, Queued, VerifyResult
+from core.states import PROBLEMS, CheckStatus
 
-from .format import CHECK_LABELS
+from .bindings import key_of
 
-RANK = {"MISMATCH": 0, "PARTIAL": 1, "MISSING": 2, "HASHING": 3, "OK": 4}
+# Problems first (worst first), then what is still hashing, then OK; by the label the RESULT column shows.
+RANK = {s.label: i for i, s in enumerate((*PROBLEMS, CheckStatus.HASHING, CheckStatus.OK))}
+RowKey = tuple[str, str, str]  # (repo_type, repo_id, path)
 
 
 class VerifyPane(Vertical):
     def compose(self) -> ComposeResult:
-        yield Static("press v to verify what is downloaded (the selection if any, else everything)",
-                     id="verify-summary")
+        yield Static(f"press {key_of(self.app, 'verify')} to verify what is downloaded (the selection if any, "
+                     "else everything)", id="verify-summary")
         yield ProgressBar(id="verify-progress", show_eta=False)
         table = DataTable[object](id="verify-table", cursor_type="row")
         for label, key, width in (("RESULT", "status", 12), ("REPO", "repo", 26), ("FILE", "path", 30),
@@ -26,7 +29,7 @@ class VerifyPane(Vertical):
         yield table
 
     def on_mount(self) -> None:
-        self.status: dict[tuple[str, str], str] = {}
+        self.status: dict[RowKey, CheckStatus] = {}
 
     @property
     def table(self) -> DataTable[object]:
@@ -38,17 +41,18 @@ class VerifyPane(Vertical):
         self.query_one(ProgressBar).update(total=None, progress=0)
         self.query_one("#verify-summary", Static).update("verifying…")
 
-    def queued(self, files: list[tuple[str, str, str]]) -> None:
-        for repo_id, _repo_type, path in files:
-            self._set(FileCheck("HASHING", repo_id, _repo_type, path))  # type: ignore[arg-type]
+    def queued(self, files: list[Queued]) -> None:
+        for repo_id, repo_type, path in files:
+            self._set(FileCheck(CheckStatus.HASHING, repo_id, repo_type, path))
         self.query_one(ProgressBar).update(total=len(files))
         self._summary()
 
     def apply(self, checks: list[FileCheck]) -> None:
         resort = False
         for c in checks:
-            resort |= self._set(c) and c.status != "OK"
-        self.query_one(ProgressBar).update(progress=sum(1 for s in self.status.values() if s != "HASHING"))
+            resort |= self._set(c) and c.status is not CheckStatus.OK
+        done = sum(1 for s in self.status.values() if s is not CheckStatus.HASHING)
+        self.query_one(ProgressBar).update(progress=done)
         if resort:
             self._sort()
         self._summary()
@@ -58,7 +62,8 @@ class VerifyPane(Vertical):
         if not c["checked"]:
             self.query_one("#verify-summary", Static).update("nothing to verify yet: no downloads in this root")
             return
-        verdict = "all files match the Hub's hashes ✓" if result.ok else "PROBLEMS FOUND ✗ (d fetches them again)"
+        verdict = "all files match the Hub's hashes ✓" if result.ok else \
+            f"PROBLEMS FOUND ✗ ({key_of(self.app, 'download')} fetches them again)"
         self.query_one(ProgressBar).update(total=max(1, c["checked"]), progress=max(1, c["checked"]))
         self.query_one("#verify-summary", Static).update(
             f"{verdict} · {c['ok']} OK · {c['mismatch']} mismatch · {c['missing']} missing · "
@@ -67,11 +72,11 @@ class VerifyPane(Vertical):
 
     def _set(self, c: FileCheck) -> bool:
         """Show one check; True when it is a new row or a changed status."""
-        key = (c.repo_id, c.path)
-        style = "green" if c.status == "OK" else "" if c.status == "HASHING" else "bold red"
-        cells = (Text(CHECK_LABELS.get(c.status, c.status), style=style), c.repo_id, c.path, c.detail)
-        rk = f"{c.repo_id}\0{c.path}"
-        changed = self.status.get(key) != c.status
+        key = (c.repo_type, c.repo_id, c.path)
+        style = "green" if c.status is CheckStatus.OK else "" if c.status is CheckStatus.HASHING else "bold red"
+        cells = (Text(c.status.label, style=style), c.repo_id, c.path, c.detail)
+        rk = "\0".join(key)
+        changed = self.status.get(key) is not c.status
         if key not in self.status:
             self.table.add_row(*cells, key=rk)
         else:
@@ -81,11 +86,13 @@ class VerifyPane(Vertical):
         return changed
 
     def _sort(self) -> None:
-        status = self.status
-        self.table.sort("repo", "path", key=lambda cells: RANK.get(status.get((str(cells[0]), str(cells[1])), ""), 9))
+        self.table.sort("status", key=lambda label: RANK.get(str(label), 9))
 
     def _summary(self) -> None:
-        counts = {k: sum(1 for s in self.status.values() if s == k) for k in RANK}
+        counts = {s: 0 for s in CheckStatus}
+        for s in self.status.values():
+            counts[s] += 1
         self.query_one("#verify-summary", Static).update(
-            f"verifying… {counts['OK']} OK · {counts['MISMATCH']} mismatch · {counts['MISSING']} missing · "
-            f"{counts['PARTIAL']} partial · {counts['HASHING']} to hash")
+            f"verifying… {counts[CheckStatus.OK]} OK · {counts[CheckStatus.MISMATCH]} mismatch · "
+            f"{counts[CheckStatus.MISSING]} missing · {counts[CheckStatus.PARTIAL]} partial · "
+            f"{counts[CheckStatus.HASHING]} to hash")

@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import localstate
+from ..repos import RepoRef, RepoType
+from ..sizes import human
+from . import metadata
 from .jsonio import write_json_atomic
-from .repos import RepoRef, RepoType
-from .sizes import human
+from .record import read_planned_sizes
 from .walk import FileTable, walk
 
 SCHEMA_VERSION = 1
@@ -93,11 +94,11 @@ def read_readme_excerpt(local_dir: Path) -> str | None:
 
 def scan_repo(root: Path, repo_type: RepoType, local_dir: Path) -> LocalRepo:
     table = walk(local_dir)  # first, while the heap is small: a fork copies its page tables
-    planned = localstate.read_planned_sizes(local_dir)
+    planned = read_planned_sizes(local_dir)
     repo_id = planned.ref.repo_id if planned else guess_repo_id(repo_type, local_dir)
     snapshot = planned.commit if planned else _snapshot_from_metadata(local_dir)
     complete = planned is not None and table.has_all(planned.folders) \
-        and not localstate.has_partials(local_dir)
+        and not metadata.has_partials(local_dir)
     return LocalRepo(
         repo_id=repo_id, repo_type=repo_type, path=local_dir.relative_to(root).as_posix(), local_dir=local_dir,
         snapshot_id=snapshot, size_bytes=table.total, file_count=len(table), complete=complete,
@@ -107,7 +108,7 @@ def scan_repo(root: Path, repo_type: RepoType, local_dir: Path) -> LocalRepo:
 
 def _snapshot_from_metadata(local_dir: Path) -> str | None:
     """The commit of the first ``.metadata`` record found (folders fetched by ``hf download``)."""
-    for folder, _dirs, names in os.walk(localstate.hf_dir(local_dir) / "download"):
+    for folder, _dirs, names in os.walk(metadata.hf_dir(local_dir) / "download"):
         for name in names:
             if name.endswith(".metadata"):
                 try:

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from .jsonio import write_json_atomic
-from .localstate import hf_dir
+from .metadata import hf_dir
 
 CACHE_NAME = "musicgen-tui-hashes.json"
 

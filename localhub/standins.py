@@ -10,8 +10,9 @@ import hashlib
 import json
 import pickle
 
-from .catalog import default_catalog
-from .localhub import HubFile, HubRepo
+from core.catalog import default_catalog
+
+from .repos import HubFile, HubRepo
 
 SCALE = 50_000
 KB, MB, GB = 1_000, 1_000_000, 1_000_000_000

@@ -6,11 +6,9 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 from huggingface_hub.hf_api import RepoFile
 
+from ..remote import Listing, RemoteFile
+from ..repos import RepoRef
 from .errors import status_of
-from .remote import Listing, RemoteFile
-from .repos import RepoRef
-
-__all__ = ["Listing", "RemoteFile", "fetch_listing"]
 
 
 def fetch_listing(api: HfApi, ref: RepoRef, revision: str | None = None) -> Listing:

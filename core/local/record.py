@@ -1,109 +1,23 @@
-"""What a repo folder records about itself: huggingface_hub's local-dir metadata and our recorded listing.
-
-Everything here lives under ``<repo>/.cache/huggingface/``, which ``hf cache verify`` ignores. Reading never
-creates anything, so a dry run changes nothing on disk.
-"""
+"""Our record of a repo folder: the listing a download planned (files, sizes, hashes, commit), which ``verify``
+and the inventory's ``complete`` check against, and a cache of its planned sizes."""
 
 from __future__ import annotations
 
 import json
 import marshal
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..patterns import select
+from ..remote import Listing, RemoteFile
+from ..repos import RepoRef
+from ..safety import unsafe_entries
 from .jsonio import write_json_atomic
-from .remote import Listing, RemoteFile
-from .repos import RepoRef
+from .metadata import hf_dir
 
 RECORD_NAME = "musicgen-tui.json"
-
-
-def hf_dir(local_dir: Path) -> Path:
-    return local_dir / ".cache" / "huggingface"
-
-
-@dataclass(frozen=True)
-class DownloadPaths:
-    """huggingface_hub's local-dir paths for one file (``_local_folder.get_local_download_paths``), computed
-    without creating anything and without importing huggingface_hub."""
-
-    file_path: Path
-    metadata_path: Path
-
-    def incomplete_path(self, etag: str) -> Path:
-        """Where an interrupted download of this version waits for resume (huggingface_hub's naming)."""
-        import base64  # only a download needs these: the inventory and verify start without them
-        import hashlib
-
-        digest = base64.urlsafe_b64encode(hashlib.sha1(self.metadata_path.name.encode()).digest()).decode()
-        return self.metadata_path.parent / f"{digest}.{etag}.incomplete"
-
-
-def download_paths(local_dir: Path, path: str) -> DownloadPaths:
-    rel = os.path.join(*path.split("/"))
-    return DownloadPaths(local_dir / rel, hf_dir(local_dir) / "download" / f"{rel}.metadata")
-
-
-@dataclass(frozen=True)
-class FileMetadata:
-    commit: str
-    etag: str
-    timestamp: float
-
-
-def read_metadata(paths: DownloadPaths) -> FileMetadata | None:
-    """The ``.metadata`` record of a file (commit, etag, timestamp), or None."""
-    try:
-        commit, etag, ts = paths.metadata_path.read_text(encoding="utf-8").splitlines()[:3]
-        return FileMetadata(commit.strip(), etag.strip(), float(ts))
-    except (OSError, ValueError):
-        return None
-
-
-def is_fresh(paths: DownloadPaths, meta: FileMetadata | None, etag: str, size: int) -> bool:
-    """True when the file is at its size and unchanged since the metadata recorded ``etag``."""
-    if meta is None or meta.etag != etag:
-        return False
-    try:
-        st = paths.file_path.stat()
-    except OSError:
-        return False
-    return st.st_size == size and st.st_mtime - 1 <= meta.timestamp
-
-
-def write_metadata(paths: DownloadPaths, commit: str, etag: str) -> None:
-    """Record a finished file the way huggingface_hub does (``commit``, ``etag``, timestamp, one per line), so
-    ``hf`` and ``hf cache verify`` read it. Written without huggingface_hub's per-file lock file: the root's
-    lock already keeps other writers out, and the record replaces the old one in one rename."""
-    tmp = paths.metadata_path.with_name(paths.metadata_path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)  # 4 system calls, not 8
-    try:
-        os.write(fd, f"{commit}\n{etag}\n{time.time()}\n".encode())
-    finally:
-        os.close(fd)
-    os.replace(tmp, paths.metadata_path)
-
-
-def forget(paths: DownloadPaths) -> None:
-    """Drop a file's metadata so the next download fetches it again."""
-    paths.metadata_path.unlink(missing_ok=True)
-
-
-def partial_size(paths: DownloadPaths, etag: str) -> int:
-    """Bytes of an interrupted download kept for resume (0 if none)."""
-    try:
-        return paths.incomplete_path(etag).stat().st_size
-    except OSError:
-        return 0
-
-
-def has_partials(local_dir: Path) -> bool:
-    """Whether an interrupted download left a partial file in this repo folder (names only, no stat)."""
-    return any(name.endswith(".incomplete") for _dir, _subdirs, names in os.walk(hf_dir(local_dir) / "download")
-               for name in names)
 
 
 @dataclass(frozen=True)
@@ -118,9 +32,6 @@ class Record:
 
     def planned(self) -> list[RemoteFile]:
         """The files the download chose (its profile and patterns), without the unsafe names it skipped."""
-        from .patterns import select
-        from .safety import unsafe_entries
-
         if self.selected is not None:
             keep = set(self.selected)
             return [f for f in self.listing.files if f.path in keep]

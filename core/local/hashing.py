@@ -49,7 +49,8 @@ def hash_file(path: Path, algorithm: str = "sha256") -> str:
 
 def hash_many(jobs: Iterable[tuple[Path, str]],
               workers: int | None = None) -> Iterator[tuple[Path, str, str | OSError]]:
-    """Hash ``(path, algorithm)`` jobs on all cores; yields ``(path, algorithm, hexdigest or the OSError)``."""
+    """Hash ``(path, algorithm)`` jobs on all cores; yields ``(path, algorithm, hexdigest or the OSError)`` in
+    the order given. Closing the generator early cancels the jobs not yet started."""
 
     def one(job: tuple[Path, str]) -> tuple[Path, str, str | OSError]:
         path, algorithm = job
@@ -65,5 +66,8 @@ def hash_many(jobs: Iterable[tuple[Path, str]],
     from concurrent.futures import ThreadPoolExecutor
     from itertools import chain
 
-    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2)
+    try:
         yield from pool.map(one, chain([first], it))
+    finally:  # also when the caller stops early: the files not yet begun are never hashed
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .hashing import hash_many
 from .inventory import LocalRepo, scan
+from .jsonio import write_text_atomic
 
 DEFAULT_MIN_SIZE = 100 << 20
 CHECKSUM_FILES = {"model": "models/checksums.sha256", "dataset": "datasets/checksums.sha256"}
@@ -64,12 +64,10 @@ def large_files(repos: list[LocalRepo], min_size: int) -> list[tuple[str, int]]:
     return sorted((f"{r.path}/{p}", s) for r in repos for p, s in r.table if s > min_size)
 
 
-def write_checksums(root: Path, min_size: int = DEFAULT_MIN_SIZE, on_file: Callable[[str], None] | None = None,
+def write_checksums(root: Path, min_size: int = DEFAULT_MIN_SIZE,
                     repos: list[LocalRepo] | None = None) -> list[ChecksumFile]:
     """Hash every file over ``min_size`` and write one checksum file per kind that has any; a kind with none
     loses its stale checksum file. Lines are sorted by path, relative to the root."""
-    from .jsonio import write_text_atomic
-
     repos = scan(root) if repos is None else repos
     written = []
     for repo_type, rel in CHECKSUM_FILES.items():
@@ -84,8 +82,6 @@ def write_checksums(root: Path, min_size: int = DEFAULT_MIN_SIZE, on_file: Calla
             if isinstance(digest, OSError):
                 raise digest
             digests[rel_path] = digest
-            if on_file:
-                on_file(rel_path)
         write_text_atomic(target, "".join(format_line(digests[p], p) for p, _ in files))
         written.append(ChecksumFile(target, len(files), sum(s for _, s in files)))
     return written

@@ -1,249 +1,66 @@
-"""A small Hub-shaped HTTP server on 127.0.0.1, for tests, benchmarks and the offline demo.
-
-It serves repos held in memory or on disk in the shape the real ``huggingface_hub`` client expects
-(repo info, the paginated tree API, paths-info, HEAD/GET on ``resolve`` with Range), answers
-``X-Error-Code`` errors like the Hub, and can inject faults: a connection reset after N bytes,
-5xx or 429 responses, corrupted bodies and slow or stalled bodies.
-"""
+"""The request handler of the local Hub: the Hub's API and file bodies, as the real client expects them."""
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 import socket
-import threading
 import time
-from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Literal
+from typing import Protocol
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from .faults import Fault, HubStats
+from .repos import HubFile, HubRepo
+
 PAGE_SIZE = 1000
-LFS_SUFFIXES = (".bin", ".safetensors", ".pt", ".th", ".ckpt", ".gz", ".zip", ".tar", ".wav", ".mp3", ".npy")
-LFS_MIN_SIZE = 10 * 1024
 _STREAM_CHUNK = 64 * 1024
 _SLOW_CHUNK = 4 * 1024
 
 
-@dataclass
-class HubFile:
-    """One file of a repo: bytes in memory, a file on disk, or a virtual size (never served)."""
+class HubState(Protocol):
+    """What a request reads of the Hub it is served by (``LocalHub``)."""
 
-    path: str
-    data: bytes | None = None
-    source: Path | None = None
-    virtual_size: int | None = None
-    lfs: bool | None = None
-    _sha256: str | None = field(default=None, repr=False)
-    _blob_id: str | None = field(default=None, repr=False)
+    repos: dict[tuple[str, str], HubRepo]
+    tokens: set[str]
+    tree_api: bool
+    stats: HubStats
 
-    @property
-    def size(self) -> int:
-        if self.data is not None:
-            return len(self.data)
-        if self.source is not None:
-            return self.source.stat().st_size
-        return self.virtual_size or 0
-
-    @property
-    def is_lfs(self) -> bool:
-        if self.lfs is not None:
-            return self.lfs
-        return self.size >= LFS_MIN_SIZE or self.path.endswith(LFS_SUFFIXES)
-
-    def read(self, start: int = 0, end: int | None = None) -> bytes:
-        """Bytes ``start``..``end`` (exclusive) of the file."""
-        end = self.size if end is None else end
-        if self.data is not None:
-            return self.data[start:end]
-        if self.source is not None:
-            with self.source.open("rb") as f:
-                f.seek(start)
-                return f.read(end - start)
-        return b"\0" * (end - start)
-
-    def _hash(self) -> None:
-        sha = hashlib.sha256()
-        blob = hashlib.sha1(b"blob %d\0" % self.size)
-        for pos in range(0, self.size, 8 << 20):
-            chunk = self.read(pos, min(pos + (8 << 20), self.size))
-            sha.update(chunk)
-            blob.update(chunk)
-        self._sha256, self._blob_id = sha.hexdigest(), blob.hexdigest()
-
-    @property
-    def sha256(self) -> str:
-        if self._sha256 is None:
-            self._hash()
-        assert self._sha256 is not None
-        return self._sha256
-
-    @property
-    def blob_id(self) -> str:
-        if self._blob_id is None:
-            self._hash()
-        assert self._blob_id is not None
-        return self._blob_id
-
-    @property
-    def etag(self) -> str:
-        return self.sha256 if self.is_lfs else self.blob_id
+    def take_fault(self, path: str) -> Fault | None: ...
 
 
-@dataclass
-class HubRepo:
-    """A repo the local Hub serves."""
-
-    repo_id: str
-    repo_type: Literal["model", "dataset"] = "model"
-    files: list[HubFile] = field(default_factory=list)
-    gated: bool = False
-    _commit: str | None = field(default=None, repr=False)
-    _index: dict[str, HubFile] | None = field(default=None, repr=False)
-
-    @classmethod
-    def from_folder(cls, repo_id: str, folder: Path, repo_type: Literal["model", "dataset"] = "model",
-                    gated: bool = False) -> HubRepo:
-        """A repo whose files are the files below ``folder``."""
-        files = [HubFile(p.relative_to(folder).as_posix(), source=p) for p in sorted(folder.rglob("*")) if p.is_file()]
-        return cls(repo_id, repo_type, files, gated)
-
-    @property
-    def commit(self) -> str:
-        """A stable 40-hex commit id derived from the files (computed once: files are fixed once served)."""
-        if self._commit is None:
-            h = hashlib.sha1(f"{self.repo_type}:{self.repo_id}".encode())
-            for f in sorted(self.files, key=lambda f: f.path):
-                h.update(f"{f.path}\0{f.size}\0".encode())
-                if f.virtual_size is None:
-                    h.update(f.blob_id.encode())
-            self._commit = h.hexdigest()
-        return self._commit
-
-    def get(self, path: str) -> HubFile | None:
-        if self._index is None:
-            self._index = {f.path: f for f in self.files}
-        return self._index.get(path)
-
-
-@dataclass
-class Fault:
-    """A fault injected into ``resolve`` GETs of the files matching ``path`` (a glob)."""
-
-    kind: Literal["reset", "status", "corrupt", "slow", "stall", "ignore-range"]
-    path: str = "*"
-    times: int = 1
-    after_bytes: int = 0
-    status: int = 500
-    retry_after: int | None = None
-    delay: float = 0.05
-
-
-@dataclass
-class HubStats:
-    """What the server did: requests by kind, body bytes served per file path."""
-
-    requests: Counter[str] = field(default_factory=Counter)
-    bytes_served: Counter[str] = field(default_factory=Counter)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def count(self, kind: str) -> None:
-        with self.lock:
-            self.requests[kind] += 1
-
-    def served(self, path: str, n: int) -> None:
-        with self.lock:
-            self.bytes_served[path] += n
-
-
-class LocalHub:
-    """The server. Use as a context manager, or ``start()`` / ``stop()``."""
-
-    def __init__(self, repos: list[HubRepo] | None = None, *, tokens: set[str] | None = None,
-                 host: str = "127.0.0.1", port: int = 0) -> None:
-        self.repos: dict[tuple[str, str], HubRepo] = {}
-        for repo in repos or []:
-            self.add(repo)
-        self.tokens = set(tokens or ())
-        self.faults: list[Fault] = []
-        self.tree_api = True
-        self.stats = HubStats()
-        self._lock = threading.Lock()
-        self._server = _Server((host, port), _Handler)
-        self._server.hub = self
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def add(self, repo: HubRepo) -> None:
-        self.repos[(repo.repo_type, repo.repo_id.lower())] = repo
-
-    def inject(self, fault: Fault) -> None:
-        with self._lock:
-            self.faults.append(fault)
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self.faults.clear()
-
-    def take_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.times > 0 and fnmatch.fnmatchcase(path, fault.path):
-                    fault.times -= 1
-                    return fault
-        return None
-
-    def start(self) -> LocalHub:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="localhub", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> LocalHub:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-class _Server(ThreadingHTTPServer):
+class HubHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
-    hub: LocalHub
+    hub: HubState
 
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that hangs up mid-body is normal here (cancel, kill, fault tests): say nothing."""
 
 
-class _HubError(Exception):
+class HubError(Exception):
+    """An error answered the way the Hub words it: status, ``X-Error-Code`` and message."""
+
     def __init__(self, status: int, code: str | None, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
 
 
-class _Handler(BaseHTTPRequestHandler):
+class Handler(BaseHTTPRequestHandler):
+    """One request: the API (repo info, tree, paths-info) or a file body (``resolve``)."""
+
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
-    server: _Server
+    server: HubHTTPServer
 
     def log_message(self, format: str, *args: object) -> None:
         pass
 
     @property
-    def hub(self) -> LocalHub:
+    def hub(self) -> HubState:
         return self.server.hub
 
     # --- dispatch -----------------------------------------------------------------------------
@@ -267,8 +84,8 @@ class _Handler(BaseHTTPRequestHandler):
             elif "resolve" in parts and method in ("GET", "HEAD"):
                 self._resolve(method, parts)
             else:
-                raise _HubError(404, None, "Not found")
-        except _HubError as e:
+                raise HubError(404, None, "Not found")
+        except HubError as e:
             self._send_json(e.status, {"error": e.message}, {"X-Error-Code": e.code, "X-Error-Message": e.message},
                             head=method == "HEAD")
         except (BrokenPipeError, ConnectionResetError):
@@ -281,14 +98,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _check_token(self) -> None:
         token = self._token()
         if token is not None and self.hub.tokens and token not in self.hub.tokens:
-            raise _HubError(401, None, "Invalid credentials in Authorization header")
+            raise HubError(401, None, "Invalid credentials in Authorization header")
 
     def _repo(self, repo_type: str, repo_id: str, revision: str | None) -> HubRepo:
         repo = self.hub.repos.get((repo_type, repo_id.lower()))
         if repo is None:
-            raise _HubError(404, "RepoNotFound", "Repository not found")
+            raise HubError(404, "RepoNotFound", "Repository not found")
         if revision not in (None, "main", repo.commit):
-            raise _HubError(404, "RevisionNotFound", "Invalid rev id: " + revision)
+            raise HubError(404, "RevisionNotFound", "Invalid rev id: " + revision)
         return repo
 
     # --- API ----------------------------------------------------------------------------------
@@ -305,7 +122,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif tail[:1] == ["paths-info"] and len(tail) == 2 and method == "POST":
             self._paths_info(self._repo(repo_type, repo_id, tail[1]))
         else:
-            raise _HubError(404, None, "Not found")
+            raise HubError(404, None, "Not found")
 
     def _info(self, repo: HubRepo, query: dict[str, str]) -> None:
         self.hub.stats.count("info")
@@ -347,7 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
             if recursive or len(rest) == 1:
                 entries[f.path] = self._entry(f)
         if prefix and not entries:
-            raise _HubError(404, "EntryNotFound", f"{prefix} does not exist on this revision")
+            raise HubError(404, "EntryNotFound", f"{prefix} does not exist on this revision")
         ordered = [entries[k] for k in sorted(entries)]
         cursor = int(query.get("cursor", "0") or 0)
         page = ordered[cursor:cursor + PAGE_SIZE]
@@ -376,15 +193,15 @@ class _Handler(BaseHTTPRequestHandler):
         if head[:1] == ["datasets"]:
             repo_type, head = "dataset", head[1:]
         if len(head) != 2 or len(parts) < i + 3:
-            raise _HubError(404, None, "Not found")
+            raise HubError(404, None, "Not found")
         repo = self._repo(repo_type, "/".join(head), parts[i + 1])
         if repo.gated and self._token() not in self.hub.tokens:
-            raise _HubError(401, "GatedRepo", "Access to this repo is restricted: you must be authenticated "
+            raise HubError(401, "GatedRepo", "Access to this repo is restricted: you must be authenticated "
                                               "and have accepted its conditions.")
         path = "/".join(parts[i + 2:])
         f = repo.get(path)
         if f is None:
-            raise _HubError(404, "EntryNotFound", "Entry not found")
+            raise HubError(404, "EntryNotFound", "Entry not found")
         self.hub.stats.count("HEAD" if method == "HEAD" else "GET")
         fault = self.hub.take_fault(path) if method == "GET" else None
         if fault is not None and fault.kind == "status":
@@ -478,45 +295,3 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not head:
             self.wfile.write(body)
-
-
-def load_store(store: Path) -> list[HubRepo]:
-    """Repos from a folder: ``models/<org>/<name>/…`` and ``datasets/<org>/<name>/…``."""
-    repos = []
-    for kind, repo_type in (("models", "model"), ("datasets", "dataset")):
-        base = store / kind
-        for org in sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []:
-            for folder in sorted(p for p in org.iterdir() if p.is_dir()):
-                repos.append(HubRepo.from_folder(f"{org.name}/{folder.name}", folder, repo_type))  # type: ignore[arg-type]
-    return repos
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m core.localhub --store DIR [--port N]``: serve a folder of repos until interrupted."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m core.localhub", description=main.__doc__)
-    parser.add_argument("--store", required=True, type=Path, help="folder with models/<org>/<name>/ and datasets/…")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--standins", action="store_true", help="serve the catalog's stand-ins as well")
-    parser.add_argument("--slow", type=float, metavar="SECONDS", help="pause this long after every 4 KiB of a body")
-    args = parser.parse_args(argv)
-    repos = load_store(args.store)
-    if args.standins:
-        from .standins import catalog_standins
-
-        repos += catalog_standins()
-    for r in repos:
-        r.commit  # noqa: B018 - hash everything before announcing the address
-    hub = LocalHub(repos, port=args.port).start()
-    if args.slow:
-        hub.inject(Fault("slow", "*", times=1 << 62, delay=args.slow))
-    print(hub.url, flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        hub.stop()
-
-
-if __name__ == "__main__":
-    main()

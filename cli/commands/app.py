@@ -1,0 +1,17 @@
+"""``musicgen-tui [--root DIR]``, no command: open the app on a workspace root."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..common import UsageError, settings_for
+from ..output import Output
+
+
+def run(args: argparse.Namespace, out: Output) -> int:
+    settings = settings_for(args)
+    if not settings.root.is_dir():
+        raise UsageError(f"the root {settings.root} is not a folder (create it, or pass --root DIR)")
+    from tui.app import make_app
+
+    return int(make_app(settings).run() or 0)

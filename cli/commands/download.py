@@ -1,0 +1,147 @@
+"""``musicgen-tui download``: print the plan, or with ``--run`` fetch it (progress on stderr, results after)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from core.profiles import PROFILES
+
+from ..common import EXIT_FAILED, EXIT_OK, UsageError, add_repo_ids, catalog_for, refs_from, settings_for
+from ..output import Output, table
+
+if TYPE_CHECKING:
+    from core.hub.download import RunResult
+    from core.plan import Plan
+    from core.settings import Settings
+
+HELP = "plan (default) or run (--run) a download"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--models", action="store_true", help="every model of the catalog")
+    p.add_argument("--datasets", action="store_true", help="every dataset of the catalog")
+    add_repo_ids(p, " (any Hub id)")
+    p.add_argument("--include", action="append", default=[], metavar="GLOB", help="only files matching GLOB")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip files matching GLOB")
+    p.add_argument("--profile", choices=PROFILES, default="full",
+                   help="audiocraft: state_dict.bin + compression_state_dict.bin; transformers: configs, tokenizer "
+                        "and one weight format; full: everything (default)")
+    p.add_argument("--fp32", action="store_true", help="with --profile transformers, also take the fp32 copies")
+    p.add_argument("--no-deps", action="store_true", help="do not add the repos the selection depends on")
+    p.add_argument("--revision", metavar="REV", help="a branch, tag or commit of the named repos (default main)")
+    p.add_argument("--max-workers", type=int, default=8, metavar="N", help="files fetched at once (default 8)")
+    p.add_argument("--force", action="store_true", help="start even when free disk looks too small")
+    p.add_argument("--run", action="store_true", help="download; without it, only print the plan")
+    p.add_argument("--json", action="store_true", help="print the plan and results as JSON on stdout")
+
+
+def run(args: argparse.Namespace, out: Output) -> int:
+    if args.max_workers < 1:
+        raise UsageError("--max-workers must be at least 1")
+    settings = settings_for(args)
+    catalog = catalog_for(settings)
+    refs = refs_from(args, catalog, groups=True)
+    if not refs:
+        raise UsageError("nothing selected: use --models, --datasets, --model ID or --dataset ID")
+    from core.hub.planner import Choice, make_plan
+
+    choice = Choice(args.profile, args.fp32, tuple(args.include), tuple(args.exclude), args.revision)
+    plan = make_plan(settings, refs, choice, catalog=catalog, dependencies=not args.no_deps)
+    out.show(PlanView(plan))
+    if args.run:
+        return _run(args, settings, plan, out)
+    out.say("dry run: nothing changed (add --run to download)")
+    return EXIT_FAILED if any(not r.ok for r in plan.repos) else EXIT_OK
+
+
+def _run(args: argparse.Namespace, settings: Settings, plan: Plan, out: Output) -> int:
+    from core.hub.download import Downloader
+    from core.local.lock import LockHeld, root_lock
+    from core.sizes import human
+
+    from ..progress import ProgressPrinter
+
+    if not plan.space_ok and not args.force:
+        out.error(f"not enough free space at {plan.root}: need {human(plan.bytes_needed)} "
+                  f"({human(plan.bytes_to_fetch)} to fetch + {human(plan.min_free)} margin, MUSICGEN_MIN_FREE), "
+                  f"free {human(plan.free_bytes)}; free some space or use --force")
+        return EXIT_FAILED
+    printer = ProgressPrinter(quiet=out.as_json)
+    try:
+        with root_lock(settings.root):
+            result = Downloader(settings, printer.on_event, max_workers=args.max_workers).run(plan)
+    except LockHeld as e:
+        out.error(str(e))
+        return EXIT_FAILED
+    finally:
+        printer.finish()  # the lines not yet written, also when interrupted
+    out.show(RunView(result))
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+@dataclass(frozen=True)
+class PlanView:
+    plan: Plan
+
+    def data(self) -> dict[str, Any]:
+        plan = self.plan
+        return {
+            "root": str(plan.root), "free_bytes": plan.free_bytes, "bytes_to_fetch": plan.bytes_to_fetch,
+            "bytes_present": plan.bytes_present, "bytes_needed": plan.bytes_needed, "space_ok": plan.space_ok,
+            "repos": [{
+                "repo_id": r.ref.repo_id, "repo_type": r.ref.repo_type, "path": r.ref.relpath(), "status": r.status,
+                "status_label": r.status.label, "message": r.message, "profile": r.profile,
+                "requested_id": r.requested_id, "dependency_of": r.dependency_of, "depends": r.depends,
+                "notes": r.notes, "commit": r.listing.commit if r.listing else None, "file_count": len(r.files),
+                "bytes_total": r.bytes_total, "bytes_to_fetch": r.bytes_to_fetch, "bytes_present": r.bytes_present,
+                "unsafe": [{"path": p, "reason": why} for p, why in r.unsafe.items()],
+            } for r in plan.repos],
+        }
+
+    def text(self) -> Iterator[str]:
+        from core.sizes import human
+
+        plan = self.plan
+        rows = [["REPO", "TYPE", "PROFILE", "FILES", "TO FETCH", "PRESENT", "STATUS"]]
+        notes = []
+        for r in plan.repos:
+            rows.append([r.ref.repo_id + (" (dependency)" if r.dependency_of else ""), r.ref.repo_type, r.profile,
+                         str(len(r.files)) if r.ok else "-", human(r.bytes_to_fetch) if r.ok else "-",
+                         human(r.bytes_present) if r.ok else "-", r.status.label])
+            if r.message:
+                notes.append(f"  {r.ref.repo_id}: {r.message}")
+            if r.dependency_of:
+                notes.append(f"  {r.ref.repo_id}: needed by {r.dependency_of}")
+            notes += [f"  {r.ref.repo_id}: {n}" for n in r.notes]
+            notes += [f"  {r.ref.repo_id}: skipping unsafe entry {p!r}: {why}" for p, why in r.unsafe.items()]
+        yield table(rows, {3, 4, 5})
+        yield from notes
+        yield (f"total: {human(plan.bytes_to_fetch)} to fetch, {human(plan.bytes_present)} present; "
+               f"free at {plan.root}: {human(plan.free_bytes)}")
+
+
+@dataclass(frozen=True)
+class RunView:
+    result: RunResult
+
+    def data(self) -> dict[str, Any]:
+        result = self.result
+        return {"result": {
+            "ok": result.ok, "bytes_fetched": result.bytes_fetched,
+            "repos": [{"repo_id": r.repo_id, "repo_type": r.repo_type, "done": r.done, "skipped": r.skipped,
+                       "error": r.error, "failed": [{"path": p, "message": m} for p, m in r.failed]}
+                      for r in result.repos],
+        }}
+
+    def text(self) -> Iterator[str]:
+        from core.sizes import human
+
+        for r in self.result.repos:
+            state = "ok" if r.ok else "FAILED"
+            yield (f"{r.repo_id}: {state}: {r.done} fetched, {r.skipped} already complete, {len(r.failed)} failed"
+                   + (f": {r.error}" if r.error else ""))
+            yield from (f"  {p}: {m}" for p, m in r.failed)
+        yield f"fetched {human(self.result.bytes_fetched)}"

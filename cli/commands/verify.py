@@ -1,0 +1,51 @@
+"""``musicgen-tui verify``: every downloaded file against the Hub's hashes; the report in inventory/."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..common import EXIT_FAILED, EXIT_OK, add_repo_ids, catalog_for, refs_from, settings_for
+from ..output import Output, shown
+
+if TYPE_CHECKING:
+    from core.local.verify import VerifyResult
+
+HELP = "check downloaded files against the Hub's hashes"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_repo_ids(p)
+    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    p.add_argument("--full", action="store_true", help="hash every file again, ignoring remembered hashes")
+
+
+def run(args: argparse.Namespace, out: Output) -> int:
+    settings = settings_for(args)
+    refs = refs_from(args, catalog_for(settings)) or None
+    from core.local.verify import verify, write_report
+
+    result = verify(settings.root, refs, full=args.full)
+    out.show(VerifyView(result, write_report(settings.root, result)))
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+@dataclass(frozen=True)
+class VerifyView:
+    result: VerifyResult
+    report: Path
+
+    def data(self) -> Any:
+        return self.result.report()
+
+    def text(self) -> Iterator[str]:
+        for p in self.result.problems:
+            yield f"{p.status:<8} {p.repo_id}: {p.path}" + (f" ({p.detail})" if p.detail else "")
+        c = self.result.counts
+        yield (f"{c['ok']} OK, {c['mismatch']} mismatch, {c['missing']} missing, {c['partial']} partial "
+               f"({c['checked']} checked); report: {shown(self.report)}")
+        if not self.result.ok:
+            yield "run `musicgen-tui download --run` with the same repos to fetch the damaged files again"

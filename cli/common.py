@@ -1,0 +1,63 @@
+"""What every command shares: exit codes, the usage error, and turning arguments into settings, the catalog
+and repo references. Imports ``core`` only when called, so headless commands start fast."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.catalog import Catalog
+    from core.repos import RepoRef
+    from core.settings import Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad arguments or settings: one line on stderr, exit code 2."""
+
+
+def add_root(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", metavar="DIR", help="workspace root (default: $MUSICGEN_ROOT or the current folder)")
+
+
+def add_repo_ids(parser: argparse.ArgumentParser, what: str = "") -> None:
+    """``--model ID`` and ``--dataset ID``, each repeatable."""
+    parser.add_argument("--model", action="append", default=[], metavar="ID", help=f"a model repo{what}")
+    parser.add_argument("--dataset", action="append", default=[], metavar="ID", help=f"a dataset repo{what}")
+
+
+def settings_for(args: argparse.Namespace) -> Settings:
+    from core.settings import load_settings
+
+    try:
+        return load_settings(args.root)
+    except ValueError as e:
+        raise UsageError(f"bad setting: {e}") from None
+
+
+def catalog_for(settings: Settings) -> Catalog:
+    from core.catalog import CatalogError, load_catalog
+
+    try:
+        return load_catalog(settings.root)
+    except CatalogError as e:
+        raise UsageError(str(e)) from None
+
+
+def refs_from(args: argparse.Namespace, catalog: Catalog, groups: bool = False) -> list[RepoRef]:
+    """The repos named by ``--model`` / ``--dataset`` (and, with ``groups``, ``--models`` / ``--datasets``), in
+    the catalog's spelling, each once."""
+    from core.repos import RepoRef
+
+    refs: list[RepoRef] = []
+    if groups and args.models:
+        refs += catalog.refs("model")
+    if groups and args.datasets:
+        refs += catalog.refs("dataset")
+    try:
+        refs += [RepoRef("model", i) for i in args.model] + [RepoRef("dataset", i) for i in args.dataset]
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return list(dict.fromkeys(catalog.canonical(r) for r in refs))

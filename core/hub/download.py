@@ -1,0 +1,265 @@
+"""The download engine: a bounded pool of workers fetching a plan's files through huggingface_hub's ``http_get``.
+
+Each file is written to huggingface_hub's ``.incomplete`` path in the repo's local-dir metadata, hashed while
+it streams (``transfer.Attempt``), checked against the Hub's hash, and only then moved into place with its
+``.metadata`` record. A partial file survives any interruption and the next run continues it with a Range request.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from huggingface_hub import constants, hf_hub_url
+from huggingface_hub.utils import build_hf_headers, disable_progress_bars
+
+from ..local import metadata
+from ..local.hashing import feed_file, new_hasher
+from ..local.record import Record, write_record
+from ..local.space import free_space
+from ..plan import FilePlan, Plan, RepoPlan
+from ..settings import Settings
+from ..sizes import human
+from ..states import FileState
+from .errors import describe, is_repo_level, is_transient, retry_after
+from .transfer import CHUNK_SIZE, Attempt, Cancelled
+
+MAX_CORRUPT = 2
+BACKOFF_START, BACKOFF_MAX = 0.5, 8.0
+Outcome = tuple[FileState, str | None]  # how a file ended, and why when it failed
+
+
+@dataclass(frozen=True)
+class FileEvent:
+    """Progress of one file. ``done``/``total`` are bytes; ``rate`` is bytes a second in this run."""
+
+    repo_id: str
+    repo_type: str
+    path: str
+    state: FileState
+    done: int
+    total: int
+    rate: float = 0.0
+    message: str | None = None
+
+
+@dataclass
+class RepoResult:
+    repo_id: str
+    repo_type: str
+    done: int = 0
+    skipped: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and self.error is None
+
+
+@dataclass
+class RunResult:
+    repos: list[RepoResult]
+    bytes_fetched: int = 0
+    cancelled: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.cancelled and all(r.ok for r in self.repos)
+
+
+class Downloader:
+    """Runs a plan. ``on_event`` is called from worker threads; it must be quick and thread-safe. Setting
+    ``cancel`` stops the run; what arrived is kept for the next one."""
+
+    def __init__(self, settings: Settings, on_event: Callable[[FileEvent], None] | None = None,
+                 max_workers: int = 8, cancel: threading.Event | None = None) -> None:
+        self.settings = settings
+        self.on_event = on_event or (lambda e: None)
+        self.max_workers = max(1, max_workers)
+        self.cancel = cancel or threading.Event()
+        self._repo_errors: dict[tuple[str, str], str] = {}
+        self._abort: str | None = None
+        self._lock = threading.Lock()
+        self._fetched = 0
+        self._made: set[Path] = set()
+        # huggingface_hub reads the token file on every header build: once a run is enough
+        self._headers = build_hf_headers(token=settings.token, library_name="musicgen-tui")
+        disable_progress_bars()
+        constants.DOWNLOAD_CHUNK_SIZE = CHUNK_SIZE  # type: ignore[assignment]
+        constants.HF_HUB_DOWNLOAD_TIMEOUT = settings.read_timeout  # type: ignore[assignment]
+
+    def run(self, plan: Plan) -> RunResult:
+        """Fetch every pending file of every available repo; returns per-repo results."""
+        results = {(r.ref.repo_type, r.ref.repo_id): RepoResult(r.ref.repo_id, r.ref.repo_type) for r in plan.repos}
+        tasks = [task for rp in plan.repos for task in self._prepare(rp, results[(rp.ref.repo_type, rp.ref.repo_id)])]
+        pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="download")
+        futures = {pool.submit(self._fetch_one, rp, fp): (rp, fp) for rp, fp in tasks}
+        try:
+            self._wait(list(futures))
+        except KeyboardInterrupt:
+            self.cancel.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        for fut, (rp, fp) in futures.items():
+            if not fut.cancelled():
+                self._tally(results[(rp.ref.repo_type, rp.ref.repo_id)], rp, fp, fut.result())
+        return RunResult(list(results.values()), self._fetched, self.cancel.is_set())
+
+    def _prepare(self, rp: RepoPlan, res: RepoResult) -> list[tuple[RepoPlan, FilePlan]]:
+        """Record the repo's listing and queue its pending files; a repo that failed to plan only reports."""
+        if not rp.ok:
+            res.error = rp.message or rp.status
+            return []
+        res.failed.extend((p, f"skipped: unsafe name ({why})") for p, why in rp.unsafe.items())
+        res.skipped += len(rp.files) - len(rp.pending)
+        if rp.listing is not None:
+            write_record(rp.local_dir, Record(rp.listing, rp.include, rp.exclude,
+                                              tuple(f.remote.path for f in rp.files), rp.profile))
+        for fp in rp.pending:
+            self._emit(rp, fp, FileState.QUEUED, fp.present)
+        return [(rp, fp) for fp in rp.pending]
+
+    def _wait(self, futures: list[Future[Outcome]]) -> None:
+        """Until every future is done, waking up for Ctrl-C. One callback each: concurrent.futures.wait() in a
+        loop locks every pending future on every call, which cost more than the downloads of small files."""
+        left = [len(futures)]
+        all_done = threading.Event()
+
+        def one_done(_: Future[Outcome]) -> None:
+            with self._lock:
+                left[0] -= 1
+                if left[0] == 0:
+                    all_done.set()
+
+        for fut in futures:
+            fut.add_done_callback(one_done)
+        if not futures:
+            all_done.set()
+        while not all_done.wait(0.2):
+            pass
+
+    def _tally(self, res: RepoResult, rp: RepoPlan, fp: FilePlan, outcome: Outcome) -> None:
+        state, message = outcome
+        if state is FileState.DONE:
+            res.done += 1
+        elif state is FileState.SKIPPED:
+            res.skipped += 1
+        elif state is FileState.FAILED and message is not None:
+            key = (rp.ref.repo_type, rp.ref.repo_id)
+            if key in self._repo_errors:
+                res.error = self._repo_errors[key]
+            else:
+                res.failed.append((fp.remote.path, message))
+
+    # --- one file -----------------------------------------------------------------------------
+    def _emit(self, rp: RepoPlan, fp: FilePlan, state: FileState, done: int, rate: float = 0.0,
+              message: str | None = None) -> None:
+        self.on_event(FileEvent(rp.ref.repo_id, rp.ref.repo_type, fp.remote.path, state, done, fp.remote.size,
+                                rate, message))
+
+    def _fetch_one(self, rp: RepoPlan, fp: FilePlan) -> Outcome:
+        """Fetch one file; every error becomes its outcome (a repo-level one stops the repo's other files)."""
+        key = (rp.ref.repo_type, rp.ref.repo_id)
+        try:
+            if self.cancel.is_set():
+                return FileState.QUEUED, None
+            if key in self._repo_errors or self._abort:
+                msg = self._repo_errors.get(key) or self._abort
+                self._emit(rp, fp, FileState.FAILED, fp.present, message=msg)
+                return FileState.FAILED, msg
+            return self._fetch(rp, fp)
+        except Cancelled:
+            return FileState.QUEUED, None
+        except Exception as e:
+            msg = describe(e, token=self.settings.token)
+            if is_repo_level(e):
+                with self._lock:
+                    self._repo_errors.setdefault(key, msg)
+            elif isinstance(e, OSError) and e.errno == errno.ENOSPC:
+                msg = (f"disk full at {self.settings.root} ({human(free_space(self.settings.root))} free): "
+                       "free some space and run again; partial files are kept")
+                self._abort = msg
+            self._emit(rp, fp, FileState.FAILED, 0, message=msg)
+            return FileState.FAILED, msg
+
+    def _fetch(self, rp: RepoPlan, fp: FilePlan) -> Outcome:
+        remote = fp.remote
+        assert rp.listing is not None
+        commit = rp.listing.commit
+        paths = metadata.download_paths(rp.local_dir, remote.path)
+        self._mkdir(paths.file_path.parent)
+        self._mkdir(paths.metadata_path.parent)
+        if fp.action == "check" and self._adopt(rp, fp, paths, commit):
+            return FileState.SKIPPED, None
+        incomplete = paths.incomplete_path(remote.etag)
+        url = hf_hub_url(rp.ref.repo_id, remote.path, repo_type=rp.ref.repo_type, revision=commit,
+                         endpoint=self.settings.endpoint)
+        corrupt = 0
+        delay = BACKOFF_START
+        last_error: BaseException | None = None
+        for _attempt in range(self.settings.retries):
+            attempt = Attempt(remote, incomplete, self.cancel,
+                              lambda done, rate: self._emit(rp, fp, FileState.DOWNLOADING, done, rate))
+            try:
+                digest = attempt.run(url, self._headers)
+            except Cancelled:
+                raise
+            except Exception as e:
+                if not is_transient(e):
+                    raise
+                last_error = e
+                self._emit(rp, fp, FileState.DOWNLOADING, metadata.partial_size(paths, remote.etag),
+                           message=f"retrying: {describe(e, token=self.settings.token)}")
+                self._sleep(retry_after(e) or delay)
+                delay = min(delay * 2, BACKOFF_MAX)
+                continue
+            finally:
+                with self._lock:  # once per attempt, not per chunk: the byte counter stays off the hot path
+                    self._fetched += attempt.received
+            self._emit(rp, fp, FileState.VERIFYING, remote.size)
+            if digest != remote.etag:
+                corrupt += 1
+                incomplete.unlink(missing_ok=True)
+                if corrupt >= MAX_CORRUPT:
+                    msg = (f"{remote.algorithm} mismatch: the Hub says {remote.etag[:12]}…, "
+                           f"{corrupt} downloads gave {digest[:12]}… (nothing kept)")
+                    self._emit(rp, fp, FileState.FAILED, 0, message=msg)
+                    return FileState.FAILED, msg
+                self._emit(rp, fp, FileState.DOWNLOADING, 0, message=f"{remote.algorithm} mismatch, downloading again")
+                continue
+            os.replace(incomplete, paths.file_path)
+            metadata.write_metadata(paths, commit, remote.etag)
+            self._emit(rp, fp, FileState.DONE, remote.size)
+            return FileState.DONE, None
+        msg = f"gave up after {self.settings.retries} attempts: {describe(last_error, token=self.settings.token)}" \
+            if last_error else "gave up"
+        self._emit(rp, fp, FileState.FAILED, metadata.partial_size(paths, remote.etag), message=msg)
+        return FileState.FAILED, msg
+
+    def _adopt(self, rp: RepoPlan, fp: FilePlan, paths: metadata.DownloadPaths, commit: str) -> bool:
+        """A file already here at its size but unrecorded: hash it, and record it when it is the Hub's."""
+        remote = fp.remote
+        self._emit(rp, fp, FileState.VERIFYING, 0)
+        h = new_hasher(remote.algorithm, remote.size)
+        feed_file(h, paths.file_path)
+        if h.hexdigest() != remote.etag:
+            return False
+        metadata.write_metadata(paths, commit, remote.etag)
+        self._emit(rp, fp, FileState.SKIPPED, remote.size)
+        return True
+
+    def _mkdir(self, folder: Path) -> None:
+        if folder not in self._made:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._made.add(folder)
+
+    def _sleep(self, seconds: float) -> None:
+        if self.cancel.wait(seconds):
+            raise Cancelled()

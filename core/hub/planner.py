@@ -1,0 +1,157 @@
+"""Planning against the Hub: list each repo once, pinned to a commit; choose its files; compare them with the
+disk; find the repos it depends on. Every failure becomes the repo's status and message, never an exception."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+from huggingface_hub import HfApi
+from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
+
+from ..catalog import Catalog, CatalogEntry, default_catalog
+from ..local.compare import plan_files
+from ..local.space import free_space
+from ..patterns import select
+from ..plan import Plan, RepoPlan
+from ..profiles import apply_profile
+from ..repos import RepoRef
+from ..safety import unsafe_entries
+from ..settings import Settings
+from ..states import RepoStatus
+from .errors import describe
+from .listing import fetch_listing
+from .probes import check_access, referenced_codecs
+
+MAX_PARALLEL = 8  # repos listed at once
+
+
+@dataclass(frozen=True)
+class Choice:
+    """How a repo's files are chosen: the profile (models only), fp32 copies, globs, and the revision."""
+
+    profile: str = "full"
+    fp32: bool = False
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    revision: str | None = None
+
+
+DEPENDENCY_CHOICE = Choice(profile="transformers")  # a codec needs its configs and one weight format
+
+
+class Planner:
+    """Plans repos one at a time; safe to call from several threads at once."""
+
+    def __init__(self, settings: Settings, catalog: Catalog | None = None, *, find_references: bool = True) -> None:
+        self.settings = settings
+        self.catalog = catalog or default_catalog()
+        self.find_references = find_references
+        self.api = HfApi(endpoint=settings.endpoint, token=settings.token)
+
+    def plan_repo(self, ref: RepoRef, choice: Choice = Choice(), dependency_of: str | None = None) -> RepoPlan:
+        """List one repo and compare it with its local folder."""
+        entry = self.catalog.find(ref)
+        canonical = self.catalog.canonical(ref)
+        rp = RepoPlan(canonical, canonical.local_dir(self.settings.root), include=choice.include,
+                      exclude=choice.exclude, profile=choice.profile if ref.repo_type == "model" else "full",
+                      dependency_of=dependency_of)
+        if not self._list(rp, entry, choice.revision):
+            return rp
+        if rp.ref.repo_id != ref.repo_id:
+            rp.requested_id = ref.repo_id
+            rp.notes.append(f"{ref.repo_id} is spelled {rp.ref.repo_id} on the Hub")
+        self._choose_files(rp, choice)
+        assert rp.listing is not None
+        if rp.listing.gated and rp.pending:
+            check_access(self.settings, rp)
+        self._add_dependencies(rp, entry)
+        if rp.ok and not rp.pending:
+            rp.status = RepoStatus.COMPLETE
+        return rp
+
+    def _list(self, rp: RepoPlan, entry: CatalogEntry | None, revision: str | None) -> bool:
+        """Fetch the listing; on failure set the plan's status and say False."""
+        try:
+            rp.listing = fetch_listing(self.api, rp.ref, revision)
+        except RevisionNotFoundError:
+            rp.fail(RepoStatus.ERROR, f"revision {revision or 'main'!r} not found on this endpoint")
+            return False
+        except RepositoryNotFoundError:
+            hint = (entry.elsewhere() if entry is not None else None) or \
+                "check the id and whether it is a model or a dataset"
+            rp.fail(RepoStatus.NOT_ON_ENDPOINT, f"not on this endpoint ({self.settings.endpoint}); {hint}")
+            return False
+        except Exception as e:
+            status = RepoStatus.GATED if isinstance(e, GatedRepoError) else RepoStatus.ERROR
+            rp.fail(status, describe(e, token=self.settings.token))
+            return False
+        if rp.listing.ref != rp.ref:  # the Hub's own spelling wins: one folder per repo, however it was typed
+            rp.ref = rp.listing.ref
+            rp.local_dir = rp.ref.local_dir(self.settings.root)
+        return True
+
+    def _choose_files(self, rp: RepoPlan, choice: Choice) -> None:
+        """The profile's files, then the globs; unsafe names are set aside; the rest compared with the disk."""
+        assert rp.listing is not None
+        profiled, note = apply_profile(rp.listing.files, rp.profile, rp.ref.repo_type, choice.fp32)
+        if note:
+            rp.notes.append(note)
+        chosen = select(profiled, choice.include, choice.exclude)
+        rp.unsafe = unsafe_entries([f.path for f in chosen])
+        rp.files = plan_files(rp.local_dir, [f for f in chosen if f.path not in rp.unsafe])
+
+    def _add_dependencies(self, rp: RepoPlan, entry: CatalogEntry | None) -> None:
+        """The catalog's dependencies, and a codec that a reference file names."""
+        rp.depends = list(entry.depends) if entry is not None else []
+        if not (rp.ok and self.find_references):
+            return
+        for dep in referenced_codecs(self.settings, rp):
+            if dep.lower() not in (d.lower() for d in rp.depends):
+                rp.depends.append(dep)
+                rp.notes.append(f"compression_state_dict.bin points at {dep}")
+
+
+def make_plan(settings: Settings, refs: Sequence[RepoRef], choice: Choice = Choice(), *,
+              profiles: Mapping[RepoRef, str] | None = None, catalog: Catalog | None = None,
+              dependencies: bool = True, on_repo: Callable[[RepoPlan], object] | None = None,
+              cancel: threading.Event | None = None) -> Plan:
+    """Plan every repo (listed concurrently), in the order given, then the dependencies they bring in.
+
+    ``profiles`` overrides ``choice.profile`` per repo; ``on_repo`` hears each plan as it is made (from worker
+    threads). Once ``cancel`` is set, repos not yet listed are left out as cancelled."""
+    catalog = catalog or default_catalog()
+    planner = Planner(settings, catalog, find_references=dependencies)
+    per_repo = {catalog.canonical(k): v for k, v in (profiles or {}).items()}
+    wanted = list(dict.fromkeys(catalog.canonical(r) for r in refs))
+
+    def one(ref: RepoRef, dependency_of: str | None = None) -> RepoPlan:
+        if cancel is not None and cancel.is_set():
+            rp = RepoPlan(ref, ref.local_dir(settings.root)).fail(RepoStatus.ERROR, "cancelled before it was planned")
+        elif dependency_of is not None:
+            rp = planner.plan_repo(ref, replace(DEPENDENCY_CHOICE, fp32=choice.fp32), dependency_of)
+        else:
+            rp = planner.plan_repo(ref, replace(choice, profile=per_repo.get(ref, choice.profile)))
+        if on_repo:
+            on_repo(rp)
+        return rp
+
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, max(1, len(wanted)))) as pool:
+        repos = list(pool.map(one, wanted))
+        if dependencies:
+            repos += list(pool.map(lambda item: one(*item), _dependencies(catalog, repos).items()))
+    return Plan(settings.root, repos, free_space(settings.root), settings.min_free)
+
+
+def _dependencies(catalog: Catalog, repos: list[RepoPlan]) -> dict[RepoRef, str]:
+    """Each dependency not planned already, with the first repo that needs it."""
+    have = {(r.ref.repo_type, r.ref.repo_id.lower()) for r in repos}
+    deps: dict[RepoRef, str] = {}
+    for rp in repos:
+        for dep in rp.depends:
+            dref = catalog.canonical(RepoRef("model", dep))
+            if ("model", dref.repo_id.lower()) not in have:
+                deps.setdefault(dref, rp.ref.repo_id)
+    return deps

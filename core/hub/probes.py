@@ -1,0 +1,81 @@
+"""Small requests a plan makes beyond the listing: whether our token may read a gated repo's files, and which
+codec repo a reference-sized ``compression_state_dict.bin`` names (read as pickle opcodes, never unpickled)."""
+
+from __future__ import annotations
+
+import io
+import pickletools
+import re
+import zipfile
+
+from huggingface_hub import get_hf_file_metadata, hf_hub_url
+from huggingface_hub.file_download import http_get
+from huggingface_hub.utils import build_hf_headers, disable_progress_bars
+
+from ..local import metadata
+from ..plan import RepoPlan
+from ..settings import Settings
+from ..states import RepoStatus
+from .errors import describe, is_repo_level
+
+REFERENCE_FILE = "compression_state_dict.bin"
+REFERENCE_MAX = 4096  # a compression_state_dict.bin this small names a codec repo instead of holding weights
+_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def check_access(settings: Settings, rp: RepoPlan) -> None:
+    """For a gated repo, ask for one pending file's metadata with our token, so the plan already says
+    'needs a token' instead of every file failing later."""
+    assert rp.listing is not None
+    f = rp.pending[0].remote
+    url = hf_hub_url(rp.ref.repo_id, f.path, repo_type=rp.ref.repo_type, revision=rp.listing.commit,
+                     endpoint=settings.endpoint)
+    try:
+        get_hf_file_metadata(url, token=settings.token, endpoint=settings.endpoint)
+    except Exception as e:
+        if is_repo_level(e):
+            rp.fail(RepoStatus.GATED, describe(e, token=settings.token))
+
+
+def referenced_codecs(settings: Settings, rp: RepoPlan) -> list[str]:
+    """Codec repos named by a reference-sized ``compression_state_dict.bin`` (the copy on disk when it is
+    whole, else read into memory, never saved)."""
+    assert rp.listing is not None
+    ref_file = next((f.remote for f in rp.files if f.remote.path == REFERENCE_FILE
+                     and f.remote.size <= REFERENCE_MAX), None)
+    if ref_file is None:
+        return []
+    path = metadata.download_paths(rp.local_dir, ref_file.path).file_path
+    try:
+        data = path.read_bytes() if path.is_file() else b""
+        if len(data) != ref_file.size:
+            buf = io.BytesIO()
+            url = hf_hub_url(rp.ref.repo_id, ref_file.path, repo_type=rp.ref.repo_type, revision=rp.listing.commit,
+                             endpoint=settings.endpoint)
+            disable_progress_bars()
+            http_get(url, buf, headers=build_hf_headers(token=settings.token), expected_size=ref_file.size)
+            data = buf.getvalue()
+    except Exception:
+        return []
+    return repo_ids_in_pickle(data)
+
+
+def repo_ids_in_pickle(data: bytes) -> list[str]:
+    """Repo ids among the strings of a pickle (plain, or inside a torch zip), read with pickletools: the
+    opcodes are parsed, nothing is ever unpickled or run."""
+    blobs = [data]
+    if data[:2] == b"PK":
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                blobs = [z.read(n) for n in z.namelist() if n.endswith(".pkl")]
+        except (zipfile.BadZipFile, OSError):
+            return []
+    found: set[str] = set()
+    for blob in blobs:
+        try:
+            for _op, arg, _pos in pickletools.genops(blob):
+                if isinstance(arg, str) and _REPO_ID.match(arg) and "encodec" in arg.lower():
+                    found.add(arg)
+        except Exception:
+            continue
+    return sorted(found)

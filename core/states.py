@@ -1,0 +1,100 @@
+"""Every state a thing can be in, each named once and used by the CLI, the app and the JSON outputs.
+
+The value is what JSON carries; ``label`` is what a person reads: plain words, and a glyph where the state
+is a verdict, so it reads the same without colour.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class FileState(StrEnum):
+    """A file of a download run."""
+
+    QUEUED = "queued"
+    DOWNLOADING = "downloading"
+    VERIFYING = "verifying"  # hashing what arrived (or a file already on disk) against the Hub's hash
+    DONE = "done"
+    SKIPPED = "skipped"  # already on disk with the Hub's hash: nothing fetched
+    FAILED = "failed"
+
+    @property
+    def label(self) -> str:
+        return _FILE_LABELS[self]
+
+    @property
+    def active(self) -> bool:
+        return self in (FileState.DOWNLOADING, FileState.VERIFYING)
+
+    @property
+    def finished(self) -> bool:
+        return self in (FileState.DONE, FileState.SKIPPED)
+
+
+_FILE_LABELS = {FileState.QUEUED: "queued", FileState.DOWNLOADING: "downloading", FileState.VERIFYING: "hashing",
+                FileState.DONE: "done ✓", FileState.SKIPPED: "present ✓", FileState.FAILED: "FAILED ✗"}
+
+
+class CheckStatus(StrEnum):
+    """A file's verdict in a verification. ``HASHING`` is a file still being hashed (never in a report)."""
+
+    OK = "OK"
+    MISMATCH = "MISMATCH"
+    MISSING = "MISSING"
+    PARTIAL = "PARTIAL"
+    HASHING = "HASHING"
+
+    @property
+    def label(self) -> str:
+        return _CHECK_LABELS[self]
+
+
+_CHECK_LABELS = {CheckStatus.OK: "OK ✓", CheckStatus.MISMATCH: "MISMATCH ✗", CheckStatus.MISSING: "MISSING ✗",
+                 CheckStatus.PARTIAL: "PARTIAL ✗", CheckStatus.HASHING: "hashing…"}
+PROBLEMS = (CheckStatus.MISMATCH, CheckStatus.PARTIAL, CheckStatus.MISSING)  # worst first
+
+
+class RepoStatus(StrEnum):
+    """A repo in a plan: what the endpoint said of it."""
+
+    AVAILABLE = "available"
+    COMPLETE = "complete"
+    GATED = "gated"
+    NOT_ON_ENDPOINT = "not on endpoint"
+    ERROR = "error"
+
+    @property
+    def ok(self) -> bool:
+        """Whether the repo can be downloaded (or already is)."""
+        return self in (RepoStatus.AVAILABLE, RepoStatus.COMPLETE)
+
+    @property
+    def label(self) -> str:
+        return _REPO_LABELS[self][0]
+
+    @property
+    def short(self) -> str:
+        """The label in a narrow column."""
+        return _REPO_LABELS[self][1]
+
+
+_REPO_LABELS = {RepoStatus.AVAILABLE: ("available", "available"),
+                RepoStatus.COMPLETE: ("already complete", "complete"),
+                RepoStatus.GATED: ("needs a token", "needs token"),
+                RepoStatus.NOT_ON_ENDPOINT: ("not on this endpoint", "not on hub"),
+                RepoStatus.ERROR: ("error", "error")}
+
+
+class LocalState(StrEnum):
+    """A repo's folder in the workspace, as the app last saw it."""
+
+    ABSENT = "absent"
+    PARTIAL = "partial"
+    COMPLETE = "complete"
+    VERIFIED = "verified"
+    FAILED = "failed"
+
+    @property
+    def label(self) -> str:
+        return self.value

@@ -1,0 +1,40 @@
+"""``python -m localhub --store DIR [--port N] [--standins] [--slow S]``: serve a folder of repos until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from pathlib import Path
+
+from .faults import Fault
+from .repos import load_store
+from .server import LocalHub
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m localhub --store DIR [--port N]``: serve a folder of repos until interrupted."""
+    parser = argparse.ArgumentParser(prog="python -m localhub", description=main.__doc__)
+    parser.add_argument("--store", required=True, type=Path, help="folder with models/<org>/<name>/ and datasets/…")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--standins", action="store_true", help="serve the catalog's stand-ins as well")
+    parser.add_argument("--slow", type=float, metavar="SECONDS", help="pause this long after every 4 KiB of a body")
+    args = parser.parse_args(argv)
+    repos = load_store(args.store)
+    if args.standins:
+        from .standins import catalog_standins
+
+        repos += catalog_standins()
+    for r in repos:
+        r.commit  # noqa: B018 - hash everything before announcing the address
+    hub = LocalHub(repos, port=args.port).start()
+    if args.slow:
+        hub.inject(Fault("slow", "*", times=1 << 62, delay=args.slow))
+    print(hub.url, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        hub.stop()
+
+
+if __name__ == "__main__":
+    main()
