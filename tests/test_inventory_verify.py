@@ -272,3 +272,41 @@ def test_second_verify_reuses_hashes_but_never_trusts_a_changed_file(cli, downlo
         assert len(calls) == 8  # --full hashes everything again
     finally:
         hashing.hash_file = real  # type: ignore[assignment]
+
+
+def test_verify_stops_soon_after_cancel(downloaded: Path) -> None:
+    """The app hands verify a cancel event (set on quit): the files not yet begun are never hashed."""
+    import threading
+
+    from core.local import hashing
+    from core.local.verify import verify
+
+    cancel = threading.Event()
+    calls: list[Path] = []
+    real = hashing.hash_file
+
+    def counting(path: Path, algorithm: str = "sha256") -> str:
+        calls.append(path)
+        return real(path, algorithm)
+
+    hashing.hash_file = counting  # type: ignore[assignment]
+    try:
+        result = verify(downloaded, full=True, cancel=cancel, on_check=lambda _c: cancel.set())
+    finally:
+        hashing.hash_file = real  # type: ignore[assignment]
+    assert len(result.checks) == 1  # the one in hand when the event was set
+    assert len(calls) < (8 + 2_502) // 2  # the queue was dropped, not worked through
+
+
+def test_planning_skips_what_is_left_once_cancelled(root: Path, hub: LocalHub) -> None:
+    import threading
+
+    from core.hub.planner import make_plan
+    from core.repos import RepoRef
+    from core.settings import Settings
+
+    cancel = threading.Event()
+    cancel.set()
+    plan = make_plan(Settings(root=root, endpoint=hub.url), [RepoRef(*MODEL), RepoRef(*DATASET)], cancel=cancel)
+    assert [(r.status, r.message) for r in plan.repos] == [("error", "cancelled before it was planned")] * 2
+    assert sum(hub.stats.requests.values()) == 0

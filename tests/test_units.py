@@ -113,3 +113,22 @@ def test_partial_paths_match_huggingface_hub(tmp_path: Path) -> None:
         theirs = get_local_download_paths(tmp_path, name)
         assert ours.file_path == theirs.file_path and ours.metadata_path == theirs.metadata_path
         assert ours.incomplete_path("e" * 64) == theirs.incomplete_path("e" * 64)
+
+
+@pytest.mark.parametrize("include,exclude", [
+    ((), ()), (("*.json",), ()), ((), ("*.json",)), (("weights/",), ()), (("*.bin", "*/*.bin"), ("deep/*",)),
+    (("données/*",), ()), (("*",), ("*.txt", "x\\y/*")), (("[a-c]*",), ()), (("README.MD",), ()),
+])
+def test_globs_follow_huggingface_hub(include: tuple[str, ...], exclude: tuple[str, ...]) -> None:
+    """core.patterns keeps the disk layer free of huggingface_hub; it must choose exactly what the library does."""
+    from huggingface_hub.utils import filter_repo_objects
+
+    from core.patterns import select
+    from core.remote import RemoteFile
+
+    files = [RemoteFile(p, 1, "0" * 40) for p in ("README.md", "config.json", "weights/model.safetensors",
+                                                  "state_dict.bin", "deep/a/b.bin", "deep/c.txt", "données/é.json",
+                                                  "x/y/z.txt", "a.bin", "c.json")]
+    theirs = list(filter_repo_objects(files, allow_patterns=list(include) or None,
+                                      ignore_patterns=list(exclude) or None, key=lambda f: f.path))
+    assert select(files, include, exclude) == theirs
