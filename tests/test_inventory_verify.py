@@ -242,11 +242,11 @@ def test_smoke_check_wrapper_writes_report(downloaded: Path) -> None:
     assert load(downloaded, "inventory/verify_report.json")["counts"]["ok"] == 8 + 2_502
 
 
-def test_second_verify_reuses_hashes_but_never_trusts_a_changed_file(cli, downloaded: Path) -> None:
+@pytest.fixture
+def hashed(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every file hashed from now on, in order (hashing.hash_file, counted)."""
     from core.local import hashing
 
-    root = downloaded
-    assert cli("verify", "--model", "acme/tiny-model").code == 0
     calls: list[Path] = []
     real = hashing.hash_file
 
@@ -254,48 +254,42 @@ def test_second_verify_reuses_hashes_but_never_trusts_a_changed_file(cli, downlo
         calls.append(path)
         return real(path, algorithm)
 
-    hashing.hash_file = counting  # type: ignore[assignment]
-    try:
-        assert cli("verify", "--model", "acme/tiny-model").code == 0
-        assert calls == []  # nothing changed: every hash remembered
-        target = repo_dir(root, *MODEL) / "state_dict.bin"
-        st = target.stat()
-        data = bytearray(target.read_bytes())
-        data[7] ^= 0x10
-        target.write_bytes(bytes(data))
-        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size and mtime: ctime still moves
-        r = cli("verify", "--model", "acme/tiny-model")
-        assert r.code == 1 and "state_dict.bin" in r.out
-        assert calls == [target]
-        calls.clear()
-        assert cli("verify", "--model", "acme/tiny-model", "--full").code == 1
-        assert len(calls) == 8  # --full hashes everything again
-    finally:
-        hashing.hash_file = real  # type: ignore[assignment]
+    monkeypatch.setattr(hashing, "hash_file", counting)
+    return calls
 
 
-def test_verify_stops_soon_after_cancel(downloaded: Path) -> None:
+def test_second_verify_reuses_hashes_but_never_trusts_a_changed_file(cli, downloaded: Path,
+                                                                     hashed: list[Path]) -> None:
+    root = downloaded
+    assert cli("verify", "--model", "acme/tiny-model").code == 0
+    calls = hashed
+    calls.clear()  # from here on, only what the next runs hash
+    assert cli("verify", "--model", "acme/tiny-model").code == 0
+    assert calls == []  # nothing changed: every hash remembered
+    target = repo_dir(root, *MODEL) / "state_dict.bin"
+    st = target.stat()
+    data = bytearray(target.read_bytes())
+    data[7] ^= 0x10
+    target.write_bytes(bytes(data))
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size and mtime: ctime still moves
+    r = cli("verify", "--model", "acme/tiny-model")
+    assert r.code == 1 and "state_dict.bin" in r.out
+    assert calls == [target]
+    calls.clear()
+    assert cli("verify", "--model", "acme/tiny-model", "--full").code == 1
+    assert len(calls) == 8  # --full hashes everything again
+
+
+def test_verify_stops_soon_after_cancel(downloaded: Path, hashed: list[Path]) -> None:
     """The app hands verify a cancel event (set on quit): the files not yet begun are never hashed."""
     import threading
 
-    from core.local import hashing
     from core.local.verify import verify
 
     cancel = threading.Event()
-    calls: list[Path] = []
-    real = hashing.hash_file
-
-    def counting(path: Path, algorithm: str = "sha256") -> str:
-        calls.append(path)
-        return real(path, algorithm)
-
-    hashing.hash_file = counting  # type: ignore[assignment]
-    try:
-        result = verify(downloaded, full=True, cancel=cancel, on_check=lambda _c: cancel.set())
-    finally:
-        hashing.hash_file = real  # type: ignore[assignment]
+    result = verify(downloaded, full=True, cancel=cancel, on_check=lambda _c: cancel.set())
     assert len(result.checks) == 1  # the one in hand when the event was set
-    assert len(calls) < (8 + 2_502) // 2  # the queue was dropped, not worked through
+    assert len(hashed) < (8 + 2_502) // 2  # the queue was dropped, not worked through
 
 
 def test_planning_skips_what_is_left_once_cancelled(root: Path, hub: LocalHub) -> None:

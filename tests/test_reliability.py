@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from conftest import BIG_SIZE, TOKEN, bin_path, repo_dir, subprocess_env
 from core.settings import Settings
 from localhub import Fault, LocalHub
 from tui.app import make_app
+from tui.bindings import BINDINGS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BIG = ("model", "acme/big-file")
@@ -159,9 +161,13 @@ def test_env_is_ignored_and_the_example_holds_no_secret() -> None:
     example = (REPO_ROOT / ".env.example").read_text()
     assert "HF_TOKEN=\n" in example
     assert "hf_" not in example.replace("hf auth", "").replace("hf download", "")
-    for var in ("HF_TOKEN", "HF_ENDPOINT", "HF_HUB_DISABLE_XET", "MUSICGEN_ROOT", "MUSICGEN_READ_TIMEOUT",
-                "MUSICGEN_RETRIES", "MUSICGEN_MIN_FREE"):
-        assert f"\n{var}=" in "\n" + example, var
+    documented = set(re.findall(r"^([A-Z_]+)=", example, re.MULTILINE))
+    assert documented == {"HF_TOKEN", "HF_ENDPOINT", "MUSICGEN_ROOT", "MUSICGEN_READ_TIMEOUT", "MUSICGEN_RETRIES",
+                          "MUSICGEN_MIN_FREE", "MUSICGEN_KEYMAP", "MUSICGEN_DEBUG"}  # each one read by the code
+    read = set(re.findall(r'\.get\("([A-Z_]+)"', (REPO_ROOT / "core" / "settings.py").read_text()))
+    assert documented == read
+    ids = re.search(r"Ids: (.*?)\. Example", example.replace("\n# ", " "))
+    assert ids is not None and ids.group(1).split() == [b.id for b in BINDINGS]
 
 
 def test_app_under_faults_shows_retries_and_failures(tmp_path: Path, hub: LocalHub) -> None:

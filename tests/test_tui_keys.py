@@ -70,3 +70,18 @@ def test_bad_keymap_entries_are_one_line_errors_and_the_app_runs(tmp_path: Path)
     app = asyncio.run(go())
     assert app.keymap == {"help": "h"}
     assert [e.split(":")[0] for e in app.keymap_errors] == ["MUSICGEN_KEYMAP"]
+
+
+def test_readme_key_table_matches_the_bindings() -> None:
+    """The README's table is documentation, not a source: it must say what the bindings say."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| key | id | action |"):].split("\n\n", 1)[0].splitlines()[2:]
+    names = {"/": "slash", "?": "question_mark"}
+    documented = []
+    for row in table:
+        keys_cell, ids_cell = row.split("|")[1:3]
+        keys, ids = re.findall(r"`([^`]+)`", keys_cell), re.findall(r"`([^`]+)`", ids_cell)
+        documented += [(i, names.get(k, k)) for k, i in zip(keys, ids, strict=True)]
+    assert documented == [(b.id, b.key) for b in BINDINGS]

@@ -22,22 +22,12 @@ from core.repos import RepoRef
 from core.settings import Settings
 from core.sizes import human
 
+from . import messages as m
 from .bindings import BINDINGS, key_lines, key_of, parse_keymap
 from .commands import MusicgenCommands
 from .downloads_pane import DownloadsPane
 from .inventory_pane import InventoryPane
 from .logfile import LOG_NAME, log, log_to
-from .messages import (
-    DownloadFinished,
-    DownloadPlanned,
-    DownloadProgress,
-    Exported,
-    LocalScanned,
-    RepoPlanned,
-    VerifyFinished,
-    VerifyProgress,
-    VerifyQueued,
-)
 from .screens import AddRepoScreen, ConfirmScreen, HelpScreen
 from .select_pane import Entry, SelectPane
 from .verify_pane import VerifyPane
@@ -196,7 +186,7 @@ class MusicgenApp(WorkerApp):
         self.downloads_pane.reset(f"planning {len(refs)} repos…")
         self.plan_download(refs, self.select_pane.profiles(), self.cancel_event)
 
-    def on_download_planned(self, message: DownloadPlanned) -> None:
+    def on_download_planned(self, message: m.DownloadPlanned) -> None:
         plan = message.plan
         cancelled = self.cancel_event.is_set()
         for rp in plan.repos:
@@ -260,18 +250,18 @@ class MusicgenApp(WorkerApp):
             self._download_done(f"stopped: {message}")
 
     # --- messages from workers ----------------------------------------------------------------
-    def on_repo_planned(self, message: RepoPlanned) -> None:
+    def on_repo_planned(self, message: m.RepoPlanned) -> None:
         self.select_pane.show_plan(message.plan)
         self.select_pane.update_summary()
 
-    def on_local_scanned(self, message: LocalScanned) -> None:
+    def on_local_scanned(self, message: m.LocalScanned) -> None:
         self.select_pane.show_local(message.repos)
         self.inventory_pane.show(message.repos)
 
-    def on_download_progress(self, message: DownloadProgress) -> None:
+    def on_download_progress(self, message: m.DownloadProgress) -> None:
         self.downloads_pane.apply(message.events)
 
-    def on_download_finished(self, message: DownloadFinished) -> None:
+    def on_download_finished(self, message: m.DownloadFinished) -> None:
         result = message.result
         if result is None:
             self._download_done(message.error or "failed")
@@ -299,19 +289,19 @@ class MusicgenApp(WorkerApp):
             self.scan_local()
             self.plan_repos({e.ref: e.profile for e in self.entries.values() if e.selected})
 
-    def on_verify_queued(self, message: VerifyQueued) -> None:
+    def on_verify_queued(self, message: m.VerifyQueued) -> None:
         self.verify_pane.queued(message.files)
 
-    def on_verify_progress(self, message: VerifyProgress) -> None:
+    def on_verify_progress(self, message: m.VerifyProgress) -> None:
         self.verify_pane.apply(message.checks)
 
-    def on_verify_finished(self, message: VerifyFinished) -> None:
+    def on_verify_finished(self, message: m.VerifyFinished) -> None:
         result = message.result
         self.verify_pane.apply([c for c in result.checks if c.source != "hub"])
         self.verify_pane.finish(result, message.report.relative_to(self.settings.root).as_posix())
         self.select_pane.show_verified(result)
 
-    def on_exported(self, message: Exported) -> None:
+    def on_exported(self, message: m.Exported) -> None:
         names = ", ".join(p.relative_to(self.settings.root).as_posix() for p in message.paths)
         self.notify(f"Wrote {names}", title="Exported", timeout=8)
         self.inventory_pane.note = f"exported: {names}"

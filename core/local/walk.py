@@ -82,11 +82,6 @@ class FileTable:
                 return False
         return True
 
-    def size_of(self, rel: str) -> int | None:
-        """The size of one file by its relative path, or None when it is not there."""
-        folder, slash, name = rel.rpartition("/")
-        return self._folders().get(folder + slash, {}).get(name)
-
     def _folders(self) -> dict[str, dict[str, int]]:
         if self._index is None:
             index: dict[str, dict[str, int]] = {}
