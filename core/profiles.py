@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from .remote import RemoteFile
+if TYPE_CHECKING:
+    from .remote import RemoteFile
 
 PROFILES = ("full", "audiocraft", "transformers")
 AUDIOCRAFT_FILES = ("state_dict.bin", "compression_state_dict.bin")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..common import EXIT_OK, catalog_for, settings_for
@@ -25,9 +24,11 @@ def run(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
-@dataclass(frozen=True)
 class CatalogView:
-    catalog: Catalog
+    """The catalog's entries: a table and notes, or a JSON list."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
 
     def data(self) -> Any:
         return [{"repo_id": e.repo_id, "repo_type": e.ref.repo_type, "group": e.group, "aliases": list(e.aliases),

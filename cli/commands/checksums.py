@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..common import EXIT_OK, UsageError, settings_for
@@ -35,10 +34,12 @@ def run(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
-@dataclass(frozen=True)
 class ChecksumsView:
-    written: list[ChecksumFile]
-    min_size: str
+    """The checksum files written."""
+
+    def __init__(self, written: list[ChecksumFile], min_size: str) -> None:
+        self.written = written
+        self.min_size = min_size
 
     def data(self) -> Any:
         return [{"path": str(w.path), "entries": w.entries, "bytes": w.bytes} for w in self.written]

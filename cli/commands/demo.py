@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
-import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -33,6 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, out: Output) -> int:
     """Start the local Hub with stand-ins of the catalog in a (temporary) root, then open the app on it, or,
     headless, plan, download, inventory, checksum and verify with the CLI, printing each step."""
+    import tempfile
+
     from localhub import LocalHub
     from localhub.standins import catalog_standins
 
@@ -55,6 +55,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
 def _scripted(workdir: Path) -> int:
     """Each step as the command a user would type, run in this process; the first is the catalog's dry run,
     whose "not on this endpoint" rows are information, not failure."""
+    import shlex
+
     code = 0
     for i, (command, argv) in enumerate(STEPS):
         print(f"$ musicgen-tui {command.__name__.rsplit('.', 1)[-1]} {shlex.join(argv)}".rstrip())

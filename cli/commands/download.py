@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from core.profiles import PROFILES
@@ -82,9 +81,11 @@ def _run(args: argparse.Namespace, settings: Settings, plan: Plan, out: Output) 
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-@dataclass(frozen=True)
 class PlanView:
-    plan: Plan
+    """The plan: a table of repos with notes and the total, or JSON."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
 
     def data(self) -> dict[str, Any]:
         plan = self.plan
@@ -123,9 +124,11 @@ class PlanView:
                f"free at {plan.root}: {human(plan.free_bytes)}")
 
 
-@dataclass(frozen=True)
 class RunView:
-    result: RunResult
+    """What a run did, per repo; merged into the plan's JSON under ``result``."""
+
+    def __init__(self, result: RunResult) -> None:
+        self.result = result
 
     def data(self) -> dict[str, Any]:
         result = self.result

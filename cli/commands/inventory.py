@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..common import EXIT_OK, settings_for
 from ..output import Output, shown, table
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from core.local.inventory import LocalRepo
 
 HELP = "write the three JSON inventories"
@@ -31,10 +31,12 @@ def run(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
-@dataclass(frozen=True)
 class InventoryView:
-    repos: list[LocalRepo]
-    paths: dict[str, Path]
+    """The local repos as a table, or the combined inventory as written."""
+
+    def __init__(self, repos: list[LocalRepo], paths: dict[str, Path]) -> None:
+        self.repos = repos
+        self.paths = paths
 
     def data(self) -> Any:
         return json.loads(self.paths["combined"].read_text(encoding="utf-8"))

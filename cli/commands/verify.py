@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..common import EXIT_FAILED, EXIT_OK, add_repo_ids, catalog_for, refs_from, settings_for
 from ..output import Output, shown
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from core.local.verify import VerifyResult
 
 HELP = "check downloaded files against the Hub's hashes"
@@ -33,10 +33,12 @@ def run(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-@dataclass(frozen=True)
 class VerifyView:
-    result: VerifyResult
-    report: Path
+    """The problems and the counts, or the report as written."""
+
+    def __init__(self, result: VerifyResult, report: Path) -> None:
+        self.result = result
+        self.report = report
 
     def data(self) -> Any:
         return self.result.report()

@@ -8,11 +8,11 @@ etags in huggingface_hub's ``.metadata`` files): sha256 for LFS files, git's blo
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..remote import RemoteFile
 from ..repos import RepoRef, RepoType
@@ -24,6 +24,9 @@ from .hashing import hash_many
 from .inventory import guess_repo_id, now_iso, repo_folders
 from .jsonio import write_json_atomic
 from .record import read_record
+
+if TYPE_CHECKING:
+    import threading
 
 REPORT_FILE = "inventory/verify_report.json"
 Queued = tuple[str, str, str]  # (repo_id, repo_type, path) of a file about to be hashed
