@@ -23,7 +23,7 @@ from core.settings import Settings
 from core.sizes import human
 
 from . import messages as m
-from .bindings import BINDINGS, key_lines, key_of, parse_keymap
+from .bindings import BINDINGS, current_keys, key_lines, key_of, parse_keymap
 from .commands import MusicgenCommands
 from .downloads_pane import DownloadsPane
 from .inventory_pane import InventoryPane
@@ -89,8 +89,13 @@ class MusicgenApp(WorkerApp):
         yield Footer(show_command_palette=False)
 
     def _tabs(self, active: str) -> str:
-        return "  ".join(f"[{i}] {TITLES[p]} ◀" if p == active else f" {i}  {TITLES[p]}  "
-                         for i, p in enumerate(PANES, 1))
+        """The pane tabs, each with its key (as the keymap has it)."""
+        keys = current_keys(self)
+        tabs = []
+        for p in PANES:
+            key = keys[f"pane-{p}"]
+            tabs.append(f"[{key}] {TITLES[p]} ◀" if p == active else f" {key}  {TITLES[p]}  ")
+        return "  ".join(tabs)
 
     def on_mount(self) -> None:
         log_to(self.settings.root / LOG_NAME)

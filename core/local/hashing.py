@@ -4,7 +4,7 @@ large reads, both cores (hashlib releases the GIL while it hashes)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ def new_hasher(algorithm: str, size: int) -> Any:
     raise ValueError(f"unknown hash algorithm {algorithm!r}")
 
 
-def feed_file(hasher: Any, path: Path, limit: int | None = None, cancel: Callable[[], bool] | None = None) -> int:
+def feed_file(hasher: Any, path: Path, limit: int | None = None) -> int:
     """Feed the first ``limit`` bytes of ``path`` (all when None) to ``hasher``; returns the bytes read."""
     done = 0
     buf = bytearray(READ_SIZE)
@@ -34,8 +34,6 @@ def feed_file(hasher: Any, path: Path, limit: int | None = None, cancel: Callabl
                 break
             hasher.update(view[:n])
             done += n
-            if cancel is not None and cancel():
-                break
     return done
 
 
@@ -47,8 +45,7 @@ def hash_file(path: Path, algorithm: str = "sha256") -> str:
     return h.hexdigest()
 
 
-def hash_many(jobs: Iterable[tuple[Path, str]],
-              workers: int | None = None) -> Iterator[tuple[Path, str, str | OSError]]:
+def hash_many(jobs: Iterable[tuple[Path, str]]) -> Iterator[tuple[Path, str, str | OSError]]:
     """Hash ``(path, algorithm)`` jobs on all cores; yields ``(path, algorithm, hexdigest or the OSError)`` in
     the order given. Closing the generator early cancels the jobs not yet started."""
 
@@ -66,7 +63,7 @@ def hash_many(jobs: Iterable[tuple[Path, str]],
     from concurrent.futures import ThreadPoolExecutor
     from itertools import chain
 
-    pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2)
+    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2)
     try:
         yield from pool.map(one, chain([first], it))
     finally:  # also when the caller stops early: the files not yet begun are never hashed

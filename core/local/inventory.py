@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..repos import RepoRef, RepoType
+from ..repos import RepoType
 from ..sizes import human
 from . import metadata
 from .jsonio import write_json_atomic
@@ -120,10 +120,9 @@ def _snapshot_from_metadata(local_dir: Path) -> str | None:
     return None
 
 
-def scan(root: Path, refs: list[RepoRef] | None = None) -> list[LocalRepo]:
-    """Every local repo folder (or just those of ``refs``), in a stable order."""
-    wanted = {r.local_dir(root) for r in refs} if refs is not None else None
-    return [scan_repo(root, t, d) for t, d in repo_folders(root) if wanted is None or d in wanted]
+def scan(root: Path) -> list[LocalRepo]:
+    """Every local repo folder, in a stable order."""
+    return [scan_repo(root, t, d) for t, d in repo_folders(root)]
 
 
 def _repo_json(r: LocalRepo) -> dict[str, Any]:
