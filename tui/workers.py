@@ -83,6 +83,8 @@ class WorkerApp(App[int]):
         result = verify(self.settings.root, refs, on_check=relay.push, cancel=self.closing,
                         on_queued=lambda files: self.post_message(VerifyQueued(files)))
         relay.flush()
+        if self.closing.is_set():
+            return  # stopped half-way: a report of part of the files would pass for the whole
         self.post_message(VerifyFinished(result, write_report(self.settings.root, result)))
 
     @work(thread=True, exclusive=True, group="export", exit_on_error=False)
