@@ -1,1 +1,1 @@
-"""The Textual app (issue 3) lives here; it will call ``core`` from thread workers and never block on I/O."""
+"""The Textual app: a thin face on ``core`` (``tui.app.make_app`` is its one factory)."""
