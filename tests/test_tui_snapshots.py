@@ -77,7 +77,7 @@ async def downloading(pilot: Pilot[int]) -> None:
     ]))
     await pilot.pause()
     assert isinstance(pilot.app, MusicgenApp)
-    pilot.app.downloads_pane.add_repo_error(large, "model", "repo not found on this endpoint")
+    pilot.app.downloads_pane.add_repo_errors([(large, "model", "repo not found on this endpoint")])
     await pilot.pause()
 
 

@@ -194,9 +194,10 @@ class MusicgenApp(WorkerApp):
     def on_download_planned(self, message: m.DownloadPlanned) -> None:
         plan = message.plan
         cancelled = self.cancel_event.is_set()
+        if not cancelled:
+            self.downloads_pane.add_repo_errors([(rp.ref.repo_id, rp.ref.repo_type, rp.message or rp.status)
+                                                 for rp in plan.repos if not rp.ok])
         for rp in plan.repos:
-            if not rp.ok and not cancelled:
-                self.downloads_pane.add_repo_error(rp.ref.repo_id, rp.ref.repo_type, rp.message or rp.status)
             self.select_pane.show_plan(rp)
         if cancelled:
             self._download_done("cancelled before the first byte")
@@ -271,9 +272,7 @@ class MusicgenApp(WorkerApp):
         if result is None:
             self._download_done(message.error or "failed")
             return
-        for r in result.repos:
-            if r.error:
-                self.downloads_pane.add_repo_error(r.repo_id, r.repo_type, r.error)
+        self.downloads_pane.add_repo_errors([(r.repo_id, r.repo_type, r.error) for r in result.repos if r.error])
         self.select_pane.show_downloaded(result)
         failed = sum(1 for r in result.repos if not r.ok)
         if result.cancelled:

@@ -112,13 +112,16 @@ class DownloadsPane(Vertical):
             row.shown, row.shown_at = cells, now
         self._settle(resort, now)
 
-    def add_repo_error(self, repo_id: str, repo_type: str, message: str) -> None:
-        """A repo that failed as a whole (not found, gated): one red row with the reason."""
-        key = f"{repo_type}:{repo_id}"
-        if key not in self.rows:
-            self._add(key, FileRow(repo_id, "", 0, state=FileState.FAILED, message=message, whole_repo=True))
-        self.sorted_at = 0.0  # rare, and it belongs with the other failures at once
-        self._settle(True, time.monotonic())
+    def add_repo_errors(self, errors: list[tuple[str, str, str]]) -> None:
+        """Repos that failed as a whole (not found, gated), ``(repo_id, repo_type, message)``: one red row each
+        with the reason, sorted among the failures at once (one sort for the batch)."""
+        for repo_id, repo_type, message in errors:
+            key = f"{repo_type}:{repo_id}"
+            if key not in self.rows:
+                self._add(key, FileRow(repo_id, "", 0, state=FileState.FAILED, message=message, whole_repo=True))
+        if errors:
+            self.sorted_at = 0.0
+            self._settle(True, time.monotonic())
 
     def _add(self, key: str, row: FileRow) -> FileRow:
         self.rows[key] = row

@@ -117,14 +117,15 @@ class Downloader:
         if not rp.ok:
             res.error = rp.message or rp.status
             return []
+        pending = rp.pending
         res.failed.extend((p, f"skipped: unsafe name ({why})") for p, why in rp.unsafe.items())
-        res.skipped += len(rp.files) - len(rp.pending)
+        res.skipped += len(rp.files) - len(pending)
         if rp.listing is not None:
             write_record(rp.local_dir, Record(rp.listing, rp.include, rp.exclude,
                                               tuple(f.remote.path for f in rp.files), rp.profile))
-        for fp in rp.pending:
+        for fp in pending:
             self._emit(rp, fp, FileState.QUEUED, fp.present)
-        return [(rp, fp) for fp in rp.pending]
+        return [(rp, fp) for fp in pending]
 
     def _wait(self, futures: list[Future[Outcome]]) -> None:
         """Until every future is done, waking up for Ctrl-C. One callback each: concurrent.futures.wait() in a
