@@ -86,6 +86,18 @@ _REPO_LABELS = {RepoStatus.AVAILABLE: ("available", "available"),
                 RepoStatus.ERROR: ("error", "error")}
 
 
+# The three ways a gated repo refuses us, as messages say them and as a narrow column shows them.
+GATED_CASES = (("needs a token", "needs token"), ("no access", "no access"), ("awaiting approval", "pending"))
+
+
+def gated_short(message: str | None) -> str:
+    """The narrow label of a gated repo's message: which of the three cases it is."""
+    for phrase, short in GATED_CASES:
+        if phrase in (message or ""):
+            return short
+    return RepoStatus.GATED.short
+
+
 class LocalState(StrEnum):
     """A repo's folder in the workspace, as the app last saw it."""
 

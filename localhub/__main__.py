@@ -1,4 +1,4 @@
-"""``python -m localhub --store DIR [--port N] [--standins] [--slow S]``: serve a folder of repos until interrupted."""
+"""``python -m localhub --store DIR [options]``: serve a folder of repos until interrupted."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--standins", action="store_true", help="serve the catalog's stand-ins as well")
     parser.add_argument("--slow", type=float, metavar="SECONDS", help="pause this long after every 4 KiB of a body")
+    parser.add_argument("--plain", action="store_true",
+                        help="serve bodies from resolve itself: no CDN redirect, no gzip (quicker, less like the Hub)")
+    parser.add_argument("--prefix", default="", help="serve under this path, as some mirrors do")
+    parser.add_argument("--link-host", help="write this host into the tree's next-page links, as hf-mirror does")
     args = parser.parse_args(argv)
     repos = load_store(args.store)
     if args.standins:
@@ -26,7 +30,8 @@ def main(argv: list[str] | None = None) -> None:
         repos += catalog_standins()
     for r in repos:
         r.commit  # noqa: B018 - hash everything before announcing the address
-    hub = LocalHub(repos, port=args.port).start()
+    hub = LocalHub(repos, port=args.port, realistic=not args.plain, prefix=args.prefix,
+                   link_host=args.link_host).start()
     if args.slow:
         hub.inject(Fault("slow", "*", times=1 << 62, delay=args.slow))
     print(hub.url, flush=True)

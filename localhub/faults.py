@@ -7,12 +7,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
-FaultKind = Literal["reset", "status", "corrupt", "slow", "stall", "ignore-range"]
+FaultKind = Literal["reset", "status", "corrupt", "slow", "stall", "ignore-range", "expire"]
+# Where a fault fires: the request that serves a file's bytes (the CDN, the resolve cache, or ``resolve`` itself
+# in plain mode), the ``resolve`` request, or an API request (``path`` then matches the URL path).
+FaultSite = Literal["body", "resolve", "api"]
 
 
 @dataclass
 class Fault:
-    """A fault injected into ``resolve`` GETs of the files matching ``path`` (a glob)."""
+    """A fault injected into the requests at ``at`` whose file path (or API URL path) matches ``path`` (a glob).
+
+    ``status`` answers that status (with ``Retry-After`` or a ``RateLimit`` header whose ``t=`` is ``reset_in``);
+    ``expire`` answers the CDN's 403 for an expired signed URL; ``stall`` on the API sends the headers and half
+    the body, then waits ``delay`` seconds and hangs up."""
 
     kind: FaultKind
     path: str = "*"
@@ -21,11 +28,17 @@ class Fault:
     status: int = 500
     retry_after: int | None = None
     delay: float = 0.05
+    at: FaultSite = "body"
+    reset_in: int | None = None
 
 
 @dataclass
 class HubStats:
-    """What the server did: requests by kind, body bytes served per file path."""
+    """What the servers did: requests by kind, body bytes served per file path.
+
+    Kinds: ``info``, ``tree``, ``paths-info`` (API); ``GET``/``HEAD`` (``resolve``); ``cdn`` and ``resolve-cache``
+    (bodies served after a redirect); ``cdn-auth`` (CDN requests that carried an Authorization header);
+    ``api-429`` (API requests refused for the rate limit)."""
 
     requests: Counter[str] = field(default_factory=Counter)
     bytes_served: Counter[str] = field(default_factory=Counter)

@@ -1,44 +1,26 @@
-"""The request handler of the local Hub: the Hub's API and file bodies, as the real client expects them."""
+"""The request handler of the local Hub: the Hub's API and ``resolve``, worded and shaped as huggingface.co does.
+
+Realistic mode (the default) sends an LFS file's ``resolve`` to a signed URL on the CDN (another origin) with a
+302, and a small file's to ``/api/resolve-cache/…`` with a relative 307, which serves it gzip-encoded. Plain mode
+serves every body from ``resolve`` itself.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import time
-from collections.abc import Mapping
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Protocol
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from .faults import Fault, HubStats
+from .faults import Fault
 from .repos import HubFile, HubRepo
+from .serving import BaseHandler, HubHTTPServer
 
 PAGE_SIZE = 1000
-_STREAM_CHUNK = 64 * 1024
-_SLOW_CHUNK = 4 * 1024
+API_QUOTA, API_WINDOW = 500, 300  # the Hub's anonymous API limit: 500 calls per 5 minutes
 
-
-class HubState(Protocol):
-    """What a request reads of the Hub it is served by (``LocalHub``)."""
-
-    repos: dict[tuple[str, str], HubRepo]
-    tokens: set[str]
-    tree_api: bool
-    stats: HubStats
-
-    def take_fault(self, path: str) -> Fault | None: ...
-
-
-class HubHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-    hub: HubState
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A client that hangs up mid-body is normal here (cancel, kill, fault tests): say nothing."""
+__all__ = ["PAGE_SIZE", "Handler", "HubError", "HubHTTPServer"]
 
 
 class HubError(Exception):
@@ -49,21 +31,11 @@ class HubError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-class Handler(BaseHTTPRequestHandler):
-    """One request: the API (repo info, tree, paths-info) or a file body (``resolve``)."""
+class Handler(BaseHandler):
+    """One request: the API (repo info, tree, paths-info), ``resolve``, or the resolve cache."""
 
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: HubHTTPServer
+    _stall: Fault | None = None  # an API ``stall`` fault taken by this request
 
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    @property
-    def hub(self) -> HubState:
-        return self.server.hub
-
-    # --- dispatch -----------------------------------------------------------------------------
     def do_GET(self) -> None:
         self._dispatch("GET")
 
@@ -75,22 +47,29 @@ class Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
-        parts = [unquote(p) for p in url.path.split("/")[1:]]
-        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        prefix = self.hub.prefix
         try:
+            if prefix and not (url.path == prefix or url.path.startswith(prefix + "/")):
+                raise HubError(404, None, "Not found")
+            path = url.path[len(prefix):]
+            parts = [unquote(p) for p in path.split("/")[1:]]
+            query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             self._check_token()
-            if parts[:1] == ["api"] and len(parts) >= 4 and parts[1] in ("models", "datasets"):
-                self._api(method, parts[1][:-1], parts[2:], query)
+            if parts[:2] == ["api", "resolve-cache"] and method in ("GET", "HEAD"):
+                self._resolve_cache(method, parts[2:])
+            elif parts[:1] == ["api"] and len(parts) >= 4 and parts[1] in ("models", "datasets"):
+                self._api(method, parts[1][:-1], parts[2:], query, path)
             elif "resolve" in parts and method in ("GET", "HEAD"):
                 self._resolve(method, parts)
             else:
                 raise HubError(404, None, "Not found")
         except HubError as e:
-            self._send_json(e.status, {"error": e.message}, {"X-Error-Code": e.code, "X-Error-Message": e.message},
-                            head=method == "HEAD")
+            self.send_json(e.status, {"error": e.message}, {"X-Error-Code": e.code, "X-Error-Message": e.message},
+                           head=method == "HEAD")
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
+    # --- who asks ---------------------------------------------------------------------------------
     def _token(self) -> str | None:
         auth = self.headers.get("Authorization", "")
         return auth[7:] if auth.startswith("Bearer ") else None
@@ -103,13 +82,39 @@ class Handler(BaseHTTPRequestHandler):
     def _repo(self, repo_type: str, repo_id: str, revision: str | None) -> HubRepo:
         repo = self.hub.repos.get((repo_type, repo_id.lower()))
         if repo is None:
+            if self._token() is None:  # the Hub will not say whether a repo exists to someone it does not know
+                raise HubError(401, "RepoNotFound", "Invalid username or password.")
             raise HubError(404, "RepoNotFound", "Repository not found")
         if revision not in (None, "main", repo.commit):
             raise HubError(404, "RevisionNotFound", "Invalid rev id: " + revision)
         return repo
 
+    def _gate(self, repo: HubRepo) -> None:
+        """Refuse a gated repo's files as the Hub words it: anonymous, no access, or a request pending."""
+        token = self._token()
+        access = repo.access_of(token, self.hub.tokens)
+        if access == "granted":
+            return
+        what = f"{repo.repo_type} {repo.repo_id}"
+        if token is None:
+            raise HubError(401, "GatedRepo", f"Access to {what} is restricted. You must have access to it and be "
+                                             "authenticated to access it. Please log in.")
+        if access == "pending":
+            raise HubError(403, "GatedRepo", f"Your request to access {what} is awaiting a review from the repo "
+                                             "authors.")
+        page = f"{self.hub.url}/{'datasets/' if repo.repo_type == 'dataset' else ''}{repo.repo_id}"
+        raise HubError(403, "GatedRepo", f"Access to {what} is restricted and you are not in the authorized list. "
+                                         f"Visit {page} to ask for access.")
+
     # --- API ----------------------------------------------------------------------------------
-    def _api(self, method: str, repo_type: str, rest: list[str], query: dict[str, str]) -> None:
+    def _api(self, method: str, repo_type: str, rest: list[str], query: dict[str, str], path: str) -> None:
+        fault = self.hub.take_fault(path, "api")
+        if fault is not None and fault.kind == "status":
+            if fault.status == 429:
+                self.stats.count("api-429")
+            self.send_status_fault(fault)
+            return
+        self._stall = fault if fault is not None and fault.kind == "stall" else None
         repo_id = "/".join(rest[:2])
         tail = rest[2:]
         if not tail and method == "GET":
@@ -117,15 +122,37 @@ class Handler(BaseHTTPRequestHandler):
         elif tail[:1] == ["revision"] and len(tail) == 2 and method == "GET":
             self._info(self._repo(repo_type, repo_id, tail[1]), query)
         elif tail[:1] == ["tree"] and len(tail) >= 2 and method == "GET" and self.hub.tree_api:
-            self.hub.stats.count("tree")
-            self._tree(self._repo(repo_type, repo_id, tail[1]), "/".join(tail[2:]), query)
+            self.stats.count("tree")
+            repo = self._repo(repo_type, repo_id, tail[1])
+            if repo.listing_refused:
+                self._gate(repo)
+            self._tree(repo, "/".join(tail[2:]), query, path)
         elif tail[:1] == ["paths-info"] and len(tail) == 2 and method == "POST":
             self._paths_info(self._repo(repo_type, repo_id, tail[1]))
         else:
             raise HubError(404, None, "Not found")
 
+    def _api_json(self, payload: object, headers: dict[str, str | None] | None = None) -> None:
+        """An API answer with the Hub's rate-limit headers; a ``stall`` fault cuts it in half and waits."""
+        remaining = self.hub.api_remaining()
+        out = {"RateLimit": f'"api";r={remaining};t={API_WINDOW}',
+               "RateLimit-Policy": f'"fixed window";"api";q={API_QUOTA};w={API_WINDOW}', **(headers or {})}
+        stall = self._stall
+        if stall is None:
+            self.send_json(200, payload, out)
+            return
+        body = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+        self.wfile.flush()
+        time.sleep(stall.delay)
+        self.close_connection = True
+
     def _info(self, repo: HubRepo, query: dict[str, str]) -> None:
-        self.hub.stats.count("info")
+        self.stats.count("info")
         blobs = query.get("blobs") == "true"
         siblings = []
         for f in sorted(repo.files, key=lambda f: f.path):
@@ -135,7 +162,7 @@ class Handler(BaseHTTPRequestHandler):
                 if f.is_lfs:
                     sib["lfs"] = {"sha256": f.sha256, "size": f.size, "pointerSize": 134}
             siblings.append(sib)
-        self._send_json(200, {
+        self._api_json({
             "_id": repo.commit[:24], "id": repo.repo_id, "sha": repo.commit, "private": False,
             "gated": "manual" if repo.gated else False, "disabled": False, "lastModified": "2025-01-01T00:00:00.000Z",
             "tags": [], "siblings": siblings,
@@ -147,7 +174,7 @@ class Handler(BaseHTTPRequestHandler):
             entry["lfs"] = {"oid": f.sha256, "size": f.size, "pointerSize": 134}
         return entry
 
-    def _tree(self, repo: HubRepo, prefix: str, query: dict[str, str]) -> None:
+    def _tree(self, repo: HubRepo, prefix: str, query: dict[str, str], path: str) -> None:
         recursive = query.get("recursive", "").lower() in ("true", "1")
         base = prefix.rstrip("/") + "/" if prefix else ""
         entries: dict[str, dict[str, object]] = {}
@@ -170,20 +197,19 @@ class Handler(BaseHTTPRequestHandler):
         page = ordered[cursor:cursor + PAGE_SIZE]
         headers: dict[str, str | None] = {}
         if cursor + PAGE_SIZE < len(ordered):
-            host, port = self.server.server_address[:2]
-            path = urlsplit(self.path).path
-            nxt = f"http://{host!s}:{port}{path}?recursive={recursive!s}&cursor={cursor + PAGE_SIZE}"
+            # hf-mirror writes the upstream host here (``link_host``); the Hub writes its own
+            base_url = self.hub.link_host or self.hub.url
+            nxt = f"{base_url}{quote(path)}?recursive={recursive!s}&expand=False&cursor={cursor + PAGE_SIZE}"
             headers["Link"] = f'<{nxt}>; rel="next"'
-        self._send_json(200, page, headers)
+        self._api_json(page, headers)
 
     def _paths_info(self, repo: HubRepo) -> None:
-        self.hub.stats.count("paths-info")
+        self.stats.count("paths-info")
         length = int(self.headers.get("Content-Length", "0"))
         raw = self.rfile.read(length).decode()
         ctype = self.headers.get("Content-Type", "")
         paths = json.loads(raw).get("paths", []) if "json" in ctype else parse_qs(raw).get("paths", [])
-        out = [self._entry(f) for p in paths if (f := repo.get(p)) is not None]
-        self._send_json(200, out)
+        self._api_json([self._entry(f) for p in paths if (f := repo.get(p)) is not None])
 
     # --- resolve ------------------------------------------------------------------------------
     def _resolve(self, method: str, parts: list[str]) -> None:
@@ -195,103 +221,53 @@ class Handler(BaseHTTPRequestHandler):
         if len(head) != 2 or len(parts) < i + 3:
             raise HubError(404, None, "Not found")
         repo = self._repo(repo_type, "/".join(head), parts[i + 1])
-        if repo.gated and self._token() not in self.hub.tokens:
-            raise HubError(401, "GatedRepo", "Access to this repo is restricted: you must be authenticated "
-                                              "and have accepted its conditions.")
+        self._gate(repo)
         path = "/".join(parts[i + 2:])
         f = repo.get(path)
         if f is None:
             raise HubError(404, "EntryNotFound", "Entry not found")
-        self.hub.stats.count("HEAD" if method == "HEAD" else "GET")
-        fault = self.hub.take_fault(path) if method == "GET" else None
+        self.stats.count("HEAD" if method == "HEAD" else "GET")
+        fault = self.hub.take_fault(path, "resolve") if method == "GET" else None
         if fault is not None and fault.kind == "status":
-            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-            self._send_json(fault.status, {"error": HTTPStatus(fault.status).phrase}, headers)
+            self.send_status_fault(fault, "resolvers")
             return
-        size = f.size
-        start, end = 0, size
-        rng = self.headers.get("Range")
-        status = 200
-        if fault is not None and fault.kind == "ignore-range":
-            rng = None  # like a CDN that drops Range: the whole body, status 200
-        if rng and rng.startswith("bytes="):
-            a, _, b = rng[6:].partition("-")
-            start = int(a) if a else 0
-            end = min(int(b) + 1, size) if b else size
-            if start >= size and size > 0:
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{size}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            status = 206
-        self.send_response(status)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Content-Length", str(end - start))
-        if status == 206:
-            self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
-        self.send_header("X-Repo-Commit", repo.commit)
-        self.send_header("ETag", f'"{f.etag}"')
+        headers = {"X-Repo-Commit": repo.commit, "ETag": f'"{f.etag}"'}
         if f.is_lfs:
-            self.send_header("X-Linked-Etag", f'"{f.sha256}"')
-            self.send_header("X-Linked-Size", str(size))
-        self.send_header("Content-Disposition", f"inline; filename*=UTF-8''{quote(path.split('/')[-1])}")
-        self.end_headers()
-        if method == "HEAD":
+            headers.update({"X-Linked-Etag": f'"{f.sha256}"', "X-Linked-Size": str(f.size),
+                            "X-Xet-Hash": hashlib.sha256(b"xet" + f.sha256.encode()).hexdigest()})
+        if self.hub.realistic:
+            self._redirect(method, repo, f, path, headers)
             return
-        self._stream(f, path, start, end, fault)
+        headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(path.split('/')[-1])}"
+        fault = self.hub.take_fault(path, "body") if method == "GET" else None
+        self.send_file(method, f, path, fault, headers)
 
-    def _stream(self, f: HubFile, path: str, start: int, end: int, fault: Fault | None) -> None:
-        if fault is None and f.source is not None and end > start:
-            with f.source.open("rb") as fh:  # zero-copy: the server is never the bottleneck of a benchmark
-                sent = self.connection.sendfile(fh, start, end - start)
-            self.hub.stats.served(path, sent)
-            return
-        pos = start
-        sent = 0
-        step = _SLOW_CHUNK if fault is not None and fault.kind == "slow" else _STREAM_CHUNK
-        while pos < end:
-            n = min(step, end - pos)
-            if fault is not None and fault.kind in ("reset", "stall", "corrupt"):
-                until = fault.after_bytes - sent
-                if until <= 0:
-                    if fault.kind == "reset":
-                        self._reset()
-                        return
-                    if fault.kind == "stall":
-                        time.sleep(fault.delay)
-                        self.close_connection = True
-                        return
-                n = min(n, until) if until > 0 else n
-            chunk = f.read(pos, pos + n)
-            if fault is not None and fault.kind == "corrupt" and fault.after_bytes - sent <= 0 < len(chunk):
-                chunk = bytes([chunk[0] ^ 0xFF]) + chunk[1:]
-                fault = None
-            if fault is not None and fault.kind == "slow":
-                time.sleep(fault.delay)
-            self.wfile.write(chunk)
-            self.hub.stats.served(path, len(chunk))
-            pos += len(chunk)
-            sent += len(chunk)
+    def _redirect(self, method: str, repo: HubRepo, f: HubFile, path: str, headers: dict[str, str]) -> None:
+        """LFS: 302 to a signed CDN URL (another origin). Other files: 307 to the resolve cache (relative)."""
+        if f.is_lfs:
+            status, location = 302, self.hub.signed_url(repo, f, path)
+        else:
+            kind = "models" if repo.repo_type == "model" else "datasets"
+            status = 307
+            location = f"{self.hub.prefix}/api/resolve-cache/{kind}/{quote(repo.repo_id)}/{repo.commit}/{quote(path)}"
+        body = f"{HTTPStatus(status).phrase}. Redirecting to {location}".encode()
+        self.send_bytes(status, body, "text/plain; charset=utf-8", {"Location": location, **headers},
+                        head=method == "HEAD")
 
-    def _reset(self) -> None:
-        """Drop the connection with a TCP reset, once the bytes already sent have had time to arrive."""
-        self.wfile.flush()
-        time.sleep(0.2)
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-        self.connection.close()
-        self.close_connection = True
+    def _resolve_cache(self, method: str, parts: list[str]) -> None:
+        """The body of a small file: gzip-encoded (chunked, weak ETag, Range ignored) when the client takes gzip."""
+        if len(parts) < 5 or parts[0] not in ("models", "datasets"):
+            raise HubError(404, None, "Not found")
+        repo = self._repo(parts[0][:-1], "/".join(parts[1:3]), parts[3])
+        self._gate(repo)
+        path = "/".join(parts[4:])
+        f = repo.get(path)
+        if f is None:
+            raise HubError(404, "EntryNotFound", "Entry not found")
+        self.stats.count("resolve-cache")
+        gzip = method == "GET" and f.size > 0 and "gzip" in self.headers.get("Accept-Encoding", "")
+        fault = self.hub.take_fault(path, "body") if method == "GET" else None
+        headers = {"X-Repo-Commit": repo.commit, "ETag": f'W/"{f.blob_id}"',
+                   "Content-Disposition": f"inline; filename*=UTF-8''{quote(path.split('/')[-1])}"}
+        self.send_file(method, f, path, fault, headers, gzip=gzip)
 
-    def _send_json(self, status: int, payload: object, headers: Mapping[str, str | None] | None = None,
-                   head: bool = False) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            if v is not None:
-                self.send_header(k, v)
-        self.end_headers()
-        if not head:
-            self.wfile.write(body)

@@ -10,6 +10,7 @@ from typing import Literal
 LFS_SUFFIXES = (".bin", ".safetensors", ".pt", ".th", ".ckpt", ".gz", ".zip", ".tar", ".wav", ".mp3", ".npy")
 LFS_MIN_SIZE = 10 * 1024
 RepoType = Literal["model", "dataset"]
+Access = Literal["granted", "pending", "none"]  # a token's access to a gated repo: granted, requested, never asked
 
 
 @dataclass
@@ -81,6 +82,8 @@ class HubRepo:
     repo_type: RepoType = "model"
     files: list[HubFile] = field(default_factory=list)
     gated: bool = False
+    access: dict[str, Access] = field(default_factory=dict)  # valid tokens not named here have access
+    listing_refused: bool = False  # gated, and the tree API refuses too (repo info still answers)
     _commit: str | None = field(default=None, repr=False)
     _index: dict[str, HubFile] | None = field(default=None, repr=False)
 
@@ -101,6 +104,14 @@ class HubRepo:
                     h.update(f.blob_id.encode())
             self._commit = h.hexdigest()
         return self._commit
+
+    def access_of(self, token: str | None, valid: set[str]) -> Access:
+        """What ``token`` may do here: an ungated repo is open; a gated one needs a valid token with access."""
+        if not self.gated:
+            return "granted"
+        if token is None or token not in valid:
+            return "none"
+        return self.access.get(token, "granted")
 
     def get(self, path: str) -> HubFile | None:
         if self._index is None:

@@ -18,6 +18,8 @@ from cli.main import main
 from localhub import HubFile, HubRepo, HubStats, LocalHub
 
 TOKEN = "hf_testtoken_DoNotLeak_8c1f2e"
+NO_ACCESS = "hf_noaccess_DoNotLeak_41aa"  # valid, never asked for the gated repos
+PENDING = "hf_pending_DoNotLeak_77c3"  # valid, asked for access to the gated repos, not yet approved
 BIG_SIZE = 4 * 1024 * 1024
 
 
@@ -55,7 +57,9 @@ def test_repos() -> list[HubRepo]:
         tiny_model(),
         many_files(),
         HubRepo("acme/gated-model", "model", [HubFile("config.json", b"{}\n"), HubFile("w.bin", blob("g", 20_000))],
-                gated=True),
+                gated=True, access={NO_ACCESS: "none", PENDING: "pending"}),
+        HubRepo("acme/closed-set", "dataset", [HubFile("a.csv", b"a\n1\n")], gated=True, listing_refused=True,
+                access={NO_ACCESS: "none", PENDING: "pending"}),
         HubRepo("acme/hostile", "model", [
             HubFile("ok.txt", b"fine\n"), HubFile("../escape.txt", b"evil\n"), HubFile("/etc/abs.txt", b"evil\n"),
             HubFile("Case.txt", b"one\n"), HubFile("case.txt", b"two\n"), HubFile("x" * 300 + ".txt", b"long\n"),
@@ -66,7 +70,7 @@ def test_repos() -> list[HubRepo]:
 
 @pytest.fixture(scope="session")
 def _session_hub() -> Iterator[LocalHub]:
-    with LocalHub(test_repos(), tokens={TOKEN}) as hub:
+    with LocalHub(test_repos(), tokens={TOKEN, NO_ACCESS, PENDING}) as hub:
         yield hub
 
 

@@ -15,7 +15,7 @@ from core.local.verify import VerifyResult
 from core.plan import RepoPlan
 from core.profiles import PROFILES, next_profile
 from core.repos import RepoRef
-from core.states import LocalState
+from core.states import LocalState, RepoStatus, gated_short
 
 from .bindings import key_of
 from .format import short_sha, size
@@ -43,6 +43,8 @@ class Entry:
     def size_cell(self) -> str:
         if self.plan is None:
             return "…"
+        if self.plan.status is RepoStatus.GATED:
+            return gated_short(self.plan.message)
         if not self.plan.ok:
             return self.plan.status.short
         return size(self.plan.bytes_total)

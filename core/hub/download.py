@@ -26,11 +26,11 @@ from ..plan import FilePlan, Plan, RepoPlan
 from ..settings import Settings
 from ..sizes import human
 from ..states import FileState
-from .errors import describe, is_repo_level, is_transient, retry_after
-from .transfer import CHUNK_SIZE, Attempt, Cancelled
+from .backoff import Backoff, Cancelled
+from .errors import describe, is_repo_level, is_transient
+from .transfer import CHUNK_SIZE, Attempt
 
 MAX_CORRUPT = 2
-BACKOFF_START, BACKOFF_MAX = 0.5, 8.0
 Outcome = tuple[FileState, str | None]  # how a file ended, and why when it failed
 
 
@@ -93,6 +93,9 @@ class Downloader:
         disable_progress_bars()
         constants.DOWNLOAD_CHUNK_SIZE = CHUNK_SIZE  # type: ignore[assignment]
         constants.HF_HUB_DOWNLOAD_TIMEOUT = settings.read_timeout  # type: ignore[assignment]
+        # http_get refuses a fresh download over 50 GB (a resumed one passes): the refusal protects plain HTTP
+        # clients that cannot resume, and ours resumes every byte, so a 60 GB shard downloads like any file.
+        constants.MAX_HTTP_DOWNLOAD_SIZE = 1 << 62
 
     def run(self, plan: Plan) -> RunResult:
         """Fetch every pending file of every available repo; returns per-repo results."""
@@ -179,8 +182,8 @@ class Downloader:
         except Cancelled:
             return FileState.QUEUED, None
         except Exception as e:
-            msg = describe(e, token=self.settings.token)
-            if is_repo_level(e):
+            msg = self._describe(e)
+            if is_repo_level(e, self.settings.endpoint):
                 with self._lock:
                     self._repo_errors.setdefault(key, msg)
             elif isinstance(e, OSError) and e.errno == errno.ENOSPC:
@@ -203,7 +206,7 @@ class Downloader:
         url = hf_hub_url(rp.ref.repo_id, remote.path, repo_type=rp.ref.repo_type, revision=commit,
                          endpoint=self.settings.endpoint)
         corrupt = 0
-        delay = BACKOFF_START
+        backoff = Backoff(self.cancel)
         last_error: BaseException | None = None
         for _attempt in range(self.settings.retries):
             attempt = Attempt(remote, incomplete, self.cancel,
@@ -213,13 +216,13 @@ class Downloader:
             except Cancelled:
                 raise
             except Exception as e:
-                if not is_transient(e):
+                # a CDN link that expired or failed is transient: the next attempt resolves a fresh one
+                if not is_transient(e, self.settings.endpoint):
                     raise
                 last_error = e
                 self._emit(rp, fp, FileState.DOWNLOADING, metadata.partial_size(paths, remote.etag),
-                           message=f"retrying: {describe(e, token=self.settings.token)}")
-                self._sleep(retry_after(e) or delay)
-                delay = min(delay * 2, BACKOFF_MAX)
+                           message=f"retrying: {self._describe(e)}")
+                backoff.pause(e)
                 continue
             finally:
                 with self._lock:  # once per attempt, not per chunk: the byte counter stays off the hot path
@@ -239,7 +242,7 @@ class Downloader:
             metadata.write_metadata(paths, commit, remote.etag)
             self._emit(rp, fp, FileState.DONE, remote.size)
             return FileState.DONE, None
-        msg = f"gave up after {self.settings.retries} attempts: {describe(last_error, token=self.settings.token)}" \
+        msg = f"gave up after {self.settings.retries} attempts: {self._describe(last_error)}" \
             if last_error else "gave up"
         self._emit(rp, fp, FileState.FAILED, metadata.partial_size(paths, remote.etag), message=msg)
         return FileState.FAILED, msg
@@ -261,6 +264,5 @@ class Downloader:
             folder.mkdir(parents=True, exist_ok=True)
             self._made.add(folder)
 
-    def _sleep(self, seconds: float) -> None:
-        if self.cancel.wait(seconds):
-            raise Cancelled()
+    def _describe(self, exc: BaseException) -> str:
+        return describe(exc, token=self.settings.token, endpoint=self.settings.endpoint)

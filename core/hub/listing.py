@@ -1,37 +1,106 @@
-"""One listing per repo, pinned to a commit: every file with its size and the Hub's hashes."""
+"""One listing per repo, pinned to a commit: every file with its size and the Hub's hashes.
+
+Every API call has the read timeout and the shared backoff (a 429 waits for the Hub's ``RateLimit`` window, a
+stalled answer times out and is asked again). The tree's pages are followed on the configured endpoint only:
+a mirror that writes another host into its ``Link`` header (hf-mirror writes huggingface.co) would otherwise send
+the next page, and the token, upstream.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
 from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
-from huggingface_hub.hf_api import RepoFile
+from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_backoff
 
 from ..remote import Listing, RemoteFile
 from ..repos import RepoRef
+from ..settings import Settings
+from .backoff import retrying
 from .errors import status_of
 
+OnRetry = Callable[[str, float], object]  # (what failed, seconds until the next try)
 
-def fetch_listing(api: HfApi, ref: RepoRef, revision: str | None = None) -> Listing:
+
+class HubApi:
+    """The API calls of a plan. Safe to share between threads."""
+
+    def __init__(self, settings: Settings, *, cancel: threading.Event | None = None) -> None:
+        self.settings = settings
+        self.cancel = cancel
+        self.api = HfApi(endpoint=settings.endpoint, token=settings.token, library_name="musicgen-tui")
+        self.headers = build_hf_headers(token=settings.token, library_name="musicgen-tui")
+        self.endpoint = settings.endpoint.rstrip("/")
+
+    def _retrying(self, call: Callable[[], Any], on_retry: OnRetry | None) -> Any:
+        return retrying(call, tries=self.settings.retries, endpoint=self.endpoint, token=self.settings.token,
+                        cancel=self.cancel, on_retry=on_retry)
+
+    def repo_info(self, ref: RepoRef, revision: str | None, *, files_metadata: bool = False,
+                  on_retry: OnRetry | None = None) -> Any:
+        return self._retrying(lambda: self.api.repo_info(ref.repo_id, repo_type=ref.repo_type, revision=revision,
+                                                         files_metadata=files_metadata,
+                                                         timeout=self.settings.read_timeout), on_retry)
+
+    def tree(self, ref: RepoRef, commit: str, *, foreign: set[str] | None = None,
+             on_retry: OnRetry | None = None) -> Iterator[dict[str, Any]]:
+        """Every entry of the recursive tree, page by page; hosts of links moved back to the endpoint go in
+        ``foreign``."""
+        url: str | None = f"{self.endpoint}/api/{ref.repo_type}s/{ref.repo_id}/tree/{quote(commit, safe='')}"
+        params: dict[str, str] | None = {"recursive": "true", "expand": "false"}
+        while url is not None:
+            page, link = self._retrying(partial(self._page, url, params), on_retry)
+            yield from page
+            url, params = (self.on_endpoint(link, foreign) if link else None), None
+
+    def _page(self, url: str, params: dict[str, str] | None) -> tuple[list[dict[str, Any]], str | None]:
+        r = http_backoff("GET", url, params=params, headers=self.headers, timeout=self.settings.read_timeout,
+                         max_retries=0)  # one request: the retries are ours, cancellable
+        hf_raise_for_status(r)
+        return r.json(), r.links.get("next", {}).get("url")
+
+    def on_endpoint(self, link: str, foreign: set[str] | None = None) -> str:
+        """``link`` on the configured endpoint: its path and query kept, the origin (and path prefix) ours."""
+        ep, nxt = urlsplit(self.endpoint), urlsplit(link)
+        prefix = ep.path.rstrip("/")
+        if (nxt.scheme, nxt.netloc.lower()) == (ep.scheme, ep.netloc.lower()) and nxt.path.startswith(prefix + "/"):
+            return link
+        if foreign is not None and nxt.netloc.lower() != ep.netloc.lower():
+            foreign.add(nxt.netloc)
+        path = nxt.path if prefix and nxt.path.startswith(prefix + "/") else prefix + nxt.path
+        return urlunsplit((ep.scheme, ep.netloc, path, nxt.query, ""))
+
+
+def fetch_listing(api: HubApi, ref: RepoRef, revision: str | None = None, *,
+                  on_retry: OnRetry | None = None, notes: list[str] | None = None) -> Listing:
     """Resolve the revision to a commit, then list the whole tree at that commit (following the pages)."""
-    info = api.repo_info(ref.repo_id, repo_type=ref.repo_type, revision=revision)
+    info = api.repo_info(ref, revision, on_retry=on_retry)
     commit = info.sha or revision or "main"
     hub_id = getattr(info, "id", None)
     if isinstance(hub_id, str) and hub_id != ref.repo_id and hub_id.lower() == ref.repo_id.lower():
         ref = RepoRef(ref.repo_type, hub_id)
+    foreign: set[str] = set()
     try:
-        files = [RemoteFile(e.path, int(e.size), e.blob_id, e.lfs.sha256 if e.lfs else None)
-                 for e in api.list_repo_tree(ref.repo_id, repo_type=ref.repo_type, revision=commit, recursive=True)
-                 if isinstance(e, RepoFile)]
+        files = [RemoteFile(e["path"], int(e.get("size") or 0), e.get("oid") or "", (e.get("lfs") or {}).get("oid"))
+                 for e in api.tree(ref, commit, foreign=foreign, on_retry=on_retry) if e.get("type") == "file"]
     except HfHubHTTPError as e:
         # A mirror without the tree API: fall back to the repo info's file list with sizes and hashes.
         if isinstance(e, (RepositoryNotFoundError, RevisionNotFoundError)) or status_of(e) not in (404, 405, 501):
             raise
-        files = _files_from_siblings(api, ref, commit)
+        files = _files_from_siblings(api, ref, commit, on_retry)
+    if foreign and notes is not None:
+        notes.append(f"the endpoint's next-page links point at {', '.join(sorted(foreign))} (a mirror's bug); "
+                     f"the pages were fetched from {api.endpoint} instead")
     files.sort(key=lambda f: f.path)
     return Listing(ref, commit, files, gated=bool(getattr(info, "gated", False)))
 
 
-def _files_from_siblings(api: HfApi, ref: RepoRef, commit: str) -> list[RemoteFile]:
-    info = api.repo_info(ref.repo_id, repo_type=ref.repo_type, revision=commit, files_metadata=True)
+def _files_from_siblings(api: HubApi, ref: RepoRef, commit: str, on_retry: OnRetry | None) -> list[RemoteFile]:
+    info = api.repo_info(ref, commit, files_metadata=True, on_retry=on_retry)
     return [RemoteFile(s.rfilename, int(s.size or 0), s.blob_id or "", s.lfs.sha256 if s.lfs else None)
             for s in getattr(info, "siblings", None) or []]

@@ -8,7 +8,6 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from huggingface_hub import HfApi
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
 
 from ..catalog import Catalog, CatalogEntry, default_catalog
@@ -21,8 +20,9 @@ from ..repos import RepoRef
 from ..safety import unsafe_entries
 from ..settings import Settings
 from ..states import RepoStatus
+from .backoff import Cancelled
 from .errors import describe
-from .listing import fetch_listing
+from .listing import HubApi, fetch_listing
 from .probes import check_access, referenced_codecs
 
 MAX_PARALLEL = 8  # repos listed at once
@@ -45,11 +45,12 @@ DEPENDENCY_CHOICE = Choice(profile="transformers")  # a codec needs its configs 
 class Planner:
     """Plans repos one at a time; safe to call from several threads at once."""
 
-    def __init__(self, settings: Settings, catalog: Catalog | None = None, *, find_references: bool = True) -> None:
+    def __init__(self, settings: Settings, catalog: Catalog | None = None, *, find_references: bool = True,
+                 cancel: threading.Event | None = None) -> None:
         self.settings = settings
         self.catalog = catalog or default_catalog()
         self.find_references = find_references
-        self.api = HfApi(endpoint=settings.endpoint, token=settings.token)
+        self.api = HubApi(settings, cancel=cancel)
 
     def plan_repo(self, ref: RepoRef, choice: Choice = Choice(), dependency_of: str | None = None) -> RepoPlan:
         """List one repo and compare it with its local folder."""
@@ -73,9 +74,18 @@ class Planner:
         return rp
 
     def _list(self, rp: RepoPlan, entry: CatalogEntry | None, revision: str | None) -> bool:
-        """Fetch the listing; on failure set the plan's status and say False."""
+        """Fetch the listing; on failure set the plan's status and say False. A gated repo that refuses its
+        listing is gated, never "not on this endpoint" (``GatedRepoError`` is a ``RepositoryNotFoundError``)."""
+        retries: list[str] = []
         try:
-            rp.listing = fetch_listing(self.api, rp.ref, revision)
+            rp.listing = fetch_listing(self.api, rp.ref, revision, notes=rp.notes,
+                                       on_retry=lambda msg, wait: retries.append(f"{msg}; waited {wait:.0f} s"))
+        except Cancelled:
+            rp.fail(RepoStatus.ERROR, "cancelled while waiting to ask the Hub again")
+            return False
+        except GatedRepoError as e:
+            rp.fail(RepoStatus.GATED, describe(e, token=self.settings.token, endpoint=self.settings.endpoint))
+            return False
         except RevisionNotFoundError:
             rp.fail(RepoStatus.ERROR, f"revision {revision or 'main'!r} not found on this endpoint")
             return False
@@ -85,9 +95,11 @@ class Planner:
             rp.fail(RepoStatus.NOT_ON_ENDPOINT, f"not on this endpoint ({self.settings.endpoint}); {hint}")
             return False
         except Exception as e:
-            status = RepoStatus.GATED if isinstance(e, GatedRepoError) else RepoStatus.ERROR
-            rp.fail(status, describe(e, token=self.settings.token))
+            tries = f" (after {len(retries) + 1} tries)" if retries else ""
+            rp.fail(RepoStatus.ERROR, describe(e, token=self.settings.token, endpoint=self.settings.endpoint) + tries)
             return False
+        if retries:
+            rp.notes.append(f"listed after {len(retries)} retries (last: {retries[-1]})")
         if rp.listing.ref != rp.ref:  # the Hub's own spelling wins: one folder per repo, however it was typed
             rp.ref = rp.listing.ref
             rp.local_dir = rp.ref.local_dir(self.settings.root)
@@ -123,7 +135,7 @@ def make_plan(settings: Settings, refs: Sequence[RepoRef], choice: Choice = Choi
     ``profiles`` overrides ``choice.profile`` per repo; ``on_repo`` hears each plan as it is made (from worker
     threads). Once ``cancel`` is set, repos not yet listed are left out as cancelled."""
     catalog = catalog or default_catalog()
-    planner = Planner(settings, catalog, find_references=dependencies)
+    planner = Planner(settings, catalog, find_references=dependencies, cancel=cancel)
     per_repo = {catalog.canonical(k): v for k, v in (profiles or {}).items()}
     wanted = list(dict.fromkeys(catalog.canonical(r) for r in refs))
 

@@ -16,6 +16,7 @@ from ..local import metadata
 from ..plan import RepoPlan
 from ..settings import Settings
 from ..states import RepoStatus
+from .backoff import retrying
 from .errors import describe, is_repo_level
 
 REFERENCE_FILE = "compression_state_dict.bin"
@@ -31,10 +32,12 @@ def check_access(settings: Settings, rp: RepoPlan) -> None:
     url = hf_hub_url(rp.ref.repo_id, f.path, repo_type=rp.ref.repo_type, revision=rp.listing.commit,
                      endpoint=settings.endpoint)
     try:
-        get_hf_file_metadata(url, token=settings.token, endpoint=settings.endpoint)
+        retrying(lambda: get_hf_file_metadata(url, token=settings.token, endpoint=settings.endpoint,
+                                              timeout=settings.read_timeout),
+                 tries=settings.retries, endpoint=settings.endpoint, token=settings.token)
     except Exception as e:
-        if is_repo_level(e):
-            rp.fail(RepoStatus.GATED, describe(e, token=settings.token))
+        if is_repo_level(e, settings.endpoint):
+            rp.fail(RepoStatus.GATED, describe(e, token=settings.token, endpoint=settings.endpoint))
 
 
 def referenced_codecs(settings: Settings, rp: RepoPlan) -> list[str]:

@@ -13,16 +13,13 @@ from huggingface_hub.file_download import http_get
 
 from ..local.hashing import feed_file, new_hasher
 from ..remote import RemoteFile
+from .backoff import Cancelled
 
 # http_get hands on the body in chunks of DOWNLOAD_CHUNK_SIZE (10 MB by default), so a dropped connection loses
 # whatever was buffered. None makes httpx pass each network read straight through: every byte that arrived is
 # written (and kept for resume) at once, and progress moves as bytes arrive.
 CHUNK_SIZE = None
 PROGRESS_INTERVAL = 0.1
-
-
-class Cancelled(Exception):
-    """Raised inside a worker when the run is cancelled."""
 
 
 class _Sink:
