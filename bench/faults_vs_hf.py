@@ -29,6 +29,7 @@ SIZE = 3 * 1024 * 1024
 DATA = _bytes("faults-vs-hf", SIZE)
 BIN = Path(sys.executable).parent
 TOKEN = "hf_compare_token_0123456789"
+PENDING = "hf_compare_pending_0123456789"
 
 
 def tools(repo: str, dest: Path) -> dict[str, list[str]]:
@@ -82,11 +83,18 @@ def run_case(hub: LocalHub, repo: str, tool: str, setup: Callable[[], None], kil
 
 def main() -> None:
     repo = HubRepo("acme/compare", "model", [HubFile("weights.bin", DATA), HubFile("config.json", b"{}\n")])
-    gated = HubRepo("acme/gated-compare", "model", [HubFile("weights.bin", DATA)], gated=True)
-    with LocalHub([repo, gated], tokens={TOKEN}) as hub:
+    gated = HubRepo("acme/gated-compare", "model", [HubFile("weights.bin", DATA)], gated=True,
+                    access={PENDING: "pending"})
+    with LocalHub([repo, gated], tokens={TOKEN, PENDING}) as hub:
         def fault(**kw: object) -> Callable[[], None]:
             """A setup that injects a fresh fault (faults are used up as they fire)."""
             return lambda: hub.inject(Fault(path="weights.bin", **kw))  # type: ignore[arg-type]
+
+        def api(**kw: object) -> Callable[[], None]:
+            return lambda: hub.inject(Fault(path="/api/models/acme/compare*", at="api", **kw))  # type: ignore[arg-type]
+
+        def both(*setups: Callable[[], None]) -> Callable[[], None]:
+            return lambda: [s() for s in setups] and None
 
         cases: list[tuple[str, str, Callable[[], None], bool]] = [
             ("connection reset at 1.5 MB of 3 MB", "acme/compare", fault(kind="reset", after_bytes=SIZE // 2), False),
@@ -99,12 +107,44 @@ def main() -> None:
              fault(kind="stall", after_bytes=1 << 20, delay=8), False),
             ("SIGKILL at half, then run again", "acme/compare", fault(kind="slow", delay=0.01), True),
             ("gated repo, no token", "acme/gated-compare", lambda: None, False),
+            ("CDN link expired (403) on the first GET", "acme/compare", fault(kind="expire"), False),
+            ("reset at half, then the CDN link has expired", "acme/compare",
+             both(fault(kind="reset", after_bytes=SIZE // 2), fault(kind="expire")), False),
+            ("API 429 twice, `RateLimit: r=0;t=2`, no Retry-After", "acme/compare",
+             api(kind="status", status=429, reset_in=2, times=2), False),
+            ("API answer stalls after half its body for 8 s", "acme/compare", api(kind="stall", delay=8), False),
         ]
         print("| fault | `hf download` | `musicgen-tui download` |")
         print("|---|---|---|")
         for name, repo_id, setup, killed in cases:
             cells = [run_case(hub, repo_id, tool, setup, killed) for tool in ("hf download", "musicgen-tui")]
-            print(f"| {name} | {cells[0]} | {cells[1]} |")
+            print(f"| {name} | {cells[0]} | {cells[1]} |", flush=True)
+        name = "gated repo, access requested and pending"
+        cells = [run_case(hub, "acme/gated-compare", tool, lambda: None, False, HF_TOKEN=PENDING)
+                 for tool in ("hf download", "musicgen-tui")]
+        print(f"| {name} | {cells[0]} | {cells[1]} |", flush=True)
+    print(f"| mirror whose next-page `Link` names another host (1,500 files) | {mirror_case('hf download')} | "
+          f"{mirror_case('musicgen-tui')} |")
+
+
+def mirror_case(tool: str) -> str:
+    """hf-mirror writes huggingface.co into the tree's ``Link``: who follows it, with the token?"""
+    files = [HubFile(f"d/{i:04d}.txt", b"%d\n" % i) for i in range(1_500)]
+    repos = [HubRepo("acme/many", "dataset", files)]
+    with LocalHub(repos, tokens={TOKEN}) as upstream, \
+            LocalHub(repos, tokens={TOKEN}, link_host=upstream.url) as mirror:
+        dest = Path(tempfile.mkdtemp(prefix="cmp-"))
+        cmd = {"hf download": [str(BIN / "hf"), "download", "acme/many", "--repo-type", "dataset",
+                               "--local-dir", str(dest)],
+               "musicgen-tui": [str(BIN / "musicgen-tui"), "download", "--dataset", "acme/many", "--run",
+                                "--root", str(dest)]}[tool]
+        started = time.monotonic()
+        p = subprocess.run(cmd, env=env(mirror, HF_TOKEN=TOKEN), capture_output=True, text=True, timeout=600)
+        got = sum(1 for f in dest.rglob("*.txt"))
+        shutil.rmtree(dest, ignore_errors=True)
+        up = upstream.stats.requests
+        return (f"exit {p.returncode}, {got} of 1,500 files, {time.monotonic() - started:.1f} s; the other host got "
+                f"API requests: {up['api']} ({up['auth']} with the token)")
 
 
 if __name__ == "__main__":

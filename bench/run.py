@@ -74,7 +74,9 @@ class Hub:
     """The local Hub in its own process."""
 
     def __init__(self, store: Path, slow: float | None = None) -> None:
-        args = [sys.executable, "-m", "localhub", "--store", str(store)]
+        # plain mode: bodies straight from resolve, as when docs/PERFORMANCE.md was measured (the redirects and
+        # gzip of the realistic mode cost the server, not the tools; the tests cover those shapes)
+        args = [sys.executable, "-m", "localhub", "--store", str(store), "--plain"]
         if slow:
             args += ["--slow", str(slow)]
         self.proc = subprocess.Popen(args, cwd=HERE, stdout=subprocess.PIPE, text=True)

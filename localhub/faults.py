@@ -36,8 +36,9 @@ class Fault:
 class HubStats:
     """What the servers did: requests by kind, body bytes served per file path.
 
-    Kinds: ``info``, ``tree``, ``paths-info`` (API); ``GET``/``HEAD`` (``resolve``); ``cdn`` and ``resolve-cache``
-    (bodies served after a redirect); ``cdn-auth`` (CDN requests that carried an Authorization header);
+    Kinds: ``api`` (every API request, refused ones too), ``info``, ``tree``, ``paths-info``; ``GET`` and
+    ``HEAD`` (``resolve``); ``cdn``, ``cdn-body`` and ``resolve-cache`` (bodies served after a redirect);
+    ``auth`` (Hub requests carrying a token); ``cdn-auth`` (CDN requests carrying one: must stay 0);
     ``api-429`` (API requests refused for the rate limit)."""
 
     requests: Counter[str] = field(default_factory=Counter)

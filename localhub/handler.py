@@ -55,6 +55,8 @@ class Handler(BaseHandler):
             parts = [unquote(p) for p in path.split("/")[1:]]
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             self._check_token()
+            if self.headers.get("Authorization"):
+                self.stats.count("auth")
             if parts[:2] == ["api", "resolve-cache"] and method in ("GET", "HEAD"):
                 self._resolve_cache(method, parts[2:])
             elif parts[:1] == ["api"] and len(parts) >= 4 and parts[1] in ("models", "datasets"):
@@ -108,6 +110,7 @@ class Handler(BaseHandler):
 
     # --- API ----------------------------------------------------------------------------------
     def _api(self, method: str, repo_type: str, rest: list[str], query: dict[str, str], path: str) -> None:
+        self.stats.count("api")
         fault = self.hub.take_fault(path, "api")
         if fault is not None and fault.kind == "status":
             if fault.status == 429:

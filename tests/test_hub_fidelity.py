@@ -217,3 +217,28 @@ def test_a_gzip_body_that_arrives_damaged_is_retried(root: Path) -> None:
         result = Downloader(settings).run(make_plan(settings, [RepoRef("model", "acme/text")]))
         assert result.ok, result
         assert (repo_dir(root, "model", "acme/text") / "notes.txt").read_bytes() == b"la " * 5000
+
+
+def test_reopening_the_app_spends_no_api_call_and_r_lists_again(tmp_path: Path, catalog_hub: LocalHub) -> None:
+    def api_calls() -> int:
+        return sum(catalog_hub.stats.requests[k] for k in ("info", "tree", "paths-info"))
+
+    async def session(press_refresh: bool) -> None:
+        app = make_app(Settings(root=tmp_path, endpoint=catalog_hub.url, min_free=0))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: all(e.plan is not None for e in app.entries.values()))
+            assert app.entries["model:facebook/musicgen-small"].size_cell() == "114.0 KiB"
+            if press_refresh:
+                before = api_calls()
+                await pilot.press("r")
+                await until(pilot, lambda: all(e.plan is not None for e in app.entries.values())
+                            and api_calls() >= before + len(app.entries))
+
+    asyncio.run(session(False))
+    first = api_calls()
+    assert first >= 21  # at least one call per catalog repo
+    catalog_hub.stats.requests.clear()
+    asyncio.run(session(False))
+    assert api_calls() == 0  # every size from the listing cache
+    asyncio.run(session(True))
+    assert api_calls() >= 21

@@ -173,6 +173,15 @@ class MusicgenApp(WorkerApp):
 
         self.push_screen(AddRepoScreen(), added)
 
+    def action_refresh(self) -> None:
+        """List every repo on the Hub again: new commits, new files, access granted meanwhile."""
+        for entry in self.entries.values():
+            entry.plan = None
+        self.select_pane.rebuild()
+        self.notify(f"Listing {len(self.entries)} repos on the Hub again")
+        if self.background:
+            self.plan_catalog(self.select_pane.profiles(), refresh=True)
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen(key_lines(self)))
 

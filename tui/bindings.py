@@ -35,6 +35,8 @@ BINDINGS: list[Binding] = [
     Binding("n", "add_repo", "Add repo", id="add-repo", show=False, tooltip="Add any Hub repo by id"),
     Binding("p", "profile", "Profile", id="profile", show=False,
             tooltip=f"Cycle the model's profile: {', '.join(PROFILES)}"),
+    Binding("r", "refresh", "Refresh", id="refresh", show=False,
+            tooltip="List every repo on the Hub again (new commits, access granted)"),
     Binding("question_mark", "help", "Help", id="help", tooltip="Show these keys"),
     Binding("ctrl+p", "command_palette", "Palette", id="palette", show=False, priority=True,
             tooltip="Open the command palette: every action by name"),

@@ -10,7 +10,7 @@ from textual.app import App
 
 from core.catalog import Catalog
 from core.hub.download import Downloader, FileEvent
-from core.hub.planner import make_plan
+from core.hub.planner import CacheUse, make_plan
 from core.local import checksums, inventory
 from core.local.lock import LockHeld, root_lock
 from core.local.verify import FileCheck, verify, write_report
@@ -44,23 +44,24 @@ class WorkerApp(App[int]):
         self.post_message(LocalScanned(inventory.scan(self.settings.root)))
 
     @work(thread=True, exclusive=True, group="catalog-plan", exit_on_error=False)
-    def plan_catalog(self, profiles: dict[RepoRef, str]) -> None:
-        """Size every repo of the Select pane, with the profile each row has."""
-        self._plan_sizes(profiles)
+    def plan_catalog(self, profiles: dict[RepoRef, str], refresh: bool = False) -> None:
+        """Size every repo of the Select pane, with the profile each row has: from the listing cache where it
+        has the repo (reopening the app spends no API call), or, to ``refresh``, from the Hub."""
+        self._plan_sizes(profiles, "write" if refresh else "read")
 
     @work(thread=True, group="repo-plan", exit_on_error=False)
     def plan_repos(self, profiles: dict[RepoRef, str]) -> None:
         """Size some repos again (a new profile, a repo added, a download over)."""
-        self._plan_sizes(profiles)
+        self._plan_sizes(profiles, "read")
 
-    def _plan_sizes(self, profiles: dict[RepoRef, str]) -> None:
+    def _plan_sizes(self, profiles: dict[RepoRef, str], cache: CacheUse) -> None:
         make_plan(self.settings, list(profiles), profiles=profiles, catalog=self.catalog, dependencies=False,
-                  on_repo=lambda rp: self.post_message(RepoPlanned(rp)), cancel=self.closing)
+                  on_repo=lambda rp: self.post_message(RepoPlanned(rp)), cancel=self.closing, cache=cache)
 
     @work(thread=True, exclusive=True, group="download-plan", exit_on_error=False)
     def plan_download(self, refs: list[RepoRef], profiles: dict[RepoRef, str], cancel: threading.Event) -> None:
         self.post_message(DownloadPlanned(make_plan(self.settings, refs, profiles=profiles, catalog=self.catalog,
-                                                    cancel=cancel)))
+                                                    cancel=cancel, cache="write")))
 
     @work(thread=True, exclusive=True, group="download", exit_on_error=False)
     def run_download(self, plan: Plan, cancel: threading.Event) -> None:

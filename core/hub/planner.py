@@ -7,11 +7,13 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
 
 from ..catalog import Catalog, CatalogEntry, default_catalog
 from ..local.compare import plan_files
+from ..local.listings import ListingCache
 from ..local.space import free_space
 from ..patterns import select
 from ..plan import Plan, RepoPlan
@@ -26,6 +28,9 @@ from .listing import HubApi, fetch_listing
 from .probes import check_access, referenced_codecs
 
 MAX_PARALLEL = 8  # repos listed at once
+# The listing cache: "off" (the CLI: a dry run changes nothing), "read" (use what it holds, keep what is fetched:
+# the app's sizing), "write" (ask the Hub, keep the answer: the app's refresh and download plans).
+CacheUse = Literal["off", "read", "write"]
 
 
 @dataclass(frozen=True)
@@ -46,11 +51,14 @@ class Planner:
     """Plans repos one at a time; safe to call from several threads at once."""
 
     def __init__(self, settings: Settings, catalog: Catalog | None = None, *, find_references: bool = True,
-                 cancel: threading.Event | None = None) -> None:
+                 cancel: threading.Event | None = None, cache: CacheUse = "off") -> None:
         self.settings = settings
         self.catalog = catalog or default_catalog()
         self.find_references = find_references
         self.api = HubApi(settings, cancel=cancel)
+        self.cache = ListingCache(settings.root, settings.endpoint, with_token=settings.token is not None) \
+            if cache != "off" else None
+        self.read_cache = cache == "read"
 
     def plan_repo(self, ref: RepoRef, choice: Choice = Choice(), dependency_of: str | None = None) -> RepoPlan:
         """List one repo and compare it with its local folder."""
@@ -75,7 +83,31 @@ class Planner:
 
     def _list(self, rp: RepoPlan, entry: CatalogEntry | None, revision: str | None) -> bool:
         """Fetch the listing; on failure set the plan's status and say False. A gated repo that refuses its
-        listing is gated, never "not on this endpoint" (``GatedRepoError`` is a ``RepositoryNotFoundError``)."""
+        listing is gated, never "not on this endpoint" (``GatedRepoError`` is a ``RepositoryNotFoundError``).
+        The main branch's answer is kept in the listing cache, and read from there first in "read" mode."""
+        cache = self.cache if revision is None else None
+        hit = cache.get(rp.ref) if cache is not None and self.read_cache else None
+        if isinstance(hit, tuple):
+            rp.fail(*hit)
+            return False
+        if hit is None:
+            if not self._fetch(rp, entry, revision):
+                if cache is not None:
+                    cache.put(rp.ref, (rp.status, rp.message or ""))
+                return False
+            if cache is not None:
+                assert rp.listing is not None
+                cache.put(rp.ref, rp.listing)
+        else:
+            rp.listing = hit
+        assert rp.listing is not None
+        if rp.listing.ref != rp.ref:  # the Hub's own spelling wins: one folder per repo, however it was typed
+            rp.ref = rp.listing.ref
+            rp.local_dir = rp.ref.local_dir(self.settings.root)
+        return True
+
+    def _fetch(self, rp: RepoPlan, entry: CatalogEntry | None, revision: str | None) -> bool:
+        """Ask the Hub for the listing (with retries); on failure set the plan's status and say False."""
         retries: list[str] = []
         try:
             rp.listing = fetch_listing(self.api, rp.ref, revision, notes=rp.notes,
@@ -100,9 +132,6 @@ class Planner:
             return False
         if retries:
             rp.notes.append(f"listed after {len(retries)} retries (last: {retries[-1]})")
-        if rp.listing.ref != rp.ref:  # the Hub's own spelling wins: one folder per repo, however it was typed
-            rp.ref = rp.listing.ref
-            rp.local_dir = rp.ref.local_dir(self.settings.root)
         return True
 
     def _choose_files(self, rp: RepoPlan, choice: Choice) -> None:
@@ -129,13 +158,14 @@ class Planner:
 def make_plan(settings: Settings, refs: Sequence[RepoRef], choice: Choice = Choice(), *,
               profiles: Mapping[RepoRef, str] | None = None, catalog: Catalog | None = None,
               dependencies: bool = True, on_repo: Callable[[RepoPlan], object] | None = None,
-              cancel: threading.Event | None = None) -> Plan:
+              cancel: threading.Event | None = None, cache: CacheUse = "off") -> Plan:
     """Plan every repo (listed concurrently), in the order given, then the dependencies they bring in.
 
     ``profiles`` overrides ``choice.profile`` per repo; ``on_repo`` hears each plan as it is made (from worker
-    threads). Once ``cancel`` is set, repos not yet listed are left out as cancelled."""
+    threads). Once ``cancel`` is set, repos not yet listed are left out as cancelled. ``cache`` says how the
+    listing cache is used (``CacheUse``)."""
     catalog = catalog or default_catalog()
-    planner = Planner(settings, catalog, find_references=dependencies, cancel=cancel)
+    planner = Planner(settings, catalog, find_references=dependencies, cancel=cancel, cache=cache)
     per_repo = {catalog.canonical(k): v for k, v in (profiles or {}).items()}
     wanted = list(dict.fromkeys(catalog.canonical(r) for r in refs))
 
