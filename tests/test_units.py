@@ -132,3 +132,15 @@ def test_globs_follow_huggingface_hub(include: tuple[str, ...], exclude: tuple[s
     theirs = list(filter_repo_objects(files, allow_patterns=list(include) or None,
                                       ignore_patterns=list(exclude) or None, key=lambda f: f.path))
     assert select(files, include, exclude) == theirs
+
+
+def test_errors_without_a_request_are_described_not_raised() -> None:
+    """httpx2 raises RuntimeError when asked for the request of an exception that has none."""
+    import httpx2
+
+    from core.hub.errors import describe, failed_url, is_repo_level, is_transient
+
+    for exc in (httpx2.ReadTimeout("stalled"), httpx2.DecodingError("bad gzip"), httpx2.ConnectError("refused")):
+        assert failed_url(exc) is None
+        assert is_transient(exc, "http://hub") and not is_repo_level(exc, "http://hub")
+        assert describe(exc, endpoint="http://hub")

@@ -93,8 +93,9 @@ class Downloader:
         disable_progress_bars()
         constants.DOWNLOAD_CHUNK_SIZE = CHUNK_SIZE  # type: ignore[assignment]
         constants.HF_HUB_DOWNLOAD_TIMEOUT = settings.read_timeout  # type: ignore[assignment]
-        # http_get refuses a fresh download over 50 GB (a resumed one passes): the refusal protects plain HTTP
-        # clients that cannot resume, and ours resumes every byte, so a 60 GB shard downloads like any file.
+        # http_get refuses a fresh download over 50 GB before asking the server (such files are stored with Xet on
+        # the Hub), yet lets a resumed one through. Whether the server serves the file is its answer to give: the
+        # guard is lifted, and a server that refuses fails that one file with its own message, no byte fetched.
         constants.MAX_HTTP_DOWNLOAD_SIZE = 1 << 62
 
     def run(self, plan: Plan) -> RunResult:

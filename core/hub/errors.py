@@ -39,10 +39,10 @@ def _origin(url: str) -> tuple[str, str]:
 
 def failed_url(exc: BaseException) -> str | None:
     """The URL of the request that failed (after redirects), when the error carries one."""
-    request = getattr(getattr(exc, "response", None), "request", None) or getattr(exc, "request", None)
-    try:
+    try:  # httpx2's ``.request`` raises RuntimeError, not AttributeError, when none is attached
+        request = getattr(getattr(exc, "response", None), "request", None) or getattr(exc, "request", None)
         return str(request.url) if request is not None else None
-    except RuntimeError:  # httpx2 raises when an exception has no request attached
+    except RuntimeError:
         return None
 
 
