@@ -46,18 +46,18 @@ def catalog_for(settings: Settings) -> Catalog:
         raise UsageError(str(e)) from None
 
 
-def refs_from(args: argparse.Namespace, catalog: Catalog, groups: bool = False) -> list[RepoRef]:
+def refs_from(args: argparse.Namespace, catalog: Catalog | None, groups: bool = False) -> list[RepoRef]:
     """The repos named by ``--model`` / ``--dataset`` (and, with ``groups``, ``--models`` / ``--datasets``), in
-    the catalog's spelling, each once."""
+    the catalog's spelling (as given without a catalog), each once."""
     from core.repos import RepoRef
 
     refs: list[RepoRef] = []
-    if groups and args.models:
+    if groups and args.models and catalog is not None:
         refs += catalog.refs("model")
-    if groups and args.datasets:
+    if groups and args.datasets and catalog is not None:
         refs += catalog.refs("dataset")
     try:
         refs += [RepoRef("model", i) for i in args.model] + [RepoRef("dataset", i) for i in args.dataset]
     except ValueError as e:
         raise UsageError(str(e)) from None
-    return list(dict.fromkeys(catalog.canonical(r) for r in refs))
+    return list(dict.fromkeys(catalog.canonical(r) if catalog is not None else r for r in refs))

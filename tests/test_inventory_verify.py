@@ -124,18 +124,27 @@ def test_planned_sizes_follow_the_downloads_choice(tmp_path: Path) -> None:
     localrecord.write_record(tmp_path, localrecord.Record(listing, selected=("sub/b.bin", "c.txt")))
     planned = localrecord.read_planned_sizes(tmp_path)
     assert planned is not None and planned.commit == "1" * 40 and planned.ref.repo_id == "acme/set"
-    assert planned.pairs() == [("sub/b.bin", 2), ("c.txt", 3)]
+    assert sorted(planned.pairs()) == [("c.txt", 3), ("sub/b.bin", 2)]
     assert localrecord.read_planned_sizes(tmp_path) == planned  # again, from the cache
     localrecord.write_record(tmp_path, localrecord.Record(listing, include=("*.bin", "*/*.bin", "../*")))
-    planned = localrecord.read_planned_sizes(tmp_path)  # an older record: its patterns, minus unsafe names
-    assert planned is not None and planned.pairs() == [("a.bin", 1), ("sub/b.bin", 2)]
+    planned = localrecord.read_planned_sizes(tmp_path)  # the patterns chose; the record keeps the choice
+    assert planned is not None and sorted(planned.pairs()) == [("a.bin", 1), ("sub/b.bin", 2)]
     record = hf_dir(tmp_path) / localrecord.RECORD_NAME
+    assert json.loads(record.read_text())["folders"] == [["", ["a.bin", "c.txt"], [1, 3], ["0" * 40] * 2, "10"],
+                                                         ["sub/", ["b.bin"], [2], ["0" * 40], "1"],
+                                                         ["../", ["x"], [4], ["0" * 40], "0"]]  # unsafe: never chosen
+    old = {"repo_id": "acme/set", "repo_type": "dataset", "commit": "1" * 40, "include": ["*.bin", "*/*.bin", "../*"],
+           "exclude": [], "profile": "full", "selected": None,
+           "files": [[f.path, f.size, f.blob_id, f.sha256] for f in files]}
+    record.write_text(json.dumps(old), encoding="utf-8")  # format 1: its patterns, minus unsafe names
+    planned = localrecord.read_planned_sizes(tmp_path)
+    assert planned is not None and sorted(planned.pairs()) == [("a.bin", 1), ("sub/b.bin", 2)]
     st = record.stat()
     text = record.read_text(encoding="utf-8").replace('"a.bin", 1,', '"a.bin", 9,')
     record.write_text(text, encoding="utf-8")  # same file, same length: only the mtime tells the change
     os.utime(record, ns=(st.st_atime_ns, st.st_mtime_ns + 1))
     planned = localrecord.read_planned_sizes(tmp_path)
-    assert planned is not None and planned.pairs() == [("a.bin", 9), ("sub/b.bin", 2)]
+    assert planned is not None and sorted(planned.pairs()) == [("a.bin", 9), ("sub/b.bin", 2)]
     (hf_dir(tmp_path) / localrecord.PLANNED_CACHE).write_bytes(b"\x00garbage")
     assert localrecord.read_planned_sizes(tmp_path) == planned
     record.write_text("{not json", encoding="utf-8")
@@ -250,9 +259,9 @@ def hashed(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     calls: list[Path] = []
     real = hashing.hash_file
 
-    def counting(path: Path, algorithm: str = "sha256") -> str:
-        calls.append(path)
-        return real(path, algorithm)
+    def counting(path: str, algorithm: str = "sha256", size: int = -1) -> str:
+        calls.append(Path(path))
+        return real(path, algorithm, size)
 
     monkeypatch.setattr(hashing, "hash_file", counting)
     return calls
@@ -288,7 +297,7 @@ def test_verify_stops_soon_after_cancel(downloaded: Path, hashed: list[Path]) ->
 
     cancel = threading.Event()
     result = verify(downloaded, full=True, cancel=cancel, on_check=lambda _c: cancel.set())
-    assert len(result.checks) == 1  # the one in hand when the event was set
+    assert result.counts["checked"] == 1  # the one in hand when the event was set
     assert len(hashed) < (8 + 2_502) // 2  # the queue was dropped, not worked through
 
 

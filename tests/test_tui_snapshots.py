@@ -112,7 +112,10 @@ async def verifying(pilot: Pilot[int]) -> None:
                             "sha256 1f2e3d4c5b6a…, the Hub says 9a8b…"))
     checks.append(FileCheck(CheckStatus.MISSING, "facebook/encodec_32khz", "model", "model.safetensors", "not on disk"))
     app.post_message(VerifyProgress(checks))
-    result = VerifyResult(checks, generated_at="2026-01-01T00:00:00Z")
+    result = VerifyResult(generated_at="2026-01-01T00:00:00Z")
+    for c in checks:
+        result.add(c)
+    result.repos.update(("model", c.repo_id) for c in checks)
     app.post_message(VerifyFinished(result, ROOT / "inventory" / "verify_report.json"))
     await pilot.pause()
 

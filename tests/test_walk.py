@@ -60,7 +60,7 @@ def as_dict(table: FileTable) -> dict[str, int]:
 def test_serial_walk_finds_regular_files_only(tree: tuple[Path, dict[str, int]],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     top, expected = tree
-    monkeypatch.setattr(walk_mod, "_may_fork", lambda: False)
+    monkeypatch.setattr(walk_mod, "may_fork", lambda: False)
     table = walk(top)
     assert as_dict(table) == expected
     assert len(table) == len(expected) and table.total == sum(expected.values())
@@ -80,7 +80,7 @@ def test_forked_walk_matches_the_serial_one(tree: tuple[Path, dict[str, int]], m
             forks.append(pid)
         return pid
 
-    monkeypatch.setattr(walk_mod, "_may_fork", lambda: True)
+    monkeypatch.setattr(walk_mod, "may_fork", lambda: True)
     monkeypatch.setattr(walk_mod.os, "fork", counting_fork)
     table = walk(top)
     assert len(forks) == 1, "the walk did not share its stat calls"
@@ -99,7 +99,7 @@ def test_a_failed_child_costs_time_not_files(tree: tuple[Path, dict[str, int]],
             os._exit(3)  # the child dies before sending anything
         return real_half(folder, prefix, names, pending, part)
 
-    monkeypatch.setattr(walk_mod, "_may_fork", lambda: True)
+    monkeypatch.setattr(walk_mod, "may_fork", lambda: True)
     monkeypatch.setattr(walk_mod, "_half", dying_child)
     assert as_dict(walk(top)) == expected
 
@@ -107,7 +107,7 @@ def test_a_failed_child_costs_time_not_files(tree: tuple[Path, dict[str, int]],
 def test_small_trees_never_fork(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(walk_mod.FORK_AFTER - 1):
         (tmp_path / f"{i}.txt").write_bytes(b"")
-    monkeypatch.setattr(walk_mod, "_may_fork", lambda: True)
+    monkeypatch.setattr(walk_mod, "may_fork", lambda: True)
     monkeypatch.setattr(walk_mod.os, "fork", lambda: pytest.fail("forked for a small tree"))
     assert len(walk(tmp_path)) == walk_mod.FORK_AFTER - 1
 
@@ -117,7 +117,7 @@ def test_no_fork_while_threads_run() -> None:
     t = threading.Thread(target=stop.wait)
     t.start()
     try:
-        assert walk_mod._may_fork() is False
+        assert walk_mod.may_fork() is False
     finally:
         stop.set()
         t.join()
@@ -144,7 +144,7 @@ def test_forked_walk_with_sigchld_ignored(tree: tuple[Path, dict[str, int]], mon
     import signal
 
     top, expected = tree
-    monkeypatch.setattr(walk_mod, "_may_fork", lambda: True)
+    monkeypatch.setattr(walk_mod, "may_fork", lambda: True)
     old = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     try:
         assert as_dict(walk(top)) == expected

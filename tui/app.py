@@ -310,7 +310,6 @@ class MusicgenApp(WorkerApp):
 
     def on_verify_finished(self, message: m.VerifyFinished) -> None:
         result = message.result
-        self.verify_pane.apply([c for c in result.checks if c.source != "hub"])
         self.verify_pane.finish(result, message.report.relative_to(self.settings.root).as_posix())
         self.select_pane.show_verified(result)
 

@@ -199,7 +199,7 @@ class SelectPane(Vertical):
 
     def show_verified(self, result: VerifyResult) -> None:
         bad = {(p.repo_type, p.repo_id) for p in result.problems}
-        checked = {(c.repo_type, c.repo_id) for c in result.checks if c.source == "hub"}
+        checked = result.repos
         for e in self.entries.values():
             key = (e.ref.repo_type, e.ref.repo_id)
             if key in checked:

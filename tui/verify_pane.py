@@ -44,7 +44,7 @@ class VerifyPane(Vertical):
     def queued(self, files: list[Queued]) -> None:
         for repo_id, repo_type, path in files:
             self._set(FileCheck(CheckStatus.HASHING, repo_id, repo_type, path))
-        self.query_one(ProgressBar).update(total=len(files))
+        self.query_one(ProgressBar).update(total=len(self.status))
         self._summary()
 
     def apply(self, checks: list[FileCheck]) -> None:

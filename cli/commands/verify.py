@@ -25,7 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, out: Output) -> int:
     settings = settings_for(args)
-    refs = refs_from(args, catalog_for(settings)) or None
+    refs = refs_from(args, None) or None
+    if refs is not None and not all(r.local_dir(settings.root).is_dir() for r in refs):
+        refs = refs_from(args, catalog_for(settings))  # an alias or another spelling: the catalog's name
     from core.local.verify import verify, write_report
 
     result = verify(settings.root, refs, full=args.full)

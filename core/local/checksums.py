@@ -76,12 +76,11 @@ def write_checksums(root: Path, min_size: int = DEFAULT_MIN_SIZE,
         if not files:
             target.unlink(missing_ok=True)
             continue
-        digests: dict[str, str] = {}
-        for path, _alg, digest in hash_many((root / p, "sha256") for p, _ in files):
-            rel_path = path.relative_to(root).as_posix()
+        digests = [""] * len(files)
+        for k, digest in hash_many([(str(root / p), "sha256", s) for p, s in files]):
             if isinstance(digest, OSError):
                 raise digest
-            digests[rel_path] = digest
-        write_text_atomic(target, "".join(format_line(digests[p], p) for p, _ in files))
+            digests[k] = digest
+        write_text_atomic(target, (format_line(d, p) for d, (p, _) in zip(digests, files, strict=True)))
         written.append(ChecksumFile(target, len(files), sum(s for _, s in files)))
     return written

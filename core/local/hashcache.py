@@ -1,54 +1,67 @@
 """Hashes remembered per repo folder, keyed by what any change to a file changes: size, mtime_ns, ctime_ns and
-inode. ``ctime`` cannot be set back by anyone, so a file rewritten with its old mtime restored still misses."""
+inode. ``ctime`` cannot be set back by anyone, so a file rewritten with its old mtime restored still misses.
+
+Kept by folder, as the walk and the record are: per folder, its file names, their stat keys as one array of
+four integers a file, and their digests (``""`` for none). A second verify compares a folder's keys and
+digests as two objects, at C speed; nothing is built per file. Stored with marshal (a 100,000-file repo
+loads in milliseconds)."""
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
+from array import array
 from pathlib import Path
 
-from .jsonio import write_json_atomic
 from .metadata import hf_dir
 
-CACHE_NAME = "musicgen-tui-hashes.json"
-
-
-def _key(st: os.stat_result) -> list[int]:
-    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+CACHE_NAME = "musicgen-tui-hashes.marshal"
+OLD_CACHE_NAME = "musicgen-tui-hashes.json"  # format 1, per file: read no more, removed on the next save
+CACHE_FORMAT = 2
+Entry = tuple[list[str], bytes, list[str]]  # names, stat keys (array "q", 4 a file, as bytes), digests
 
 
 class HashCache:
-    """``get``/``put`` by (path relative to the repo folder, algorithm); ``save`` writes it atomically."""
+    """``folder``/``put_folder`` by folder prefix (``""`` or ``"a/b/"``), ``KEY_FIELDS`` integers of stat keys
+    a file; ``save`` writes it atomically."""
 
     def __init__(self, local_dir: Path) -> None:
         self.path = hf_dir(local_dir) / CACHE_NAME
         self.local_dir = local_dir
+        self.folders: dict[str, Entry] = {}
         try:
-            self.entries: dict[str, list[object]] = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            self.entries = {}
+            with open(self.path, "rb") as f:
+                fmt, folders = marshal.loads(f.read())
+            if fmt == CACHE_FORMAT and isinstance(folders, dict):
+                self.folders = folders
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
         self.dirty = False
 
-    def get(self, rel: str, algorithm: str) -> str | None:
-        entry = self.entries.get(f"{algorithm}:{rel}")
-        if entry is None:
-            return None
-        try:
-            st = os.stat(self.local_dir / rel)
-        except OSError:
-            return None
-        return str(entry[4]) if entry[:4] == _key(st) else None
+    def folder(self, prefix: str) -> Entry | None:
+        return self.folders.get(prefix)
 
-    def put(self, rel: str, algorithm: str, digest: str, st: os.stat_result) -> None:
-        self.entries[f"{algorithm}:{rel}"] = [*_key(st), digest]
-        self.dirty = True
+    def put_folder(self, prefix: str, names: list[str], keys: array, digests: list[str]) -> None:
+        entry = (names, keys.tobytes(), digests)
+        if self.folders.get(prefix) != entry:
+            self.folders[prefix] = entry
+            self.dirty = True
 
-    def forget(self, rel: str) -> None:
-        for alg in ("sha256", "git-sha1"):
-            if self.entries.pop(f"{alg}:{rel}", None) is not None:
-                self.dirty = True
+    def keep_only(self, prefixes: set[str]) -> None:
+        """Drop the folders no longer planned."""
+        for prefix in [p for p in self.folders if p not in prefixes]:
+            del self.folders[prefix]
+            self.dirty = True
 
     def save(self) -> None:
-        if self.dirty and self.local_dir.is_dir():
-            write_json_atomic(self.path, self.entries, indent=None)
-            self.dirty = False
+        if not self.dirty or not self.local_dir.is_dir():
+            return
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(marshal.dumps((CACHE_FORMAT, self.folders)))
+            os.replace(tmp, self.path)
+            (self.path.parent / OLD_CACHE_NAME).unlink(missing_ok=True)
+        except OSError:  # a read-only folder: the next verify hashes again, nothing is wrong
+            tmp.unlink(missing_ok=True)
+        self.dirty = False

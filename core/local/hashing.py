@@ -1,70 +1,193 @@
-"""Hashing files the way the Hub does: sha256 for LFS files, git's blob sha1 for the rest. Flat memory,
-large reads, both cores (hashlib releases the GIL while it hashes)."""
+"""Hashing files the way the Hub does: sha256 for LFS files, git's blob sha1 for the rest. Flat memory (one
+reused buffer per thread), both cores.
+
+On small files the floor is ``open``/``read``/``close``, not the hash, and every system call hands the GIL
+over, so threads barely help: a process without threads forks once and the two processes each take half the
+bytes (as ``sha256sum`` run over two halves would). A process that runs threads (the app) hashes on a thread
+pool instead, and can report each file as it is done.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+import threading
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 READ_SIZE = 4 << 20
+SMALL = 256 << 10  # files read whole, in one call
+FORK_AFTER = 256  # files worth a second process (a fork costs about a millisecond)
+Job = tuple[str, str, int]  # (path, algorithm, expected size: only balances the work)
+Digest = str | OSError
+
+_local = threading.local()
 
 
 def new_hasher(algorithm: str, size: int) -> Any:
     """A hashlib object for ``algorithm``; git-sha1 is seeded with git's ``blob <size>\\0`` header."""
-    import hashlib  # here, like ThreadPoolExecutor below: a verify that finds every hash remembered needs neither
+    global _hashlib
+    if _hashlib is None:  # imported on first use: a verify that finds every hash remembered never needs it
+        import hashlib
+        _hashlib = hashlib
     if algorithm == "sha256":
-        return hashlib.sha256()
+        return _hashlib.sha256()
     if algorithm == "git-sha1":
-        return hashlib.sha1(b"blob %d\0" % size)
+        return _hashlib.sha1(b"blob %d\0" % size)
     raise ValueError(f"unknown hash algorithm {algorithm!r}")
 
 
-def feed_file(hasher: Any, path: Path, limit: int | None = None) -> int:
-    """Feed the first ``limit`` bytes of ``path`` (all when None) to ``hasher``; returns the bytes read."""
-    done = 0
-    buf = bytearray(READ_SIZE)
-    view = memoryview(buf)
-    with open(path, "rb", buffering=0) as f:
-        while limit is None or done < limit:
-            want = READ_SIZE if limit is None else min(READ_SIZE, limit - done)
-            n = f.readinto(view[:want])
-            if not n:
-                break
-            hasher.update(view[:n])
-            done += n
+_hashlib: Any = None
+
+
+def _buffer() -> memoryview:
+    """This thread's read buffer, allocated once (a new 4 MiB buffer per file cost more than hashing it)."""
+    view: memoryview | None = getattr(_local, "view", None)
+    if view is None:
+        view = _local.view = memoryview(bytearray(READ_SIZE))
+    return view
+
+
+def _feed_fd(hasher: Any, fd: int, limit: int | None) -> int:
+    view, done = _buffer(), 0
+    while limit is None or done < limit:
+        want = READ_SIZE if limit is None else min(READ_SIZE, limit - done)
+        n = os.readv(fd, [view[:want]])
+        if not n:
+            break
+        hasher.update(view[:n])
+        done += n
     return done
 
 
-def hash_file(path: Path, algorithm: str = "sha256") -> str:
-    """The hex digest of a whole file."""
-    size = path.stat().st_size
-    h = new_hasher(algorithm, size)
-    feed_file(h, path)
-    return h.hexdigest()
+def feed_file(hasher: Any, path: os.PathLike[str] | str, limit: int | None = None) -> int:
+    """Feed the first ``limit`` bytes of ``path`` (all when None) to ``hasher``; returns the bytes read."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return _feed_fd(hasher, fd, limit)
+    finally:
+        os.close(fd)
 
 
-def hash_many(jobs: Iterable[tuple[Path, str]]) -> Iterator[tuple[Path, str, str | OSError]]:
-    """Hash ``(path, algorithm)`` jobs on all cores; yields ``(path, algorithm, hexdigest or the OSError)`` in
-    the order given. Closing the generator early cancels the jobs not yet started."""
+def hash_file(path: os.PathLike[str] | str, algorithm: str = "sha256", size: int = -1) -> str:
+    """The hex digest of a whole file. Given the ``size`` it should have, a small file takes one ``open``, one
+    ``read`` and ``close`` (the size is only a hint: a file that turns out longer is read on to its end)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if 0 <= size < SMALL:
+            data = os.read(fd, size + 1)
+            if len(data) <= size:  # the whole file (a shorter one too: its own length goes in git's header)
+                h = new_hasher(algorithm, len(data))
+                h.update(data)
+                return str(h.hexdigest())
+        h = new_hasher(algorithm, os.fstat(fd).st_size)
+        os.lseek(fd, 0, os.SEEK_SET)
+        _feed_fd(h, fd, None)
+    finally:
+        os.close(fd)
+    return str(h.hexdigest())
 
-    def one(job: tuple[Path, str]) -> tuple[Path, str, str | OSError]:
-        path, algorithm = job
-        try:
-            return path, algorithm, hash_file(path, algorithm)
-        except OSError as e:
-            return path, algorithm, e
 
-    it = iter(jobs)
-    first = next(it, None)
-    if first is None:  # nothing to hash (every hash remembered): no pool, no threads
+def _one(job: Job) -> Digest:
+    try:
+        return hash_file(job[0], job[1], job[2])
+    except OSError as e:
+        return e
+
+
+def hash_many(jobs: Sequence[Job], cancel: threading.Event | None = None) -> Generator[tuple[int, Digest]]:
+    """Hash every job on all cores; yields ``(index in jobs, hexdigest or the OSError)``, in no fixed order.
+    Setting ``cancel`` or closing the generator stops the work not yet begun."""
+    if not jobs:
         return
-    from concurrent.futures import ThreadPoolExecutor
-    from itertools import chain
+    if len(jobs) >= FORK_AFTER and _may_fork():
+        yield from _forked(jobs, cancel)
+    else:
+        yield from _threaded(jobs, cancel)
 
+
+def _may_fork() -> bool:
+    from .walk import may_fork
+    return may_fork()
+
+
+def _halves(jobs: Sequence[Job]) -> tuple[list[int], list[int]]:
+    """Job indexes split into two halves of about the same bytes (each file to the lighter half, in order)."""
+    halves: tuple[list[int], list[int]] = ([], [])
+    weight = [0, 0]
+    for i, job in enumerate(jobs):
+        k = 0 if weight[0] <= weight[1] else 1
+        halves[k].append(i)
+        weight[k] += job[2] + 4096  # a file costs its open and close too
+    return halves
+
+
+def _forked(jobs: Sequence[Job], cancel: threading.Event | None) -> Iterator[tuple[int, Digest]]:
+    import marshal
+    import signal
+
+    mine, theirs = _halves(jobs)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: hash its half, send the digests (or errno, message), leave without exit handlers
+        code = 1
+        try:
+            os.close(r)
+            out = [(d if isinstance(d, str) else (d.errno, d.strerror)) for d in (_one(jobs[i]) for i in theirs)]
+            with open(w, "wb") as f:
+                f.write(marshal.dumps(out))
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    finished = False
+    try:
+        with open(r, "rb") as pipe:
+            for i in mine:
+                if cancel is not None and cancel.is_set():
+                    return
+                yield i, _one(jobs[i])
+            data = pipe.read()
+        _, status = os.waitpid(pid, 0)
+        finished = True
+        got = marshal.loads(data) if status == 0 else None
+        if not isinstance(got, list) or len(got) != len(theirs):  # the child failed: its half here, on threads
+            yield from ((theirs[k], d) for k, d in _threaded([jobs[i] for i in theirs], cancel))
+            return
+        for i, d in zip(theirs, got, strict=True):
+            yield i, d if isinstance(d, str) else OSError(d[0], d[1])
+    finally:
+        if not finished:  # cancelled or closed early: the child's half is dropped
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
+BATCH = 32  # small files per task: a future per file cost more than opening it
+
+
+def _threaded(jobs: Sequence[Job], cancel: threading.Event | None) -> Iterator[tuple[int, Digest]]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def batch(start: int, stop: int) -> list[tuple[int, Digest]]:
+        out: list[tuple[int, Digest]] = []
+        for i in range(start, stop):
+            if cancel is not None and cancel.is_set():
+                break
+            out.append((i, _one(jobs[i])))
+        return out
+
+    bounds, start, weight = [], 0, 0
+    for i, job in enumerate(jobs):  # a batch ends after 32 files or 4 MiB, so large files spread over the pool
+        weight += job[2]
+        if i + 1 - start >= BATCH or weight >= READ_SIZE:
+            bounds.append((start, i + 1))
+            start, weight = i + 1, 0
+    if start < len(jobs):
+        bounds.append((start, len(jobs)))
     pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2)
     try:
-        yield from pool.map(one, chain([first], it))
-    finally:  # also when the caller stops early: the files not yet begun are never hashed
+        for done in pool.map(lambda b: batch(*b), bounds):
+            yield from done
+            if cancel is not None and cancel.is_set():
+                return
+    finally:  # also when the caller stops early: the batches not yet begun are never hashed
         pool.shutdown(wait=True, cancel_futures=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import marshal
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from .jsonio import write_json_atomic
 from .metadata import hf_dir
 
 RECORD_NAME = "musicgen-tui.json"
+RECORD_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -46,18 +48,30 @@ CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
 
 def write_record(local_dir: Path, record: Record) -> None:
     """Save the planned listing; also mark ``.cache/huggingface`` as huggingface_hub does (git-ignored, a
-    CACHEDIR.TAG for backup tools)."""
+    CACHEDIR.TAG for backup tools).
+
+    Format 2 groups the files by folder (a folder's prefix is written once, not in every path) with one hash a
+    file (the one ``verify`` checks), and marks the chosen files with a ``1`` in a string: 5.3 MB for a
+    100,000-file dataset, where format 1 (every path twice, both hashes) took 9 MB."""
     folder = hf_dir(local_dir)
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in ((".gitignore", "*"), ("CACHEDIR.TAG", CACHEDIR_TAG)):
         if not (folder / name).exists():
             (folder / name).write_text(text, encoding="utf-8")
     lst = record.listing
+    keep = set(record.selected) if record.selected is not None else {f.path for f in record.planned()}
+    groups: dict[str, tuple[list[str], list[int], list[str], list[str]]] = {}
+    for f in lst.files:
+        prefix, slash, name = f.path.rpartition("/")
+        names, sizes, etags, chosen = groups.setdefault(prefix + slash, ([], [], [], []))
+        names.append(name)
+        sizes.append(f.size)
+        etags.append(f.etag)
+        chosen.append("1" if f.path in keep else "0")
     write_json_atomic(hf_dir(local_dir) / RECORD_NAME, {
-        "repo_id": lst.ref.repo_id, "repo_type": lst.ref.repo_type, "commit": lst.commit,
+        "format": RECORD_FORMAT, "repo_id": lst.ref.repo_id, "repo_type": lst.ref.repo_type, "commit": lst.commit,
         "include": list(record.include), "exclude": list(record.exclude), "profile": record.profile,
-        "selected": list(record.selected) if record.selected is not None else None,
-        "files": [[f.path, f.size, f.blob_id, f.sha256] for f in lst.files],
+        "folders": [[p, n, s, e, "".join(c)] for p, (n, s, e, c) in groups.items()],
     }, indent=None)
 
 
@@ -73,12 +87,30 @@ def _load_record(local_dir: Path) -> tuple[dict[str, Any], tuple[int, int, int]]
     return (data, (st.st_size, st.st_mtime_ns, st.st_ino)) if isinstance(data, dict) else None
 
 
-def _record_from(data: dict[str, Any]) -> Record:
-    files = [RemoteFile(p, int(s), b, h) for p, s, b, h in data["files"]]
-    listing = Listing(RepoRef(data["repo_type"], data["repo_id"]), data["commit"], files)
+def _rows(data: dict[str, Any]) -> Iterator[tuple[str, int, str, bool | None]]:
+    """``(path, size, etag, chosen)`` of every listed file, from either format (format 1 has no per-file
+    choice when its ``selected`` is null: None then)."""
+    if data.get("format") == RECORD_FORMAT:
+        for prefix, names, sizes, etags, chosen in data["folders"]:
+            for name, size, etag, c in zip(names, sizes, etags, chosen, strict=True):
+                yield prefix + name, int(size), etag, c == "1"
+        return
     selected = data.get("selected")
+    keep = set(selected) if selected is not None else None
+    for p, s, b, h in data["files"]:
+        yield p, int(s), h or b, (p in keep) if keep is not None else None
+
+
+def _record_from(data: dict[str, Any]) -> Record:
+    files, selected = [], []
+    for path, size, etag, chosen in _rows(data):
+        files.append(RemoteFile(path, size, etag if len(etag) != 64 else "", etag if len(etag) == 64 else None))
+        if chosen:
+            selected.append(path)
+    listing = Listing(RepoRef(data["repo_type"], data["repo_id"]), data["commit"], files)
+    whole = data.get("format") == RECORD_FORMAT or data.get("selected") is not None
     return Record(listing, tuple(data.get("include", ())), tuple(data.get("exclude", ())),
-                  tuple(selected) if selected is not None else None, data.get("profile", "full"))
+                  tuple(selected) if whole else None, data.get("profile", "full"))
 
 
 def read_record(local_dir: Path) -> Record | None:
@@ -89,23 +121,27 @@ def read_record(local_dir: Path) -> Record | None:
         return None
 
 
-Folders = dict[str, tuple[list[str], list[int]]]  # folder prefix ("" or "a/b/") -> (file names, sizes)
+Folders = dict[str, tuple[list[str], list[int], list[str]]]  # folder prefix ("" or "a/b/") -> names, sizes, etags
 PLANNED_CACHE = "musicgen-tui-planned.marshal"
-PLANNED_FORMAT = 1
+PLANNED_FORMAT = 2
 
 
 @dataclass(frozen=True)
 class PlannedSizes:
-    """What an inventory needs from a record: the repo, its commit, and the size of every planned file,
-    grouped by folder (no per-file objects, so a 100,000-file dataset is checked at C speed)."""
+    """What an inventory and a verify need from a record: the repo, its commit, and the size and expected hash
+    of every planned file, grouped by folder (no per-file objects, so a 100,000-file dataset is checked at C
+    speed)."""
 
     ref: RepoRef
     commit: str
     folders: Folders
 
     def pairs(self) -> list[tuple[str, int]]:
-        return [(prefix + n, s) for prefix, (names, sizes) in self.folders.items()
+        return [(prefix + n, s) for prefix, (names, sizes, _) in self.folders.items()
                 for n, s in zip(names, sizes, strict=True)]
+
+    def __len__(self) -> int:
+        return sum(len(names) for names, _, _ in self.folders.values())
 
 
 def read_planned_sizes(local_dir: Path) -> PlannedSizes | None:
@@ -135,18 +171,21 @@ def read_planned_sizes(local_dir: Path) -> PlannedSizes | None:
 
 
 def _planned_from(data: dict[str, Any]) -> PlannedSizes:
-    selected = data.get("selected")
-    if selected is None:  # a record without the download's own choice: apply its patterns
-        rows = [(f.path, f.size) for f in _record_from(data).planned()]
+    if data.get("format") != RECORD_FORMAT and data.get("selected") is None:
+        # a format-1 record without the download's own choice: apply its patterns
+        rows: Iterator[tuple[str, int, str, bool | None]] = (
+            (f.path, f.size, f.etag, True) for f in _record_from(data).planned())
     else:
-        keep = set(selected)
-        rows = [(r[0], int(r[1])) for r in data["files"] if r[0] in keep]
+        rows = _rows(data)
     folders: Folders = {}
-    for path, size in rows:
+    for path, size, etag, chosen in rows:
+        if not chosen:
+            continue
         folder, slash, name = path.rpartition("/")
-        names, sizes = folders.setdefault(folder + slash, ([], []))
+        names, sizes, etags = folders.setdefault(folder + slash, ([], [], []))
         names.append(name)
         sizes.append(size)
+        etags.append(etag)
     return PlannedSizes(RepoRef(data["repo_type"], data["repo_id"]), str(data["commit"]), folders)
 
 

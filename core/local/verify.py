@@ -8,22 +8,23 @@ etags in huggingface_hub's ``.metadata`` files): sha256 for LFS files, git's blo
 from __future__ import annotations
 
 import contextlib
+from array import array
 from collections import Counter
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..remote import RemoteFile
 from ..repos import RepoRef, RepoType
 from ..states import PROBLEMS, CheckStatus
 from . import metadata
 from .checksums import CHECKSUM_FILES, parse_line
-from .hashcache import HashCache
+from .hashcache import Entry, HashCache
 from .hashing import hash_many
 from .inventory import guess_repo_id, now_iso, repo_folders
 from .jsonio import write_json_atomic
-from .record import read_record
+from .record import read_planned_sizes
+from .walk import KEY_FIELDS, stat_folders
 
 if TYPE_CHECKING:
     import threading
@@ -46,23 +47,31 @@ class FileCheck:
 
 @dataclass
 class VerifyResult:
-    checks: list[FileCheck] = field(default_factory=list)
+    """Counts and problems; an OK file is counted, never kept (a 300,000-file root would hold 300,000 objects)."""
+
+    tally: Counter[CheckStatus] = field(default_factory=Counter)
+    found: list[FileCheck] = field(default_factory=list)
+    repos: set[tuple[str, str]] = field(default_factory=set)  # (repo_type, repo_id) of each repo folder checked
     generated_at: str = field(default_factory=now_iso)
+
+    def add(self, check: FileCheck) -> None:
+        self.tally[check.status] += 1
+        if check.status in PROBLEMS:
+            self.found.append(check)
 
     @property
     def counts(self) -> dict[str, int]:
-        c = Counter(x.status for x in self.checks)
-        return {"checked": len(self.checks), "ok": c[CheckStatus.OK], "mismatch": c[CheckStatus.MISMATCH],
+        c = self.tally
+        return {"checked": c.total(), "ok": c[CheckStatus.OK], "mismatch": c[CheckStatus.MISMATCH],
                 "missing": c[CheckStatus.MISSING], "partial": c[CheckStatus.PARTIAL]}
 
     @property
     def problems(self) -> list[FileCheck]:
-        return sorted((x for x in self.checks if x.status in PROBLEMS),
-                      key=lambda x: (PROBLEMS.index(x.status), x.repo_type, x.repo_id, x.path))
+        return sorted(self.found, key=lambda x: (PROBLEMS.index(x.status), x.repo_type, x.repo_id, x.path))
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.found
 
     def report(self) -> dict[str, object]:
         return {"schema_version": 1, "generated_at": self.generated_at, "counts": self.counts,
@@ -70,35 +79,48 @@ class VerifyResult:
                               "detail": p.detail, "source": p.source} for p in self.problems]}
 
 
-@dataclass(frozen=True)
-class _ToHash:
-    """A file at its expected size: its bytes decide. ``cache`` is its repo's remembered hashes."""
-
-    repo_id: str
-    repo_type: RepoType
-    remote: RemoteFile
-    paths: metadata.DownloadPaths
-    cache: HashCache
-
-    def check(self, status: CheckStatus, detail: str = "") -> FileCheck:
-        return FileCheck(status, self.repo_id, self.repo_type, self.remote.path, detail)
+Folders = dict[str, tuple[list[str], list[int], list[str]]]  # prefix -> names, sizes, expected hashes
+CHUNK = 8192  # files hashed per round: what waits to be hashed stays bounded
 
 
-def expected_files(local_dir: Path) -> tuple[str | None, list[RemoteFile]]:
-    """The repo id and the files the folder should hold, with the Hub's hashes."""
-    record = read_record(local_dir)
-    if record is not None:
-        return record.listing.ref.repo_id, record.planned()
+def expected_files(local_dir: Path) -> tuple[str | None, Folders]:
+    """The repo id and the files the folder should hold, by folder, with the Hub's hashes."""
+    planned = read_planned_sizes(local_dir)
+    if planned is not None:
+        return planned.ref.repo_id, planned.folders
     download = metadata.hf_dir(local_dir) / "download"
-    files = []
+    folders: Folders = {}
     for meta in sorted(download.rglob("*.metadata")) if download.is_dir() else []:
         path = meta.relative_to(download).as_posix()[: -len(".metadata")]
         m = metadata.read_metadata(metadata.download_paths(local_dir, path))
         if m is None:
             continue
         size = (local_dir / path).stat().st_size if (local_dir / path).is_file() else -1
-        files.append(RemoteFile(path, size, m.etag, None) if len(m.etag) == 40 else RemoteFile(path, size, "", m.etag))
-    return None, files
+        folder, slash, name = path.rpartition("/")
+        names, sizes, etags = folders.setdefault(folder + slash, ([], [], []))
+        names.append(name)
+        sizes.append(size)
+        etags.append(m.etag)
+    return None, folders
+
+
+class _Run:
+    """One verification: where outcomes go, what is cancelled, and the sha256 digests the checksum files reuse."""
+
+    def __init__(self, result: VerifyResult, on_check: Callable[[FileCheck], object] | None,
+                 on_queued: Callable[[list[Queued]], object] | None, full: bool,
+                 cancel: threading.Event | None, keep_sha256: bool) -> None:
+        self.result, self.on_check, self.on_queued, self.full, self.cancel = result, on_check, on_queued, full, cancel
+        self.sha256: dict[str, str] | None = {} if keep_sha256 else None  # root-relative path -> digest
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    def add(self, check: FileCheck) -> None:
+        self.result.add(check)
+        if self.on_check:
+            self.on_check(check)
 
 
 def verify(root: Path, refs: list[RepoRef] | None = None, *, on_check: Callable[[FileCheck], object] | None = None,
@@ -106,38 +128,21 @@ def verify(root: Path, refs: list[RepoRef] | None = None, *, on_check: Callable[
            cancel: threading.Event | None = None) -> VerifyResult:
     """Check the repos of ``refs`` (every local repo when None) and, for a whole-root run, the checksum files.
 
-    ``on_queued`` hears every file about to be hashed; ``on_check`` hears each outcome as it is known. An
+    ``on_queued`` hears the files about to be hashed; ``on_check`` hears each outcome as it is known. An
     unchanged file's earlier hash is reused unless ``full``. Setting ``cancel`` stops after the files in hand."""
     result = VerifyResult()
-
-    def add(check: FileCheck) -> None:
-        result.checks.append(check)
-        if on_check:
-            on_check(check)
-
-    to_hash: list[_ToHash] = []
-    caches: list[HashCache] = []
+    sums = [root / rel for rel in CHECKSUM_FILES.values()] if refs is None else []
+    run = _Run(result, on_check, on_queued, full, cancel, any(p.is_file() for p in sums))
     for repo_type, local_dir, ref in _targets(root, refs):
+        if run.cancelled:
+            break
         if ref is not None:  # asked for, never downloaded
-            add(FileCheck(CheckStatus.MISSING, ref.repo_id, repo_type, local_dir.relative_to(root).as_posix(),
-                          "not downloaded"))
+            run.add(FileCheck(CheckStatus.MISSING, ref.repo_id, repo_type, local_dir.relative_to(root).as_posix(),
+                              "not downloaded"))
             continue
-        caches.append(HashCache(local_dir))
-        to_hash += _check_sizes(repo_type, local_dir, caches[-1], add)
-    if on_queued and to_hash:
-        on_queued([(t.repo_id, t.repo_type, t.remote.path) for t in to_hash])
-    sha256_seen: dict[Path, str] = {}
-    with contextlib.closing(_digests(to_hash, full)) as digests:
-        for item, digest in digests:
-            if cancel is not None and cancel.is_set():
-                break
-            if isinstance(digest, str) and item.remote.algorithm == "sha256":
-                sha256_seen[item.paths.file_path] = digest
-            add(_judge(item, digest))
-    for cache in caches:
-        cache.save()
-    if refs is None and not (cancel is not None and cancel.is_set()):
-        _verify_checksum_files(root, sha256_seen, add)
+        _verify_repo(run, root, repo_type, local_dir)
+    if run.sha256 is not None and not run.cancelled:
+        _verify_checksum_files(root, run.sha256, run.add)
     return result
 
 
@@ -152,75 +157,135 @@ def _targets(root: Path, refs: list[RepoRef] | None) -> Iterator[tuple[RepoType,
             yield r.repo_type, r.local_dir(root), r
 
 
-def _check_sizes(repo_type: RepoType, local_dir: Path, cache: HashCache,
-                 add: Callable[[FileCheck], None]) -> list[_ToHash]:
-    """Judge what sizes alone can (missing, partial, too long); return the files whose bytes must decide."""
-    repo_id, files = expected_files(local_dir)
+def _verify_repo(run: _Run, root: Path, repo_type: RepoType, local_dir: Path) -> None:
+    """One repo folder, folder by folder: a folder whose stat keys and remembered digests match the record
+    is judged in two comparisons; the rest file by file, hashing what must be hashed in rounds of ``CHUNK``."""
+    repo_id, folders = expected_files(local_dir)
     repo_id = repo_id or guess_repo_id(repo_type, local_dir)
-    out = []
-    for f in files:
-        paths = metadata.download_paths(local_dir, f.path)
-        try:
-            size = paths.file_path.stat().st_size
-        except OSError:
-            size = -1
+    run.result.repos.add((repo_type, repo_id))
+    cache = HashCache(local_dir)
+    base = local_dir.relative_to(root).as_posix() + "/"
+    keys = stat_folders(local_dir, [(p, names) for p, (names, _, _) in folders.items()])
+    pending: list[tuple[str, int, list[str]]] = []  # (prefix, index, that folder's digests) of files to hash
+    for prefix in sorted(folders):
+        if run.cancelled:
+            break
+        names, _, etags = folders[prefix]
+        here = keys[prefix]
+        known = None if run.full else cache.folder(prefix)
+        if known is not None and known[0] == names and known[1] == here.tobytes() and known[2] == etags:
+            run.result.tally[CheckStatus.OK] += len(names)  # unchanged since every file matched: two comparisons
+            if run.on_check:
+                for name in names:
+                    run.on_check(FileCheck(CheckStatus.OK, repo_id, repo_type, prefix + name))
+            if run.sha256 is not None:
+                run.sha256.update((base + prefix + n, e) for n, e in zip(names, etags, strict=True) if len(e) == 64)
+            continue
+        digests = _check_folder(run, local_dir, repo_id, repo_type, prefix, folders[prefix], here, known, pending)
+        cache.put_folder(prefix, names, here, digests)
+        if len(pending) >= CHUNK:
+            _hash_pending(run, local_dir, repo_id, repo_type, folders, pending, base)
+    _hash_pending(run, local_dir, repo_id, repo_type, folders, pending, base)
+    if not run.cancelled:
+        cache.keep_only(set(folders))
+    cache.save()
+
+
+def _check_folder(run: _Run, local_dir: Path, repo_id: str, repo_type: RepoType, prefix: str,
+                  planned: tuple[list[str], list[int], list[str]], keys: array,
+                  known: Entry | None, pending: list[tuple[str, int, list[str]]]) -> list[str]:
+    """Judge a changed folder file by file: sizes first, then a remembered digest whose stat key still holds;
+    queue the rest for hashing. Returns the folder's digests so far (``""`` where none)."""
+    names, sizes, etags = planned
+    old: dict[str, tuple[bytes, str]] = {}
+    if known is not None:
+        width = 8 * KEY_FIELDS
+        old = {n: (known[1][i * width:(i + 1) * width], known[2][i]) for i, n in enumerate(known[0])}
+    digests = [""] * len(names)
+    raw = keys.tobytes()
+    base = len(pending)
+    for i, (name, expected) in enumerate(zip(names, sizes, strict=True)):
+        size = keys[KEY_FIELDS * i]
+        path = prefix + name
         if size < 0:
-            partial = metadata.partial_size(paths, f.etag)
-            add(FileCheck(CheckStatus.PARTIAL, repo_id, repo_type, f.path, f"{partial} of {f.size} bytes downloaded")
-                if partial else FileCheck(CheckStatus.MISSING, repo_id, repo_type, f.path, "not on disk"))
-        elif 0 <= f.size != size:
-            short = size < f.size
-            add(FileCheck(CheckStatus.PARTIAL, repo_id, repo_type, f.path, f"{size} of {f.size} bytes") if short
-                else FileCheck(CheckStatus.MISMATCH, repo_id, repo_type, f.path, f"size {size}, the Hub says {f.size}"))
-            metadata.forget(paths)
+            paths = metadata.download_paths(local_dir, path)
+            partial = metadata.partial_size(paths, etags[i])
+            run.add(FileCheck(CheckStatus.PARTIAL, repo_id, repo_type, path,
+                              f"{partial} of {expected} bytes downloaded") if partial else
+                    FileCheck(CheckStatus.MISSING, repo_id, repo_type, path, "not on disk"))
+        elif 0 <= expected != size:
+            run.add(FileCheck(CheckStatus.PARTIAL, repo_id, repo_type, path, f"{size} of {expected} bytes")
+                    if size < expected else
+                    FileCheck(CheckStatus.MISMATCH, repo_id, repo_type, path, f"size {size}, the Hub says {expected}"))
+            metadata.forget(metadata.download_paths(local_dir, path))
         else:
-            out.append(_ToHash(repo_id, repo_type, f, paths, cache))
-    return out
+            key, digest = old.get(name, (b"", ""))
+            if key == raw[i * 8 * KEY_FIELDS:(i + 1) * 8 * KEY_FIELDS] and len(digest) == len(etags[i]):
+                digests[i] = _judge(run, local_dir, repo_id, repo_type, path, etags[i], digest)
+            else:
+                pending.append((prefix, i, digests))
+    if run.on_queued and len(pending) > base:
+        run.on_queued([(repo_id, repo_type, prefix + names[i]) for _, i, _ in pending[base:]])
+    return digests
 
 
-def _digests(items: list[_ToHash], full: bool) -> Generator[tuple[_ToHash, str | OSError]]:
-    """Each file's digest: remembered ones first (unless ``full``), then the rest hashed on every core and
-    remembered for next time."""
-    to_hash: dict[tuple[Path, str], _ToHash] = {}
-    for item in items:
-        remembered = None if full else item.cache.get(item.remote.path, item.remote.algorithm)
-        if remembered is not None:
-            yield item, remembered
-        else:
-            to_hash[(item.paths.file_path, item.remote.algorithm)] = item
-    for path, algorithm, digest in hash_many(list(to_hash)):
-        item = to_hash[(path, algorithm)]
-        if isinstance(digest, str):
-            with contextlib.suppress(OSError):
-                item.cache.put(item.remote.path, algorithm, digest, path.stat())
-        yield item, digest
+def _hash_pending(run: _Run, local_dir: Path, repo_id: str, repo_type: RepoType, folders: Folders,
+                  pending: list[tuple[str, int, list[str]]], base: str) -> None:
+    """Hash the queued files on every core and judge each; their digests land in their folders' lists."""
+    if not pending or run.cancelled:
+        pending.clear()
+        return
+    top = str(local_dir)
+    jobs = []
+    for prefix, i, _ in pending:
+        names, sizes, etags = folders[prefix]
+        jobs.append((f"{top}/{prefix}{names[i]}", "sha256" if len(etags[i]) == 64 else "git-sha1", sizes[i]))
+    with contextlib.closing(hash_many(jobs, run.cancel)) as digests:
+        for k, digest in digests:
+            if run.cancelled:
+                break
+            prefix, i, folder_digests = pending[k]
+            names, _, etags = folders[prefix]
+            path = prefix + names[i]
+            if isinstance(digest, OSError):
+                run.add(FileCheck(CheckStatus.MISSING, repo_id, repo_type, path, f"unreadable: {digest.strerror}"))
+                continue
+            folder_digests[i] = _judge(run, local_dir, repo_id, repo_type, path, etags[i], digest)
+            if run.sha256 is not None and len(digest) == 64:
+                run.sha256[base + path] = digest
+    pending.clear()
 
 
-def _judge(item: _ToHash, digest: str | OSError) -> FileCheck:
-    """The verdict on one hashed file; a mismatch loses its ``.metadata`` and its remembered hash."""
-    remote = item.remote
-    if isinstance(digest, OSError):
-        return item.check(CheckStatus.MISSING, f"unreadable: {digest.strerror}")
-    if digest == remote.etag:
-        return item.check(CheckStatus.OK)
-    metadata.forget(item.paths)
-    item.cache.forget(remote.path)
-    return item.check(CheckStatus.MISMATCH, f"{remote.algorithm} {digest[:12]}…, the Hub says {remote.etag[:12]}…")
+def _judge(run: _Run, local_dir: Path, repo_id: str, repo_type: RepoType, path: str, etag: str, digest: str) -> str:
+    """The verdict on one file's digest; a mismatch loses its ``.metadata``. Returns what to remember (the
+    record's own string when it matches, so memory holds one copy)."""
+    if digest == etag:
+        if run.on_check:
+            run.add(FileCheck(CheckStatus.OK, repo_id, repo_type, path))
+        else:  # nobody listens: an OK file is counted, no object made
+            run.result.tally[CheckStatus.OK] += 1
+        return etag
+    metadata.forget(metadata.download_paths(local_dir, path))
+    algorithm = "sha256" if len(etag) == 64 else "git-sha1"
+    run.add(FileCheck(CheckStatus.MISMATCH, repo_id, repo_type, path,
+                      f"{algorithm} {digest[:12]}…, the Hub says {etag[:12]}…"))
+    return digest
 
 
-def _verify_checksum_files(root: Path, known: dict[Path, str], add: Callable[[FileCheck], None]) -> None:
+def _verify_checksum_files(root: Path, known: dict[str, str], add: Callable[[FileCheck], None]) -> None:
     """Check each line of ``models/checksums.sha256`` / ``datasets/checksums.sha256``, reusing known hashes."""
     for repo_type, rel in CHECKSUM_FILES.items():
         target = root / rel
         if not target.is_file():
             continue
         entries = [e for line in target.read_text(encoding="utf-8").splitlines() if (e := parse_line(line))]
-        todo = [(root / p, "sha256") for _, p in entries if (root / p) not in known and (root / p).is_file()]
-        for path, _alg, digest in hash_many(todo):
+        todo = [p for _, p in entries if p not in known]
+        jobs = [(str(root / p), "sha256", 0) for p in todo]
+        for k, digest in hash_many(jobs):
             if isinstance(digest, str):
-                known[path] = digest
+                known[todo[k]] = digest
         for digest, p in entries:
-            actual = known.get(root / p)
+            actual = known.get(p)
             if actual is None:
                 add(FileCheck(CheckStatus.MISSING, rel, repo_type, p, "listed in the checksum file, not on disk", rel))
             elif actual != digest:

@@ -73,10 +73,10 @@ class FileTable:
                       for name, size in zip(names, group, strict=True) if size >= floor]
         return heapq.nsmallest(n, candidates, key=lambda f: (-f[1], f[0]))
 
-    def has_all(self, folders: dict[str, tuple[list[str], list[int]]]) -> bool:
+    def has_all(self, folders: dict[str, tuple[list[str], list[int], list[str]]]) -> bool:
         """Whether every file of ``folders`` (prefix -> names, sizes) is here with that size."""
         index = self._folders()
-        for prefix, (names, sizes) in folders.items():
+        for prefix, (names, sizes, *_) in folders.items():
             here = index.get(prefix, {})
             if len(names) != len(sizes) or not all(map(operator.eq, map(here.get, names), sizes)):
                 return False
@@ -111,14 +111,14 @@ def walk(top: Path) -> FileTable:
         seen += len(names)
         if seen >= FORK_AFTER and not asked:
             asked = True
-            shared = _shared(folder, prefix, names, stack) if _may_fork() else None
+            shared = _shared(folder, prefix, names, stack) if may_fork() else None
             if shared is not None:
                 return FileTable(groups + shared)
         _stat_into(groups, folder, prefix, names)  # alone (also when the fork or the child failed)
     return FileTable(groups)
 
 
-def _may_fork() -> bool:
+def may_fork() -> bool:
     threading = sys.modules.get("threading")  # never imported: no thread was ever started
     if threading is not None and threading.active_count() > 1:
         return False  # forking a process that runs threads can leave the child on a lock it will never get
@@ -239,3 +239,91 @@ def _shared(folder: str, prefix: str, names: list[str], pending: list[Pending]) 
     except (ValueError, EOFError, TypeError):
         return None
     return groups
+
+
+KeyJob = tuple[str, list[str]]  # (folder prefix, the names expected there)
+KEY_FIELDS = 4  # st_size, st_mtime_ns, st_ctime_ns, st_ino
+
+
+def stat_folders(top: Path, folders: list[KeyJob]) -> dict[str, array]:
+    """The stat keys (size, mtime_ns, ctime_ns, inode: four integers a file, ``-1`` four times for a file that
+    is missing or not a regular file) of the named files, by folder prefix. One ``stat`` a file, relative to
+    its open folder; shared with a forked child as ``walk`` does, when the process may fork."""
+    if sum(len(names) for _, names in folders) >= FORK_AFTER and may_fork():
+        shared = _stat_shared(top, folders)
+        if shared is not None:
+            return shared
+    return {prefix: _keys(top, prefix, names) for prefix, names in folders}
+
+
+def _keys(top: Path, prefix: str, names: list[str]) -> array:
+    out = array("q")
+    try:
+        fd = os.open(f"{top}/{prefix}" if prefix else str(top), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        out.extend((-1, -1, -1, -1) * len(names))
+        return out
+    stat_, is_reg = os.stat, stat.S_ISREG
+    try:
+        for name in names:
+            try:
+                st = stat_(name, dir_fd=fd)
+            except OSError:
+                out.extend((-1, -1, -1, -1))
+                continue
+            if is_reg(st.st_mode):
+                out.extend((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+            else:
+                out.extend((-1, -1, -1, -1))
+    finally:
+        os.close(fd)
+    return out
+
+
+def _stat_shared(top: Path, folders: list[KeyJob]) -> dict[str, array] | None:
+    """``stat_folders`` split with a forked child: each takes every other folder, or every other file of one
+    folder; None when the fork or the child failed."""
+    if len(folders) == 1:  # one big folder: split its names
+        prefix, names = folders[0]
+        halves = [[(prefix, names[0::2])], [(prefix, names[1::2])]]
+    else:
+        halves = [folders[0::2], folders[1::2]]
+    try:
+        r, w = os.pipe()
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid == 0:
+        code = 1
+        try:
+            os.close(r)
+            with open(w, "wb") as out:
+                out.write(marshal.dumps([(p, _keys(top, p, n).tobytes()) for p, n in halves[1]]))
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    with open(r, "rb") as pipe:
+        mine = [(p, _keys(top, p, n)) for p, n in halves[0]]
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    try:
+        theirs = marshal.loads(data) if status == 0 else None
+    except (ValueError, EOFError, TypeError):
+        theirs = None
+    if not isinstance(theirs, list):
+        return None
+    got = []
+    for p, raw in theirs:
+        keys = array("q")
+        keys.frombytes(raw)
+        got.append((p, keys))
+    if len(folders) == 1:  # interleave the two halves back into the folder's order
+        a, b = mine[0][1], got[0][1]
+        merged = array("q", bytes(8 * (len(a) + len(b))))
+        for k in range(KEY_FIELDS):
+            merged[k::2 * KEY_FIELDS] = a[k::KEY_FIELDS]
+            merged[KEY_FIELDS + k::2 * KEY_FIELDS] = b[k::KEY_FIELDS]
+        return {folders[0][0]: merged}
+    return dict(mine + got)
+

@@ -1,0 +1,189 @@
+"""Scale: a dataset of N small files through every command, side by side with the reference tools.
+
+    .venv/bin/python bench/scale.py                      # 20,000 and 100,000 files (make bench)
+    .venv/bin/python bench/scale.py --files 300000       # the largest case
+    .venv/bin/python bench/scale.py --quick              # 2,000 files (make bench-quick keeps it working)
+
+For each N it builds a stand-in dataset (small audio-like files, 1,000 per folder; kept in ``--data`` between
+runs), serves it from the local Hub in its own process, and measures wall time and peak RSS of: download
+(against ``hf download`` with the same workers), the first verify (``--full``: every file hashed) against
+``sha256sum`` over two parallel halves, checksums against the same, the second verify of the unchanged tree
+against the first and against ``du -sb`` plus interpreter start, and the inventory against ``du -sb``. It prints
+one line per goal of docs/PERFORMANCE.md ("Scale") and asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import HERE, HF, MGT, Hub, env  # bench/ is a folder of scripts, not a package
+
+PER_FOLDER = 1000
+REPO = "acme/scale"
+
+
+@dataclass
+class Run:
+    seconds: float
+    rss_mb: float
+
+
+def build_store(store: Path, files: int) -> None:
+    """``datasets/acme/scale``: ``files`` clips of 300-1,500 random bytes in folders of 1,000, plus a README.
+    Built once per size: a finished store has a ``.complete`` mark."""
+    mark = store / ".complete"
+    if mark.exists():
+        return
+    shutil.rmtree(store, ignore_errors=True)
+    base = store / "datasets" / "acme" / "scale"
+    noise = os.urandom(1 << 20)
+    for i in range(files):
+        d = base / "clips" / f"{i // PER_FOLDER:03d}"
+        if i % PER_FOLDER == 0:
+            d.mkdir(parents=True)
+        start = (i * 7919) % ((1 << 20) - 1600)
+        (d / f"{i:06d}.wav").write_bytes(i.to_bytes(4, "big") + noise[start:start + 300 + i % 1200])
+    (base / "README.md").write_text(f"# acme/scale\n\n{files:,} stand-in clips.\n")
+    mark.touch()
+
+
+def measured(cmd: list[str], e: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
+    """Wall time and peak RSS of one command (its own process, through ``wait4``)."""
+    with tempfile.TemporaryFile() as err:  # a file, not a pipe: a chatty command never blocks on it
+        t = time.perf_counter()
+        p = subprocess.Popen(cmd, env=e, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(p.pid, 0)
+        took = time.perf_counter() - t
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if p.returncode not in (0, 1):
+            err.seek(0)
+            raise RuntimeError(f"{cmd[:3]} failed ({p.returncode}): {err.read().decode(errors='replace')[-400:]}")
+    return Run(took, usage.ru_maxrss / 1024)
+
+
+def best(runs: int, fn: object) -> Run:
+    """The median run by time (``fn`` returns a Run)."""
+    got = sorted((fn() for _ in range(runs)), key=lambda r: r.seconds)  # type: ignore[operator]
+    return got[len(got) // 2]
+
+
+def sha256sum_halves(files: list[str]) -> float:
+    """``sha256sum`` over the files in two parallel halves (both cores), reading names from a list."""
+    lists = []
+    for k in range(2):
+        fd, name = tempfile.mkstemp(prefix="scale-list-")
+        with os.fdopen(fd, "w") as f:
+            f.write("\0".join(files[k::2]))
+        lists.append(name)
+    try:
+        t = time.perf_counter()
+        procs = [subprocess.Popen(["xargs", "-0", "-a", name, "sha256sum"], stdout=subprocess.DEVNULL)
+                 for name in lists]
+        for p in procs:
+            p.wait()
+        return time.perf_counter() - t
+    finally:
+        for name in lists:
+            os.unlink(name)
+
+
+LINES: list[str] = []
+
+
+def line(n: int, what: str, ours: Run, ref: float | None, goal: float | None, *, rss_goal: float = 150) -> None:
+    ratio = f"{ours.seconds / ref:5.2f}×" if ref else "      "
+    ok = (goal is None or (ref is not None and ours.seconds / ref <= goal)) and ours.rss_mb <= rss_goal
+    text = (f"{n:>7,}  {what:<34} {ours.seconds:8.2f} s  {ours.rss_mb:6.1f} MB  "
+            f"ref {f'{ref:8.2f} s' if ref is not None else '         -'}  {ratio}  "
+            f"goal {f'≤ {goal:.2f}×' if goal else '-':<8} rss ≤ {rss_goal:.0f}  {'met' if ok else 'NOT MET'}")
+    LINES.append(text)
+    print(text, flush=True)
+
+
+def scale(n: int, data: Path, work: Path, runs: int, with_hf: bool, workers: str) -> dict[str, Run]:
+    store = data / f"store-{n}"
+    t = time.perf_counter()
+    build_store(store, n)
+    print(f"# {n:,} files: store ready in {time.perf_counter() - t:.1f} s", flush=True)
+    hub = Hub(store)
+    out: dict[str, Run] = {}
+    try:
+        e = env(hub)
+        root = work / f"root-{n}"
+        ours = measured([MGT, "download", "--dataset", REPO, "--run", "--max-workers", workers, "--root", str(root)], e)
+        out["download"] = ours
+        ref = None
+        if with_hf:
+            hf = measured([HF, "download", REPO, "--repo-type", "dataset", "--max-workers", workers,
+                           "--local-dir", str(work / f"hf-{n}")], e)
+            ref = hf.seconds
+            shutil.rmtree(work / f"hf-{n}", ignore_errors=True)
+        line(n, "download vs hf download", ours, ref, 0.30 if with_hf else None)
+    finally:
+        hub.stop()
+    e = env(None, HF_ENDPOINT="http://127.0.0.1:9")  # nothing below may touch the network
+    folder = root / "datasets" / "acme_scale"
+    files = sorted(str(p) for p in folder.rglob("*.wav"))
+    subprocess.run(["du", "-sb", str(folder)], stdout=subprocess.DEVNULL, check=True)  # warm both caches
+    subprocess.run(["xargs", "-0", "-a", "/dev/stdin", "cat"], input="\0".join(files).encode(),
+                   stdout=subprocess.DEVNULL, check=True)
+    floor = min(sha256sum_halves(files) for _ in range(runs))
+    first = best(runs, lambda: measured([MGT, "verify", "--full", "--dataset", REPO, "--root", str(root)], e))
+    line(n, "first verify (--full) vs sha256sum/2", first, floor, 1.5)
+    sums = best(runs, lambda: measured([MGT, "checksums", "--min-size", "0", "--root", str(root)], e))
+    line(n, "checksums --min-size 0 vs sha256sum/2", sums, floor, 1.5)
+    second = best(runs, lambda: measured([MGT, "verify", "--dataset", REPO, "--root", str(root)], e))
+    line(n, "second verify vs the first", second, first.seconds, 0.25)
+    du = min(measured(["du", "-sb", str(folder)]).seconds for _ in range(runs))
+    bare = min(measured([sys.executable, "-c", "pass"]).seconds for _ in range(runs))
+    line(n, "second verify vs du -sb + python", second, du + bare, 2.0)
+    inv = best(runs, lambda: measured([MGT, "inventory", "--root", str(root)], e))
+    line(n, "inventory vs du -sb", inv, du, None)
+    out.update(first=first, checksums=sums, second=second, inventory=inv)
+    shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", default="20000,100000", help="comma-separated dataset sizes")
+    parser.add_argument("--quick", action="store_true", help="2,000 files, one run, no hf download")
+    parser.add_argument("--no-hf", action="store_true", help="skip hf download (minutes at 100,000 files)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each local command (median)")
+    parser.add_argument("--workers", default="16", help="--max-workers for both downloaders")
+    parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "musicgen-scale-data",
+                        help="where the stand-in stores are built and kept between runs")
+    args = parser.parse_args()
+    sizes = [2000] if args.quick else [int(x) for x in args.files.split(",")]
+    runs = 1 if args.quick else args.runs
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *(str(HERE / d) for d in ("core", "cli", "tui"))],
+                   check=True)
+    print(f"# musicgen-tui at scale, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}, sizes {sizes}", flush=True)
+    work = Path(tempfile.mkdtemp(prefix="musicgen-scale-"))
+    results = {}
+    try:
+        for n in sizes:
+            results[n] = scale(n, args.data, work, runs, not (args.quick or args.no_hf), args.workers)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if args.quick:
+            shutil.rmtree(args.data, ignore_errors=True)
+    if len(results) > 1:
+        lo, hi = min(results), max(results)
+        for step in results[lo]:
+            grew = results[hi][step].rss_mb - results[lo][step].rss_mb
+            print(f"# RSS growth {lo:,} -> {hi:,} files, {step:<10} {grew:+6.1f} MB  goal ≤ 40  "
+                  f"{'met' if grew <= 40 else 'NOT MET'}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
