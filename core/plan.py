@@ -15,7 +15,7 @@ from .states import RepoStatus
 Action = Literal["fetch", "check", "skip"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FilePlan:
     """``skip``: complete and unchanged; ``check``: present at its size but unrecorded (hash, then adopt or
     fetch); ``fetch``: missing, partial (``present`` bytes kept for resume) or changed."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .repos import RepoRef
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RemoteFile:
     """A file as the Hub lists it. ``sha256`` is set for LFS files, ``blob_id`` (git sha1) always."""
 

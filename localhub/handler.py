@@ -180,6 +180,23 @@ class Handler(BaseHandler):
     def _tree(self, repo: HubRepo, prefix: str, query: dict[str, str], path: str) -> None:
         recursive = query.get("recursive", "").lower() in ("true", "1")
         base = prefix.rstrip("/") + "/" if prefix else ""
+        key = (base, recursive, len(repo.files))
+        ordered = repo.trees.get(key)
+        if ordered is None:  # built once per listing, not once per page: 300 pages of a 300,000-file repo
+            ordered = repo.trees[key] = self._tree_entries(repo, base, recursive)
+        if prefix and not ordered:
+            raise HubError(404, "EntryNotFound", f"{prefix} does not exist on this revision")
+        cursor = int(query.get("cursor", "0") or 0)
+        page = ordered[cursor:cursor + PAGE_SIZE]
+        headers: dict[str, str | None] = {}
+        if cursor + PAGE_SIZE < len(ordered):
+            # hf-mirror writes the upstream host here (``link_host``); the Hub writes its own
+            base_url = self.hub.link_host or self.hub.url
+            nxt = f"{base_url}{quote(path)}?recursive={recursive!s}&expand=False&cursor={cursor + PAGE_SIZE}"
+            headers["Link"] = f'<{nxt}>; rel="next"'
+        self._api_json(page, headers)
+
+    def _tree_entries(self, repo: HubRepo, base: str, recursive: bool) -> list[dict[str, object]]:
         entries: dict[str, dict[str, object]] = {}
         for f in repo.files:
             if not f.path.startswith(base):
@@ -193,18 +210,7 @@ class Handler(BaseHandler):
                                        "size": 0, "path": d})
             if recursive or len(rest) == 1:
                 entries[f.path] = self._entry(f)
-        if prefix and not entries:
-            raise HubError(404, "EntryNotFound", f"{prefix} does not exist on this revision")
-        ordered = [entries[k] for k in sorted(entries)]
-        cursor = int(query.get("cursor", "0") or 0)
-        page = ordered[cursor:cursor + PAGE_SIZE]
-        headers: dict[str, str | None] = {}
-        if cursor + PAGE_SIZE < len(ordered):
-            # hf-mirror writes the upstream host here (``link_host``); the Hub writes its own
-            base_url = self.hub.link_host or self.hub.url
-            nxt = f"{base_url}{quote(path)}?recursive={recursive!s}&expand=False&cursor={cursor + PAGE_SIZE}"
-            headers["Link"] = f'<{nxt}>; rel="next"'
-        self._api_json(page, headers)
+        return [entries[k] for k in sorted(entries)]
 
     def _paths_info(self, repo: HubRepo) -> None:
         self.stats.count("paths-info")

@@ -86,6 +86,7 @@ class HubRepo:
     listing_refused: bool = False  # gated, and the tree API refuses too (repo info still answers)
     _commit: str | None = field(default=None, repr=False)
     _index: dict[str, HubFile] | None = field(default=None, repr=False)
+    trees: dict[tuple[str, bool, int], list[dict[str, object]]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_folder(cls, repo_id: str, folder: Path, repo_type: RepoType = "model", gated: bool = False) -> HubRepo:

@@ -29,16 +29,54 @@ def test_set_cell_updates_one_row_without_repainting_the_table() -> None:
             assert table.internals_known(), (
                 "Textual's DataTable no longer has the private fields LiveTable uses (_data, _update_count): "
                 "update tui/live_table.py for this Textual release")
-            whole: list[object] = []
-            rows: list[int] = []
-            real_refresh, real_refresh_row = table.refresh, table.refresh_row
-            table.refresh = lambda *a, **k: (whole.append(a), real_refresh(*a, **k))[1]  # type: ignore[method-assign]
-            table.refresh_row = lambda i: (rows.append(i), real_refresh_row(i))[1]  # type: ignore[method-assign]
+            regions: list[tuple[object, ...]] = []
+            real_refresh = table.refresh
+            table.refresh = lambda *a, **k: (regions.append(a), real_refresh(*a, **k))[1]  # type: ignore[method-assign]
             table.set_cell("r3", "b", "changed")
             assert LiveTable.fast_path
-            assert rows == [3] and not [a for a in whole if not a]  # one row, never the whole widget
+            assert len(regions) == 1 and regions[0][0].y == 3 + 1 and regions[0][0].height == 1  # one row only
             assert table.get_cell("r3", "b") == "changed"
             await pilot.pause()
             assert "changed" in "".join(s.text for s in table.render_line(3 + 1))  # the header is line 0
+
+    asyncio.run(go())
+
+
+class BigTableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        table = LiveTable()
+        table.add_column("A", key="a")
+        for i in range(2_000):
+            table.add_row(f"a{i}", key=f"r{i}")
+        yield table
+
+
+def test_cell_updates_never_walk_every_row() -> None:
+    """At 2,000 rows, 500 cell updates and the frames they cause look up no row list: Textual's own path
+    rebuilt its row order (one lookup a row) for every update, quadratic in the queued files."""
+    async def go() -> None:
+        app = BigTableApp()
+        async with app.run_test(size=(40, 12)) as pilot:
+            table = app.query_one(LiveTable)
+            await pilot.pause()
+            lookups = 0
+            real = table._row_locations.get_key
+
+            def counting(index: int) -> object:
+                nonlocal lookups
+                lookups += 1
+                return real(index)
+
+            table._row_locations.get_key = counting  # type: ignore[method-assign]
+            for k in range(500):
+                table.set_cell(f"r{k % 7}", "a", f"v{k}")
+                if k % 50 == 0:
+                    await pilot.pause()
+            await pilot.pause()
+            assert lookups < 2_000  # fewer than one walk over the rows, for all 500 updates and their frames
+            assert table.get_cell("r6", "a") == "v496"
+            table.sort("a")
+            await pilot.pause()
+            assert table.ordered_rows[0].key.value == "r10"  # a sort still reorders ("a10" first; r0-r6 hold "v…")
 
     asyncio.run(go())

@@ -273,6 +273,10 @@ class MusicgenApp(WorkerApp):
         self.select_pane.show_local(message.repos)
         self.inventory_pane.show(message.repos)
 
+    def on_plan_progress(self, message: m.PlanProgress) -> None:
+        if self.downloading and not self.downloads_pane.rows:
+            self.downloads_pane.show_planning(message.steps)
+
     def on_download_progress(self, message: m.DownloadProgress) -> None:
         self.downloads_pane.apply(message.events)
 

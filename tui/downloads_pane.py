@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter, deque
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -11,6 +12,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from core.hub.download import FileEvent
+from core.repos import RepoRef
 from core.states import FileState
 
 from .bindings import current_keys
@@ -20,6 +22,7 @@ from .live_table import LiveTable
 PROGRESS_REDRAW = 0.5  # seconds between redraws of a row whose state has not changed
 RESORT_EVERY = 1.0  # moving rows repaints the table: at most once a second
 RETRYING = "retrying"  # the label of a file downloading again after an error
+ROWS_PER_FRAME = 1000  # new rows added to the table between two screen refreshes
 # The first five columns fit 80 columns: state, file, progress, size, rate; then ETA, repo and the reason.
 COLUMNS = (("STATE", "state", 11), ("FILE", "path", 24), ("PROGRESS", "progress", 15), ("SIZE", "size", 9),
            ("RATE", "rate", 10), ("ETA", "eta", 6), ("REPO", "repo", 24), ("REASON", "reason", 60))
@@ -40,8 +43,10 @@ class FileRow:
     state: FileState = FileState.QUEUED
     message: str | None = None
     whole_repo: bool = False
+    key: str = ""
     shown: tuple[object, ...] = ()
     shown_at: float = 0.0
+    in_table: bool = False  # False while it waits in the backlog of rows still to add
 
     @property
     def label(self) -> str:
@@ -59,6 +64,39 @@ class FileRow:
         return f"{self.repo_id} (whole repo)" if self.whole_repo else f"{self.repo_id}/{self.path}"
 
 
+class Tally:
+    """The summary's figures, kept as events arrive: a 20,000-row queue is never summed again per redraw."""
+
+    def __init__(self) -> None:
+        self.states: Counter[FileState] = Counter()
+        self.done = self.total = 0
+        self.active: set[str] = set()  # keys of the rows downloading or hashing
+        self.failed: dict[str, None] = {}  # keys of the failed rows, first failure first
+
+    def add(self, key: str, row: FileRow) -> None:
+        self.states[row.state] += 1
+        self.done += row.done
+        self.total += row.total
+        self._place(key, row.state)
+
+    def change(self, key: str, row: FileRow, e: FileEvent) -> None:
+        self.states[row.state] -= 1
+        self.states[e.state] += 1
+        self.done += e.done - row.done
+        self.total += e.total - row.total
+        self._place(key, e.state)
+
+    def _place(self, key: str, state: FileState) -> None:
+        if state.active:
+            self.active.add(key)
+        else:
+            self.active.discard(key)
+        if state is FileState.FAILED:
+            self.failed.setdefault(key)
+        else:
+            self.failed.pop(key, None)
+
+
 class DownloadsPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="dl-summary")
@@ -70,6 +108,10 @@ class DownloadsPane(Vertical):
 
     def on_mount(self) -> None:
         self.rows: dict[str, FileRow] = {}
+        self.tally = Tally()
+        self.planning: dict[str, str] = {}
+        self.backlog: deque[str] = deque()  # keys of rows counted but not yet in the table
+        self.draining = False  # a timer will add the next rows of the backlog
         self.note = ""
         self.summary_at = self.sorted_at = 0.0
         self.unsorted = False
@@ -81,8 +123,17 @@ class DownloadsPane(Vertical):
 
     def reset(self, note: str = "") -> None:
         self.rows.clear()
+        self.tally = Tally()
+        self.planning = {}
+        self.backlog.clear()
         self.table.clear()
         self.note = note
+        self.update_summary()
+
+    def show_planning(self, steps: list[tuple[RepoRef, str]]) -> None:
+        """Before the first row: what planning is doing, per repo (the latest step of each)."""
+        self.planning.update((ref.repo_id, text) for ref, text in steps)
+        self.note = "\n".join(f"planning {repo}: {text}" for repo, text in list(self.planning.items())[-3:])
         self.update_summary()
 
     def apply(self, events: list[FileEvent]) -> None:
@@ -97,12 +148,15 @@ class DownloadsPane(Vertical):
             key = f"{e.repo_type}:{e.repo_id}:{e.path}"
             row = self.rows.get(key)
             if row is None:
-                row = self._add(key, FileRow(e.repo_id, e.path, e.total))
+                row = self._add(key, FileRow(e.repo_id, e.path, e.total, key=key))
                 resort = True
             changed_state = e.state is not row.state
             resort |= changed_state
+            self.tally.change(key, row, e)
             row.done, row.total, row.rate, row.state = e.done, e.total, e.rate, e.state
             row.message = e.message if e.state in (FileState.FAILED, FileState.DOWNLOADING) else None
+            if not row.in_table:  # still in the backlog: it enters the table with its latest cells
+                continue
             if not changed_state and now - row.shown_at < PROGRESS_REDRAW and not row.message:
                 continue
             cells = row.cells()
@@ -110,7 +164,10 @@ class DownloadsPane(Vertical):
                 if str(old) != str(new) or changed_state:
                     table.set_cell(key, col, new)
             row.shown, row.shown_at = cells, now
-        self._settle(resort, now)
+        if self.backlog and not self.draining:
+            self._drain()
+        else:
+            self._settle(resort, now)
 
     def add_repo_errors(self, errors: list[tuple[str, str, str]]) -> None:
         """Repos that failed as a whole (not found, gated), ``(repo_id, repo_type, message)``: one red row each
@@ -118,16 +175,37 @@ class DownloadsPane(Vertical):
         for repo_id, repo_type, message in errors:
             key = f"{repo_type}:{repo_id}"
             if key not in self.rows:
-                self._add(key, FileRow(repo_id, "", 0, state=FileState.FAILED, message=message, whole_repo=True))
+                self._add(key, FileRow(repo_id, "", 0, state=FileState.FAILED, message=message, whole_repo=True,
+                                       key=key))
         if errors:
             self.sorted_at = 0.0
-            self._settle(True, time.monotonic())
+            if self.backlog and not self.draining:
+                self._drain()
 
     def _add(self, key: str, row: FileRow) -> FileRow:
+        """Count the row at once; it enters the table through the backlog (``_drain``)."""
         self.rows[key] = row
-        row.shown = row.cells()
-        self.table.add_row(*row.shown, key=key)
+        self.tally.add(key, row)
+        self.backlog.append(key)
         return row
+
+    def _drain(self) -> None:
+        """Add up to ``ROWS_PER_FRAME`` rows from the backlog, then let the screen refresh (and keys through)
+        before the next ones: 20,000 queued files show their first rows at once, the rest within seconds."""
+        table, rows, backlog = self.table, self.rows, self.backlog
+        self.draining = False
+        for _ in range(min(ROWS_PER_FRAME, len(backlog))):
+            row = rows.get(backlog.popleft())
+            if row is None or row.in_table:
+                continue
+            row.shown, row.shown_at, row.in_table = row.cells(), time.monotonic(), True
+            table.add_row(*row.shown, key=row.key)
+        self.unsorted = True
+        self.sorted_at = 0.0 if table.row_count <= ROWS_PER_FRAME else self.sorted_at
+        self._settle(True, time.monotonic())
+        if backlog:
+            self.draining = True
+            self.set_timer(0.02, self._drain)
 
     def _settle(self, resort: bool, now: float) -> None:
         """Re-sort (at most every RESORT_EVERY) and refresh the summary and the detail line."""
@@ -141,19 +219,16 @@ class DownloadsPane(Vertical):
             self.show_detail()
 
     def update_summary(self) -> None:
-        rows = list(self.rows.values())
-        done = sum(r.done for r in rows)
-        total = sum(r.total for r in rows)
-        speed = sum(r.rate for r in rows if r.state is FileState.DOWNLOADING)
-        active = sum(1 for r in rows if r.state.active)
-        queued = sum(1 for r in rows if r.state is FileState.QUEUED)
-        finished = sum(1 for r in rows if r.state.finished)
-        failed = sum(1 for r in rows if r.state is FileState.FAILED)
-        text = (f"{size(done)} / {size(total)} · {rate(speed)} · ETA {eta(total - done, speed)} · "
-                f"{active} active · {queued} queued · {finished} done · {failed} failed")
+        t = self.tally
+        speed = sum(self.rows[k].rate for k in t.active if self.rows[k].state is FileState.DOWNLOADING)
+        finished = t.states[FileState.DONE] + t.states[FileState.SKIPPED]
+        active = sum(n for s, n in t.states.items() if s.active)
+        text = (f"{size(t.done)} / {size(t.total)} · {rate(speed)} · ETA {eta(t.total - t.done, speed)} · "
+                f"{active} active · {t.states[FileState.QUEUED]} queued · {finished} done · "
+                f"{t.states[FileState.FAILED]} failed")
         if self.note:
             text += f"\n{self.note}"
-        self.query_one("#dl-summary", Static).update(text if rows or self.note else self._idle())
+        self.query_one("#dl-summary", Static).update(text if self.rows or self.note else self._idle())
 
     def _idle(self) -> str:
         keys = current_keys(self.app)
@@ -168,7 +243,8 @@ class DownloadsPane(Vertical):
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         row = self.rows.get(str(key))
         if row is None or not row.message:
-            row = next((r for r in self.rows.values() if r.state is FileState.FAILED), None)
+            first = next(iter(self.tally.failed), None)
+            row = self.rows.get(first) if first is not None else None
         detail = f"✗ {row.where()}: {row.message}" if row is not None and row.message else ""
         self.query_one("#dl-detail", Static).update(Text(detail))
 

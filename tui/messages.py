@@ -11,6 +11,7 @@ from core.hub.download import FileEvent, RunResult
 from core.local.inventory import LocalRepo
 from core.local.verify import FileCheck, Queued, VerifyResult
 from core.plan import Plan, RepoPlan
+from core.repos import RepoRef
 
 
 @dataclass
@@ -25,6 +26,13 @@ class LocalScanned(Message):
     """What the root holds now, one entry per local repo folder."""
 
     repos: list[LocalRepo]
+
+
+@dataclass
+class PlanProgress(Message):
+    """What the planning of each repo is doing now (listing page by page, a retry's wait, the disk check)."""
+
+    steps: list[tuple[RepoRef, str]]
 
 
 @dataclass

@@ -25,6 +25,7 @@ from .messages import (
     DownloadProgress,
     Exported,
     LocalScanned,
+    PlanProgress,
     RepoPlanned,
     VerifyFinished,
     VerifyProgress,
@@ -60,8 +61,14 @@ class WorkerApp(App[int]):
 
     @work(thread=True, exclusive=True, group="download-plan", exit_on_error=False)
     def plan_download(self, refs: list[RepoRef], profiles: dict[RepoRef, str], cancel: threading.Event) -> None:
-        self.post_message(DownloadPlanned(make_plan(self.settings, refs, profiles=profiles, catalog=self.catalog,
-                                                    cancel=cancel, cache="write")))
+        relay: Coalescer[tuple[RepoRef, str]] = Coalescer(lambda batch: self.post_message(PlanProgress(batch)),
+                                                          key=lambda step: step[0], interval=0.2)
+        try:
+            plan = make_plan(self.settings, refs, profiles=profiles, catalog=self.catalog, cancel=cancel,
+                             cache="write", on_progress=lambda ref, text: relay.push((ref, text)))
+        finally:
+            relay.flush()
+        self.post_message(DownloadPlanned(plan))
 
     @work(thread=True, exclusive=True, group="download", exit_on_error=False)
     def run_download(self, plan: Plan, cancel: threading.Event) -> None:

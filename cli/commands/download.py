@@ -47,8 +47,15 @@ def run(args: argparse.Namespace, out: Output) -> int:
         raise UsageError("nothing selected: use --models, --datasets, --model ID or --dataset ID")
     from core.hub.planner import Choice, make_plan
 
+    from ..progress import PlanningPrinter
+
     choice = Choice(args.profile, args.fp32, tuple(args.include), tuple(args.exclude), args.revision)
-    plan = make_plan(settings, refs, choice, catalog=catalog, dependencies=not args.no_deps)
+    planning = PlanningPrinter(quiet=out.as_json)
+    try:
+        plan = make_plan(settings, refs, choice, catalog=catalog, dependencies=not args.no_deps,
+                         on_progress=planning.on_progress)
+    finally:
+        planning.finish()
     out.show(PlanView(plan))
     if args.run:
         return _run(args, settings, plan, out)

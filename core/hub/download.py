@@ -11,7 +11,6 @@ import errno
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +33,7 @@ MAX_CORRUPT = 2
 Outcome = tuple[FileState, str | None]  # how a file ended, and why when it failed
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileEvent:
     """Progress of one file. ``done``/``total`` are bytes; ``rate`` is bytes a second in this run."""
 
@@ -99,21 +98,44 @@ class Downloader:
         constants.MAX_HTTP_DOWNLOAD_SIZE = 1 << 62
 
     def run(self, plan: Plan) -> RunResult:
-        """Fetch every pending file of every available repo; returns per-repo results."""
+        """Fetch every pending file of every available repo; returns per-repo results.
+
+        ``max_workers`` threads take the files in turn from one queue and tally each outcome as it ends: no
+        future or result is held per file, so memory stays flat at 300,000 files."""
         results = {(r.ref.repo_type, r.ref.repo_id): RepoResult(r.ref.repo_id, r.ref.repo_type) for r in plan.repos}
-        tasks = [task for rp in plan.repos for task in self._prepare(rp, results[(rp.ref.repo_type, rp.ref.repo_id)])]
-        pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="download")
-        futures = {pool.submit(self._fetch_one, rp, fp): (rp, fp) for rp, fp in tasks}
+        tasks = iter([task for rp in plan.repos for task in self._prepare(rp, results[(rp.ref.repo_type,
+                                                                                            rp.ref.repo_id)])])
+        crashed: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                while not self.cancel.is_set():
+                    with self._lock:
+                        task = next(tasks, None)
+                    if task is None:
+                        return
+                    rp, fp = task
+                    outcome = self._fetch_one(rp, fp)
+                    with self._lock:
+                        self._tally(results[(rp.ref.repo_type, rp.ref.repo_id)], rp, fp, outcome)
+            except BaseException as e:  # a bug, not a download error (those are outcomes): stop everything
+                crashed.append(e)
+                self.cancel.set()
+
+        threads = [threading.Thread(target=work, name=f"download_{i}", daemon=True) for i in range(self.max_workers)]
+        for t in threads:
+            t.start()
         try:
-            self._wait(list(futures))
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.2)  # wakes up for Ctrl-C
         except KeyboardInterrupt:
             self.cancel.set()
+            for t in threads:
+                t.join()
             raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-        for fut, (rp, fp) in futures.items():
-            if not fut.cancelled():
-                self._tally(results[(rp.ref.repo_type, rp.ref.repo_id)], rp, fp, fut.result())
+        if crashed:
+            raise crashed[0]
         return RunResult(list(results.values()), self._fetched, self.cancel.is_set())
 
     def _prepare(self, rp: RepoPlan, res: RepoResult) -> list[tuple[RepoPlan, FilePlan]]:
@@ -130,25 +152,6 @@ class Downloader:
         for fp in pending:
             self._emit(rp, fp, FileState.QUEUED, fp.present)
         return [(rp, fp) for fp in pending]
-
-    def _wait(self, futures: list[Future[Outcome]]) -> None:
-        """Until every future is done, waking up for Ctrl-C. One callback each: concurrent.futures.wait() in a
-        loop locks every pending future on every call, which cost more than the downloads of small files."""
-        left = [len(futures)]
-        all_done = threading.Event()
-
-        def one_done(_: Future[Outcome]) -> None:
-            with self._lock:
-                left[0] -= 1
-                if left[0] == 0:
-                    all_done.set()
-
-        for fut in futures:
-            fut.add_done_callback(one_done)
-        if not futures:
-            all_done.set()
-        while not all_done.wait(0.2):
-            pass
 
     def _tally(self, res: RepoResult, rp: RepoPlan, fp: FilePlan, outcome: Outcome) -> None:
         state, message = outcome

@@ -48,14 +48,17 @@ class HubApi:
                                                          timeout=self.settings.read_timeout), on_retry)
 
     def tree(self, ref: RepoRef, commit: str, *, foreign: set[str] | None = None,
-             on_retry: OnRetry | None = None) -> Iterator[dict[str, Any]]:
-        """Every entry of the recursive tree, page by page; hosts of links moved back to the endpoint go in
-        ``foreign``."""
+             on_retry: OnRetry | None = None,
+             on_page: Callable[[int], object] | None = None) -> Iterator[dict[str, Any]]:
+        """Every entry of the recursive tree, page by page (``on_page`` hears each page's size); hosts of links
+        moved back to the endpoint go in ``foreign``."""
         url: str | None = f"{self.endpoint}/api/{ref.repo_type}s/{ref.repo_id}/tree/{quote(commit, safe='')}"
         params: dict[str, str] | None = {"recursive": "true", "expand": "false"}
         while url is not None:
             page, link = self._retrying(partial(self._page, url, params), on_retry)
             yield from page
+            if on_page is not None:
+                on_page(len(page))
             url, params = (self.on_endpoint(link, foreign) if link else None), None
 
     def _page(self, url: str, params: dict[str, str] | None) -> tuple[list[dict[str, Any]], str | None]:
@@ -76,18 +79,28 @@ class HubApi:
         return urlunsplit((ep.scheme, ep.netloc, path, nxt.query, ""))
 
 
-def fetch_listing(api: HubApi, ref: RepoRef, revision: str | None = None, *,
-                  on_retry: OnRetry | None = None, notes: list[str] | None = None) -> Listing:
-    """Resolve the revision to a commit, then list the whole tree at that commit (following the pages)."""
+def fetch_listing(api: HubApi, ref: RepoRef, revision: str | None = None, *, on_retry: OnRetry | None = None,
+                  notes: list[str] | None = None, on_listed: Callable[[int], object] | None = None) -> Listing:
+    """Resolve the revision to a commit, then list the whole tree at that commit (following the pages;
+    ``on_listed`` hears the number of entries listed so far after each page)."""
     info = api.repo_info(ref, revision, on_retry=on_retry)
     commit = info.sha or revision or "main"
     hub_id = getattr(info, "id", None)
     if isinstance(hub_id, str) and hub_id != ref.repo_id and hub_id.lower() == ref.repo_id.lower():
         ref = RepoRef(ref.repo_type, hub_id)
     foreign: set[str] = set()
+    listed = 0
+
+    def on_page(n: int) -> None:
+        nonlocal listed
+        listed += n
+        if on_listed is not None:
+            on_listed(listed)
+
     try:
         files = [RemoteFile(e["path"], int(e.get("size") or 0), e.get("oid") or "", (e.get("lfs") or {}).get("oid"))
-                 for e in api.tree(ref, commit, foreign=foreign, on_retry=on_retry) if e.get("type") == "file"]
+                 for e in api.tree(ref, commit, foreign=foreign, on_retry=on_retry, on_page=on_page)
+                 if e.get("type") == "file"]
     except HfHubHTTPError as e:
         # A mirror without the tree API: fall back to the repo info's file list with sizes and hashes.
         if isinstance(e, (RepositoryNotFoundError, RevisionNotFoundError)) or status_of(e) not in (404, 405, 501):

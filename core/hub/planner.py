@@ -31,6 +31,7 @@ MAX_PARALLEL = 8  # repos listed at once
 # The listing cache: "off" (the CLI: a dry run changes nothing), "read" (use what it holds, keep what is fetched:
 # the app's sizing), "write" (ask the Hub, keep the answer: the app's refresh and download plans).
 CacheUse = Literal["off", "read", "write"]
+OnProgress = Callable[[RepoRef, str], object]  # (repo, what its planning is doing now)
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,10 @@ class Planner:
     """Plans repos one at a time; safe to call from several threads at once."""
 
     def __init__(self, settings: Settings, catalog: Catalog | None = None, *, find_references: bool = True,
-                 cancel: threading.Event | None = None, cache: CacheUse = "off") -> None:
+                 cancel: threading.Event | None = None, cache: CacheUse = "off",
+                 on_progress: OnProgress | None = None) -> None:
         self.settings = settings
+        self.on_progress = on_progress or (lambda ref, text: None)
         self.catalog = catalog or default_catalog()
         self.find_references = find_references
         self.api = HubApi(settings, cancel=cancel)
@@ -109,9 +112,16 @@ class Planner:
     def _fetch(self, rp: RepoPlan, entry: CatalogEntry | None, revision: str | None) -> bool:
         """Ask the Hub for the listing (with retries); on failure set the plan's status and say False."""
         retries: list[str] = []
+        ref, say = rp.ref, self.on_progress
+
+        def on_retry(msg: str, wait: float) -> None:
+            retries.append(f"{msg}; waited {wait:.0f} s")
+            say(ref, f"{msg}; asking again in {wait:.0f} s")
+
+        say(ref, "asking the Hub for the file list")
         try:
-            rp.listing = fetch_listing(self.api, rp.ref, revision, notes=rp.notes,
-                                       on_retry=lambda msg, wait: retries.append(f"{msg}; waited {wait:.0f} s"))
+            rp.listing = fetch_listing(self.api, rp.ref, revision, notes=rp.notes, on_retry=on_retry,
+                                       on_listed=lambda n: say(ref, f"listing: {n:,} files so far"))
         except Cancelled:
             rp.fail(RepoStatus.ERROR, "cancelled while waiting to ask the Hub again")
             return False
@@ -142,7 +152,10 @@ class Planner:
             rp.notes.append(note)
         chosen = select(profiled, choice.include, choice.exclude)
         rp.unsafe = unsafe_entries([f.path for f in chosen])
-        rp.files = plan_files(rp.local_dir, [f for f in chosen if f.path not in rp.unsafe])
+        ref, total = rp.ref, len(chosen)
+        self.on_progress(ref, f"comparing {total:,} files with the disk")
+        rp.files = plan_files(rp.local_dir, [f for f in chosen if f.path not in rp.unsafe],
+                              lambda n: self.on_progress(ref, f"comparing with the disk: {n:,} of {total:,} files"))
 
     def _add_dependencies(self, rp: RepoPlan, entry: CatalogEntry | None) -> None:
         """The catalog's dependencies, and a codec that a reference file names."""
@@ -158,14 +171,17 @@ class Planner:
 def make_plan(settings: Settings, refs: Sequence[RepoRef], choice: Choice = Choice(), *,
               profiles: Mapping[RepoRef, str] | None = None, catalog: Catalog | None = None,
               dependencies: bool = True, on_repo: Callable[[RepoPlan], object] | None = None,
-              cancel: threading.Event | None = None, cache: CacheUse = "off") -> Plan:
+              cancel: threading.Event | None = None, cache: CacheUse = "off",
+              on_progress: OnProgress | None = None) -> Plan:
     """Plan every repo (listed concurrently), in the order given, then the dependencies they bring in.
 
     ``profiles`` overrides ``choice.profile`` per repo; ``on_repo`` hears each plan as it is made (from worker
     threads). Once ``cancel`` is set, repos not yet listed are left out as cancelled. ``cache`` says how the
-    listing cache is used (``CacheUse``)."""
+    listing cache is used (``CacheUse``). ``on_progress`` hears what each repo's planning is doing, as a line
+    of text (listing page by page, retries and their waits, the comparison with the disk)."""
     catalog = catalog or default_catalog()
-    planner = Planner(settings, catalog, find_references=dependencies, cancel=cancel, cache=cache)
+    planner = Planner(settings, catalog, find_references=dependencies, cancel=cancel, cache=cache,
+                      on_progress=on_progress)
     per_repo = {catalog.canonical(k): v for k, v in (profiles or {}).items()}
     wanted = list(dict.fromkeys(catalog.canonical(r) for r in refs))
 
