@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import HERE, HF, MGT, Hub, env  # bench/ is a folder of scripts, not a package
+from run import HERE, HF, MGT, Hub, cpu_seconds, env, tmux, wait_screen  # bench/ is scripts, not a package
 
 PER_FOLDER = 1000
 REPO = "acme/scale"
@@ -153,6 +153,96 @@ def scale(n: int, data: Path, work: Path, runs: int, with_hf: bool, workers: str
     return out
 
 
+def latency(name: str, key: str, marker: str, *, gone: bool = False) -> float:
+    """Seconds from a key sent to ``marker`` on screen (or off it, with ``gone``)."""
+    tmux("send-keys", "-t", name, key)
+    t = time.perf_counter()
+    while time.perf_counter() - t < 5:
+        present = marker in tmux("capture-pane", "-p", "-t", name)
+        if present != gone:
+            return time.perf_counter() - t
+        time.sleep(0.002)
+    raise RuntimeError(f"{marker!r} never {'left' if gone else 'appeared'} after {key!r}")
+
+
+def app(n: int, data: Path, work: Path) -> None:
+    """The app with ``n`` files queued, in tmux (100x30) as a user over SSH sees it: time from ``d`` to the
+    first file row, then, while the download runs, keys to screen, bytes written to the terminal, the
+    counts and a scroll to the end of the table, cancel and quit."""
+    if shutil.which("tmux") is None:
+        print("# tmux is missing: the app was not measured", flush=True)
+        return
+    store = data / f"store-{n}"
+    build_store(store, n)
+    hub = Hub(store, slow=0.05)  # each 4 KiB of a body takes 50 ms: the download runs while we measure
+    root = work / f"app-{n}"
+    root.mkdir()
+    name = f"scale{os.getpid()}"
+    e = env(hub, TERM="xterm-256color")
+    exports = " ".join(f"{k}='{v}'" for k, v in e.items() if k.isidentifier() and "'" not in v)
+    try:
+        tmux("new-session", "-d", "-s", name, "-x", "100", "-y", "30", f"exec env -i {exports} {MGT} --root {root}")
+        wait_screen(name, "facebook/musicgen-small")
+        tmux("send-keys", "-t", name, "n")
+        wait_screen(name, "Add a Hub repo")
+        time.sleep(0.3)
+        tmux("send-keys", "-t", name, "-l", f"datasets/{REPO}")
+        wait_screen(name, f"datasets/{REPO}")
+        tmux("send-keys", "-t", name, "Enter")
+        wait_screen(name, f"[x]  {REPO}")
+        time.sleep(1)
+        tmux("send-keys", "-t", name, "d")
+        t = time.perf_counter()
+        planning = wait_screen(name, "planning", poll=0.002)
+        first = wait_screen(name, "clips/", timeout=120, poll=0.002)
+        print(f"{n:>7,}  app: planning shown after {planning:.2f} s, first file row {first:.2f} s after d  "
+              f"goal ≤ 2 s  {'met' if first <= 2 else 'NOT MET'}", flush=True)
+        time.sleep(max(0.0, 5 - (time.perf_counter() - t)))  # every row in the table, 8 downloading
+        pid = int(tmux("display", "-p", "-t", name, "#{pane_pid}").strip())
+        log = work / "tty.bytes"
+        tmux("pipe-pane", "-t", name, "-o", f"cat >> {log}")
+        cpu0, t0 = cpu_seconds(pid), time.perf_counter()
+        time.sleep(10)
+        span = time.perf_counter() - t0
+        cpu = (cpu_seconds(pid) - cpu0) / span * 100
+        tmux("pipe-pane", "-t", name)
+        written = log.stat().st_size / span / 1000 if log.exists() else 0.0
+        lat = []
+        for _ in range(5):
+            for key, marker in (("3", "[3] Inventory"), ("2", "[2] Downloads"), ("?", "musicgen-tui keys"),
+                                ("?", "musicgen-tui keys")):
+                time.sleep(0.4)
+                lat.append(latency(name, key, marker, gone=marker in tmux("capture-pane", "-p", "-t", name)))
+        screen = tmux("capture-pane", "-p", "-t", name)
+        summary = next((ln for ln in screen.splitlines() if "queued" in ln), "")
+        counts = [int(w) for w in summary.replace("·", " ").split() if w.isdigit()]
+        time.sleep(0.4)
+        tmux("send-keys", "-t", name, "C-End")  # the table's bottom: finished files sort last
+        t = time.perf_counter()
+        while time.perf_counter() - t < 5:
+            states = [ln.split()[0] for ln in tmux("capture-pane", "-p", "-t", name).splitlines()[4:-3] if ln.split()]
+            if states and set(states) == {"done"}:
+                break
+            time.sleep(0.002)
+        scrolled = time.perf_counter() - t
+        print(f"{n:>7,}  app: keys to screen median {sorted(lat)[len(lat) // 2] * 1000:.0f} ms, "
+              f"worst {max(lat) * 1000:.0f} ms (goal ≤ 150); terminal {written:.1f} KB/s (goal ≤ 20); "
+              f"CPU {cpu:.0f} % of a core; summary {summary.strip()!r} (files {sum(counts[-4:]):,} of {n + 1:,}); "
+              f"ctrl+end showed only finished files (the bottom) in {scrolled * 1000:.0f} ms", flush=True)
+        time.sleep(0.4)
+        cancel = latency(name, "c", "cancel")  # "cancelling…", then "cancelled: …" once the workers stop
+        quit_start = time.perf_counter()
+        tmux("send-keys", "-t", name, "q")
+        while subprocess.run(["tmux", "has-session", "-t", name], capture_output=True).returncode == 0 and \
+                time.perf_counter() - quit_start < 10:
+            time.sleep(0.005)
+        print(f"{n:>7,}  app: c answered in {cancel * 1000:.0f} ms; q closed the app in "
+              f"{(time.perf_counter() - quit_start) * 1000:.0f} ms", flush=True)
+    finally:
+        tmux("kill-session", "-t", name)
+        hub.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", default="20000,100000", help="comma-separated dataset sizes")
@@ -160,6 +250,8 @@ def main() -> None:
     parser.add_argument("--no-hf", action="store_true", help="skip hf download (minutes at 100,000 files)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each local command (median)")
     parser.add_argument("--workers", default="16", help="--max-workers for both downloaders")
+    parser.add_argument("--app", type=int, default=20_000, metavar="N",
+                        help="files queued in the app's measurement (0 skips it)")
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "musicgen-scale-data",
                         help="where the stand-in stores are built and kept between runs")
     args = parser.parse_args()
@@ -173,6 +265,8 @@ def main() -> None:
     try:
         for n in sizes:
             results[n] = scale(n, args.data, work, runs, not (args.quick or args.no_hf), args.workers)
+        if args.app:
+            app(2000 if args.quick else args.app, args.data, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if args.quick:

@@ -21,6 +21,8 @@ from .live_table import LiveTable
 
 PROGRESS_REDRAW = 0.5  # seconds between redraws of a row whose state has not changed
 RESORT_EVERY = 1.0  # moving rows repaints the table: at most once a second
+SPEED_WINDOW = 5.0  # seconds the summary's speed is measured over
+BIG_TABLE = 2000  # rows from which a re-sort waits three times as long (a queue of small files churns)
 RETRYING = "retrying"  # the label of a file downloading again after an error
 ROWS_PER_FRAME = 1000  # new rows added to the table between two screen refreshes
 # The first five columns fit 80 columns: state, file, progress, size, rate; then ETA, repo and the reason.
@@ -72,6 +74,17 @@ class Tally:
         self.done = self.total = 0
         self.active: set[str] = set()  # keys of the rows downloading or hashing
         self.failed: dict[str, None] = {}  # keys of the failed rows, first failure first
+        self.fetched = 0  # bytes that arrived in this run (not those kept from an earlier one)
+        self.samples: deque[tuple[float, int]] = deque()  # (time, bytes fetched) over the last SPEED_WINDOW
+
+    def speed(self, now: float) -> float:
+        """Bytes a second over the last few seconds: small files, 160 finishing a second, each report no rate
+        of their own while they are in flight."""
+        self.samples.append((now, self.fetched))
+        while len(self.samples) > 2 and now - self.samples[1][0] >= SPEED_WINDOW:
+            self.samples.popleft()
+        then, before = self.samples[0]
+        return max(0.0, (self.fetched - before) / (now - then)) if now - then >= 0.5 else 0.0
 
     def add(self, key: str, row: FileRow) -> None:
         self.states[row.state] += 1
@@ -84,6 +97,8 @@ class Tally:
         self.states[e.state] += 1
         self.done += e.done - row.done
         self.total += e.total - row.total
+        if e.state is not FileState.QUEUED and e.done > row.done:
+            self.fetched += e.done - row.done
         self._place(key, e.state)
 
     def _place(self, key: str, state: FileState) -> None:
@@ -112,6 +127,10 @@ class DownloadsPane(Vertical):
         self.planning: dict[str, str] = {}
         self.backlog: deque[str] = deque()  # keys of rows counted but not yet in the table
         self.draining = False  # a timer will add the next rows of the backlog
+        self.dirty: dict[str, None] = {}  # keys of rows changed since they were last drawn
+        self.painting = False  # a timer will draw the changed rows that were drawn too recently
+        self.summary_due = False  # a timer will show the latest figures
+        self.texts: dict[str, tuple[str, int]] = {}  # what the summary and detail lines show, and their height
         self.note = ""
         self.summary_at = self.sorted_at = 0.0
         self.unsorted = False
@@ -126,6 +145,7 @@ class DownloadsPane(Vertical):
         self.tally = Tally()
         self.planning = {}
         self.backlog.clear()
+        self.dirty = {}
         self.table.clear()
         self.note = note
         self.update_summary()
@@ -139,9 +159,9 @@ class DownloadsPane(Vertical):
     def apply(self, events: list[FileEvent]) -> None:
         """Show a batch of events: new rows, changed cells only, a re-sort only when a state changed.
 
-        A row whose state is unchanged is redrawn at most every PROGRESS_REDRAW seconds, and only the cells
-        whose text changed: over a slow SSH link the terminal gets a few bytes, not a full repaint."""
-        table = self.table
+        A row is redrawn at most every PROGRESS_REDRAW seconds, state changes included (a row that changed
+        sooner waits for the next paint), and only the cells whose text changed: over a slow SSH link the
+        terminal gets a few bytes, not a full repaint, however many small files finish each second."""
         resort = False
         now = time.monotonic()
         for e in events:
@@ -150,24 +170,42 @@ class DownloadsPane(Vertical):
             if row is None:
                 row = self._add(key, FileRow(e.repo_id, e.path, e.total, key=key))
                 resort = True
-            changed_state = e.state is not row.state
-            resort |= changed_state
+            resort |= e.state is not row.state
             self.tally.change(key, row, e)
             row.done, row.total, row.rate, row.state = e.done, e.total, e.rate, e.state
             row.message = e.message if e.state in (FileState.FAILED, FileState.DOWNLOADING) else None
-            if not row.in_table:  # still in the backlog: it enters the table with its latest cells
-                continue
-            if not changed_state and now - row.shown_at < PROGRESS_REDRAW and not row.message:
-                continue
-            cells = row.cells()
-            for (_label, col, _width), old, new in zip(COLUMNS, row.shown, cells, strict=True):
-                if str(old) != str(new) or changed_state:
-                    table.set_cell(key, col, new)
-            row.shown, row.shown_at = cells, now
+            if row.in_table:  # a row still in the backlog enters the table with its latest cells
+                self.dirty[key] = None
+        self._paint(now)
         if self.backlog and not self.draining:
             self._drain()
         else:
             self._settle(resort, now)
+
+    def _paint(self, now: float) -> None:
+        """Redraw the changed rows last drawn PROGRESS_REDRAW ago or more; the others at the next paint."""
+        table, rows = self.table, self.rows
+        later: dict[str, None] = {}
+        for key in self.dirty:
+            row = rows.get(key)
+            if row is None:
+                continue
+            if now - row.shown_at < PROGRESS_REDRAW:
+                later[key] = None
+                continue
+            cells = row.cells()
+            for (_label, col, _width), old, new in zip(COLUMNS, row.shown, cells, strict=True):
+                if str(old) != str(new):
+                    table.set_cell(key, col, new)
+            row.shown, row.shown_at = cells, now
+        self.dirty = later
+        if later and not self.painting:
+            self.painting = True
+            self.set_timer(PROGRESS_REDRAW, self._paint_later)
+
+    def _paint_later(self) -> None:
+        self.painting = False
+        self._paint(time.monotonic())
 
     def add_repo_errors(self, errors: list[tuple[str, str, str]]) -> None:
         """Repos that failed as a whole (not found, gated), ``(repo_id, repo_type, message)``: one red row each
@@ -210,17 +248,30 @@ class DownloadsPane(Vertical):
     def _settle(self, resort: bool, now: float) -> None:
         """Re-sort (at most every RESORT_EVERY) and refresh the summary and the detail line."""
         self.unsorted |= resort
-        if self.unsorted and now - self.sorted_at >= RESORT_EVERY:
+        every = RESORT_EVERY if self.table.row_count < BIG_TABLE else 3 * RESORT_EVERY
+        if self.unsorted and now - self.sorted_at >= every:
             self.unsorted, self.sorted_at = False, now
-            self.table.sort("state", key=lambda label: RANK.get(str(label), 9))
-        if resort or now - self.summary_at >= PROGRESS_REDRAW:
+            rows = self.rows
+            self.table.order_by(lambda key: RANK.get(rows[key].label, 9), "state",
+                                lambda label: RANK.get(str(label), 9))
+        if (resort and len(self.rows) < BIG_TABLE) or now - self.summary_at >= PROGRESS_REDRAW:
             self.summary_at = now
             self.update_summary()
             self.show_detail()
+        elif not self.summary_due:  # the latest figures within PROGRESS_REDRAW, however busy the batches
+            self.summary_due = True
+            self.set_timer(PROGRESS_REDRAW, self._summary_later)
+
+    def _summary_later(self) -> None:
+        self.summary_due = False
+        self.summary_at = time.monotonic()
+        self.update_summary()
+        self.show_detail()
 
     def update_summary(self) -> None:
         t = self.tally
-        speed = sum(self.rows[k].rate for k in t.active if self.rows[k].state is FileState.DOWNLOADING)
+        speed = sum(self.rows[k].rate for k in t.active if self.rows[k].state is FileState.DOWNLOADING) or \
+            t.speed(time.monotonic())
         finished = t.states[FileState.DONE] + t.states[FileState.SKIPPED]
         active = sum(n for s, n in t.states.items() if s.active)
         text = (f"{size(t.done)} / {size(t.total)} · {rate(speed)} · ETA {eta(t.total - t.done, speed)} · "
@@ -228,7 +279,19 @@ class DownloadsPane(Vertical):
                 f"{t.states[FileState.FAILED]} failed")
         if self.note:
             text += f"\n{self.note}"
-        self.query_one("#dl-summary", Static).update(text if self.rows or self.note else self._idle())
+        self._show("#dl-summary", text if self.rows or self.note else self._idle(), markup=True)
+
+    def _show(self, selector: str, text: str, markup: bool = False) -> None:
+        """Update a line only when its text changed, and lay the screen out again only when the lines it takes
+        did: a layout repaints the whole screen, 12 KB at 100x30, ten times a second while small files finish."""
+        widget = self.query_one(selector, Static)
+        width = max(1, widget.content_size.width)
+        lines = sum(max(1, -(-len(line) // width)) for line in text.split("\n"))
+        shown = self.texts.get(selector)
+        if shown is not None and shown[0] == text:
+            return
+        self.texts[selector] = (text, lines)
+        widget.update(text if markup else Text(text), layout=shown is None or shown[1] != lines)
 
     def _idle(self) -> str:
         keys = current_keys(self.app)
@@ -246,7 +309,7 @@ class DownloadsPane(Vertical):
             first = next(iter(self.tally.failed), None)
             row = self.rows.get(first) if first is not None else None
         detail = f"✗ {row.where()}: {row.message}" if row is not None and row.message else ""
-        self.query_one("#dl-detail", Static).update(Text(detail))
+        self._show("#dl-detail", detail)
 
     def on_data_table_row_highlighted(self) -> None:
         self.show_detail()

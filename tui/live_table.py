@@ -11,15 +11,17 @@ cost a walk over every row, so 20,000 queued files made the app take 28 s to sho
 order and the line map are kept until rows are added, removed or sorted, and a row's place is its index
 (every row is one line high).
 
-It relies on private fields of Textual's DataTable (``_data``, ``_update_count``, ``_row_locations``,
-``_refresh_region``); ``tests/test_tui_live_table.py`` fails loudly when a Textual release moves them, and
-until then the public, slower ``update_cell`` keeps the app correct.
+It relies on private parts of Textual's DataTable (``_data``, ``_update_count``, ``_row_locations`` and its
+``TwoWayDict``, ``_refresh_region``); ``tests/test_tui_live_table.py`` fails loudly when a Textual release
+moves them, and until then the public, slower ``update_cell`` keeps the app correct.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from textual._two_way_dict import TwoWayDict
 from textual.geometry import Region, Size
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, Row, RowKey
@@ -48,9 +50,9 @@ class LiveTable(DataTable[object]):
         row[ck] = value
         self._update_count += 1  # the render caches are keyed on this: the row renders anew
         index = self._row_locations.get(rk)
-        if index is not None:
+        if index is not None:  # the row's visible part only: a wider region repaints the scrollbars too
             y = index + (self.header_height if self.show_header else 0)
-            self._refresh_region(Region(0, y, max(self.size.width, self.virtual_size.width), 1))
+            self._refresh_region(Region(int(self.scroll_x), y, self.scrollable_content_region.width, 1))
 
     def internals_known(self) -> bool:
         """Whether the private fields ``set_cell`` and the order cache use are still what they expect."""
@@ -93,6 +95,19 @@ class LiveTable(DataTable[object]):
         self._reorder()
         super().sort(*columns, key=key, reverse=reverse)
         return self
+
+    def order_by(self, rank: Callable[[str], Any], column: str, cell_rank: Callable[[object], Any]) -> None:
+        """Sort the rows by ``rank`` of their key (stable, from the order they were added, as ``sort`` is): no
+        cell is read or turned into text, a quarter of the time ``sort`` takes at 20,000 rows. Without the fast
+        path, ``sort`` on ``column`` with ``cell_rank``."""
+        if not self.fast_path or not isinstance(self._row_locations, TwoWayDict):
+            self.sort(column, key=cell_rank)
+            return
+        keys = sorted(self._data, key=lambda k: rank(str(k.value)))
+        self._row_locations = TwoWayDict({k: i for i, k in enumerate(keys)})
+        self._reorder()
+        self._update_count += 1
+        self.refresh()
 
     def _current(self) -> bool:
         key = (self.row_count, self._order_version)
