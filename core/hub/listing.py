@@ -49,16 +49,16 @@ class HubApi:
 
     def tree(self, ref: RepoRef, commit: str, *, foreign: set[str] | None = None,
              on_retry: OnRetry | None = None,
-             on_page: Callable[[int], object] | None = None) -> Iterator[dict[str, Any]]:
-        """Every entry of the recursive tree, page by page (``on_page`` hears each page's size); hosts of links
-        moved back to the endpoint go in ``foreign``."""
+             on_page: Callable[[list[dict[str, Any]]], object] | None = None) -> Iterator[dict[str, Any]]:
+        """Every entry of the recursive tree, page by page (``on_page`` hears each page once it is served);
+        hosts of links moved back to the endpoint go in ``foreign``."""
         url: str | None = f"{self.endpoint}/api/{ref.repo_type}s/{ref.repo_id}/tree/{quote(commit, safe='')}"
         params: dict[str, str] | None = {"recursive": "true", "expand": "false"}
         while url is not None:
             page, link = self._retrying(partial(self._page, url, params), on_retry)
             yield from page
             if on_page is not None:
-                on_page(len(page))
+                on_page(page)
             url, params = (self.on_endpoint(link, foreign) if link else None), None
 
     def _page(self, url: str, params: dict[str, str] | None) -> tuple[list[dict[str, Any]], str | None]:
@@ -91,9 +91,9 @@ def fetch_listing(api: HubApi, ref: RepoRef, revision: str | None = None, *, on_
     foreign: set[str] = set()
     listed = 0
 
-    def on_page(n: int) -> None:
+    def on_page(page: list[dict[str, Any]]) -> None:
         nonlocal listed
-        listed += n
+        listed += sum(1 for e in page if e.get("type") == "file")
         if on_listed is not None:
             on_listed(listed)
 

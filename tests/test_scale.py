@@ -1,0 +1,150 @@
+"""Complexity pinned by counting calls at a few thousand files, never by timing: a step that turns quadratic (or
+reads a file per file) fails here at N = 2,000, long before a user's 300,000-file dataset finds it.
+docs/PERFORMANCE.md ("Scale") has the times, measured by bench/scale.py."""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+from pathlib import Path
+
+import pytest
+
+from core.local import hashcache, hashing, record, walk
+from core.local.verify import verify
+from core.remote import Listing, RemoteFile
+from core.repos import RepoRef
+from core.states import CheckStatus
+
+N = 2_000
+REF = RepoRef("dataset", "acme/scale")
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A downloaded-looking dataset of N small files in 4 folders, with its record (format 2)."""
+    folder = REF.local_dir(tmp_path)
+    files = []
+    for i in range(N):
+        rel = f"clips/{i % 4}/{i:05d}.wav"
+        data = b"%d" % i * (1 + i % 50)
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+        files.append(RemoteFile(rel, len(data), "", hashlib.sha256(data).hexdigest()))
+    record.write_record(folder, record.Record(Listing(REF, "1" * 40, files), selected=tuple(f.path for f in files)))
+    return tmp_path
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Calls to ``os.stat``, files hashed, and marshal loads, from now on; one process (no fork), so every
+    call is seen."""
+    counts = {"stat": 0, "hashed": 0, "loads": 0}
+    real_stat, real_hash, real_loads = os.stat, hashing.hash_file, marshal.loads
+
+    def stat(*a: object, **k: object) -> os.stat_result:
+        counts["stat"] += 1
+        return real_stat(*a, **k)  # type: ignore[arg-type]
+
+    def hash_file(path: str, algorithm: str = "sha256", size: int = -1) -> str:
+        counts["hashed"] += 1
+        return real_hash(path, algorithm, size)
+
+    def loads(data: bytes) -> object:
+        counts["loads"] += 1
+        return real_loads(data)
+
+    monkeypatch.setattr(walk, "may_fork", lambda: False)
+    monkeypatch.setattr(hashing, "_may_fork", lambda: False)
+    monkeypatch.setattr(os, "stat", stat)
+    monkeypatch.setattr(hashing, "hash_file", hash_file)
+    monkeypatch.setattr(marshal, "loads", loads)
+    return counts
+
+
+def test_second_verify_stats_each_file_once_and_hashes_none(tree: Path, counted: dict[str, int]) -> None:
+    first = verify(tree)
+    assert first.counts["ok"] == N and first.ok
+    assert counted["hashed"] == N  # the first verify hashes each file once
+    for k in counted:
+        counted[k] = 0
+    second = verify(tree)
+    assert second.counts == first.counts
+    assert counted["hashed"] == 0
+    assert N <= counted["stat"] <= N + 20  # one stat a file, a handful for folders and the record
+    assert counted["loads"] == 2  # the planned sizes and the remembered hashes, each read once
+
+
+def test_a_changed_file_is_hashed_alone_and_named(tree: Path, counted: dict[str, int]) -> None:
+    verify(tree)
+    target = REF.local_dir(tree) / "clips/2/00042.wav"
+    target.write_bytes(b"damaged")
+    counted["hashed"] = 0
+    result = verify(tree)
+    assert [(p.status, p.path) for p in result.problems] == [(CheckStatus.PARTIAL, "clips/2/00042.wav")] or \
+        [(p.status, p.path) for p in result.problems] == [(CheckStatus.MISMATCH, "clips/2/00042.wav")]
+    assert counted["hashed"] <= 1  # a size change is judged without hashing; nothing else is hashed
+    assert result.counts["ok"] == N - 1
+
+
+def test_forked_hashing_and_stat_agree_with_one_process(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The two-process paths (the CLI's) give the same digests and keys as one process."""
+    folder = REF.local_dir(tree)
+    jobs = [(str(p), "sha256", p.stat().st_size) for p in sorted(folder.rglob("*.wav"))]
+    monkeypatch.setattr(hashing, "_may_fork", lambda: True)
+    forked = dict(hashing.hash_many(jobs))
+    monkeypatch.setattr(hashing, "_may_fork", lambda: False)
+    threaded = dict(hashing.hash_many(jobs))
+    assert forked == threaded and len(forked) == N
+    assert forked[0] == hashlib.sha256((folder / "clips/0/00000.wav").read_bytes()).hexdigest()
+    names = [(f"clips/{k}/", sorted(os.listdir(folder / "clips" / str(k)))) for k in range(4)]
+    monkeypatch.setattr(walk, "may_fork", lambda: True)
+    shared = walk.stat_folders(folder, names)
+    alone = {p: walk._keys(folder, p, n) for p, n in names}
+    assert shared == alone
+    one = walk.stat_folders(folder, [("clips/0/", names[0][1] + ["missing.wav"])])  # one folder: split by file
+    assert one["clips/0/"] == alone["clips/0/"] + walk.array("q", [-1] * walk.KEY_FIELDS)
+
+
+def test_hash_cache_and_record_are_per_folder(tree: Path) -> None:
+    verify(tree)
+    folder = REF.local_dir(tree)
+    cache = hashcache.HashCache(folder)
+    assert sorted(cache.folders) == [f"clips/{k}/" for k in range(4)]
+    names, keys, digests = cache.folders["clips/1/"]
+    assert len(keys) == 8 * walk.KEY_FIELDS * len(names) and len(digests) == len(names) == N // 4
+    planned = record.read_planned_sizes(folder)
+    assert planned is not None and len(planned) == N
+
+
+def test_progress_printer_keeps_only_files_in_flight() -> None:
+    from cli.progress import ProgressPrinter
+    from core.hub.download import FileEvent
+    from core.states import FileState
+
+    printer = ProgressPrinter(quiet=True)
+    for i in range(N):
+        printer.on_event(FileEvent("acme/x", "dataset", f"f{i}", FileState.QUEUED, 5 if i == 7 else 0, 10))
+    for i in range(N):
+        printer.on_event(FileEvent("acme/x", "dataset", f"f{i}", FileState.DOWNLOADING, 5, 10))
+        printer.on_event(FileEvent("acme/x", "dataset", f"f{i}", FileState.DONE, 10, 10))
+    assert printer.active == {} and printer.resumed == {}  # nothing kept per finished file
+    assert (printer.files, printer.finished, printer.bytes_total) == (N, N, 10 * N)
+    assert printer.bytes_ended + printer.bytes_queued == 10 * N and printer.base == 5
+
+
+def test_planning_reports_each_page(root: Path, hub) -> None:  # type: ignore[no-untyped-def]
+    """The 2,502-file dataset is listed in 3 pages of the local Hub: planning says so as it goes, and the Hub
+    builds its tree once, not once per page."""
+    from core.hub.planner import make_plan
+    from core.settings import Settings
+
+    steps: list[str] = []
+    built = len(hub.repos[("dataset", "acme/many-files")].trees)
+    make_plan(Settings(root=root, endpoint=hub.url), [RepoRef("dataset", "acme/many-files")],
+              on_progress=lambda ref, text: steps.append(text))
+    listed = [int(s.split()[1].replace(",", "")) for s in steps if s.startswith("listing")]
+    assert len(listed) == 3 and listed == sorted(listed) and listed[-1] == 2_502  # a line a page (folders too)
+    assert steps[0] == "asking the Hub for the file list" and steps[-1].startswith("comparing")
+    assert len(hub.repos[("dataset", "acme/many-files")].trees) <= built + 1
