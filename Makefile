@@ -20,14 +20,17 @@ demo: $(STAMP)
 test: lint
 	$(BIN)/pytest -q
 
-# Side-by-side benchmarks against sha256sum, hf download, hf cache verify and du (docs/PERFORMANCE.md).
+# Side-by-side benchmarks against sha256sum, hf download, hf cache verify and du (docs/PERFORMANCE.md);
+# bench/scale.py: datasets of 20,000 and 100,000 files (300,000 with --files 300000), and the app with 20,000 queued.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/faults_vs_hf.py
 
 # A tiny run of the same scripts, so CI keeps them working. Prints figures; asserts nothing.
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick
+	$(BIN)/python bench/scale.py --quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check core cli tui localhub tests bench

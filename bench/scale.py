@@ -165,7 +165,7 @@ def latency(name: str, key: str, marker: str, *, gone: bool = False) -> float:
     raise RuntimeError(f"{marker!r} never {'left' if gone else 'appeared'} after {key!r}")
 
 
-def app(n: int, data: Path, work: Path) -> None:
+def app(n: int, data: Path, work: Path, quick: bool = False) -> None:
     """The app with ``n`` files queued, in tmux (100x30) as a user over SSH sees it: time from ``d`` to the
     first file row, then, while the download runs, keys to screen, bytes written to the terminal, the
     counts and a scroll to the end of the table, cancel and quit."""
@@ -197,18 +197,18 @@ def app(n: int, data: Path, work: Path) -> None:
         first = wait_screen(name, "clips/", timeout=120, poll=0.002)
         print(f"{n:>7,}  app: planning shown after {planning:.2f} s, first file row {first:.2f} s after d  "
               f"goal ≤ 2 s  {'met' if first <= 2 else 'NOT MET'}", flush=True)
-        time.sleep(max(0.0, 5 - (time.perf_counter() - t)))  # every row in the table, 8 downloading
+        time.sleep(max(0.0, (2 if quick else 5) - (time.perf_counter() - t)))  # every row in, 8 downloading
         pid = int(tmux("display", "-p", "-t", name, "#{pane_pid}").strip())
         log = work / "tty.bytes"
         tmux("pipe-pane", "-t", name, "-o", f"cat >> {log}")
         cpu0, t0 = cpu_seconds(pid), time.perf_counter()
-        time.sleep(10)
+        time.sleep(3 if quick else 10)
         span = time.perf_counter() - t0
         cpu = (cpu_seconds(pid) - cpu0) / span * 100
         tmux("pipe-pane", "-t", name)
         written = log.stat().st_size / span / 1000 if log.exists() else 0.0
         lat = []
-        for _ in range(5):
+        for _ in range(1 if quick else 5):
             for key, marker in (("3", "[3] Inventory"), ("2", "[2] Downloads"), ("?", "musicgen-tui keys"),
                                 ("?", "musicgen-tui keys")):
                 time.sleep(0.4)
@@ -262,15 +262,14 @@ def main() -> None:
     print(f"# musicgen-tui at scale, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}, sizes {sizes}", flush=True)
     work = Path(tempfile.mkdtemp(prefix="musicgen-scale-"))
     results = {}
+    data = work / "data" if args.quick else args.data  # quick: built and removed with the run's own folder
     try:
         for n in sizes:
-            results[n] = scale(n, args.data, work, runs, not (args.quick or args.no_hf), args.workers)
+            results[n] = scale(n, data, work, runs, not (args.quick or args.no_hf), args.workers)
         if args.app:
-            app(2000 if args.quick else args.app, args.data, work)
+            app(2000 if args.quick else args.app, data, work, args.quick)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        if args.quick:
-            shutil.rmtree(args.data, ignore_errors=True)
     if len(results) > 1:
         lo, hi = min(results), max(results)
         for step in results[lo]:

@@ -98,12 +98,12 @@ def test_forked_hashing_and_stat_agree_with_one_process(tree: Path, monkeypatch:
     threaded = dict(hashing.hash_many(jobs))
     assert forked == threaded and len(forked) == N
     assert forked[0] == hashlib.sha256((folder / "clips/0/00000.wav").read_bytes()).hexdigest()
-    names = [(f"clips/{k}/", sorted(os.listdir(folder / "clips" / str(k)))) for k in range(4)]
+    names = [(f"clips/{k}/", "\0".join(sorted(os.listdir(folder / "clips" / str(k))))) for k in range(4)]
     monkeypatch.setattr(walk, "may_fork", lambda: True)
     shared = walk.stat_folders(folder, names)
     alone = {p: walk._keys(folder, p, n) for p, n in names}
     assert shared == alone
-    one = walk.stat_folders(folder, [("clips/0/", names[0][1] + ["missing.wav"])])  # one folder: split by file
+    one = walk.stat_folders(folder, [("clips/0/", names[0][1] + "\0missing.wav")])  # one folder: split by file
     assert one["clips/0/"] == alone["clips/0/"] + walk.array("q", [-1] * walk.KEY_FIELDS)
 
 
@@ -113,7 +113,8 @@ def test_hash_cache_and_record_are_per_folder(tree: Path) -> None:
     cache = hashcache.HashCache(folder)
     assert sorted(cache.folders) == [f"clips/{k}/" for k in range(4)]
     names, keys, digests = cache.folders["clips/1/"]
-    assert len(keys) == 8 * walk.KEY_FIELDS * len(names) and len(digests) == len(names) == N // 4
+    count = len(names.split("\0"))
+    assert len(keys) == 8 * walk.KEY_FIELDS * count and len(digests.split("\0")) == count == N // 4
     planned = record.read_planned_sizes(folder)
     assert planned is not None and len(planned) == N
 

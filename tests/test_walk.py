@@ -132,9 +132,9 @@ def test_file_table_lookups() -> None:
     table = FileTable.from_pairs([("b.bin", 5), ("a/x.bin", 9), ("a/y.bin", 9), ("a/b/z.bin", 1), ("c", 9)])
     assert table.largest(2) == [("a/x.bin", 9), ("a/y.bin", 9)]  # ties by path
     assert table.largest(10)[-1] == ("a/b/z.bin", 1)
-    assert table.has_all({"a/b/": (["z.bin"], [1]), "": (["c"], [9])})
-    assert not table.has_all({"a/": (["b"], [0])}) and not table.has_all({"z/": (["x.bin"], [1])})
-    assert not table.has_all({"": (["c"], [8])})  # there, but not at that size
+    assert table.has_all([("a/b/", ["z.bin"], [1]), ("", ["c"], [9])])
+    assert not table.has_all([("a/", ["b"], [0])]) and not table.has_all([("z/", ["x.bin"], [1])])
+    assert not table.has_all([("", ["c"], [8])])  # there, but not at that size
     assert table.sorted() == [("a/b/z.bin", 1), ("a/x.bin", 9), ("a/y.bin", 9), ("b.bin", 5), ("c", 9)]
     assert len(table) == 5 and table.total == 33
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, ProgressBar, Static
+from textual.widgets import ProgressBar, Static
 
 from core.local.verify import FileCheck, Queued, VerifyResult
 from core.states import PROBLEMS, CheckStatus
 
 from .bindings import key_of
+from .live_table import LiveTable
 
 # Problems first (worst first), then what is still hashing, then OK; by the label the RESULT column shows.
 RANK = {s.label: i for i, s in enumerate((*PROBLEMS, CheckStatus.HASHING, CheckStatus.OK))}
@@ -22,7 +23,7 @@ class VerifyPane(Vertical):
         yield Static(f"press {key_of(self.app, 'verify')} to verify what is downloaded (the selection if any, "
                      "else everything)", id="verify-summary")
         yield ProgressBar(id="verify-progress", show_eta=False)
-        table = DataTable[object](id="verify-table", cursor_type="row")
+        table = LiveTable(id="verify-table", cursor_type="row")
         for label, key, width in (("RESULT", "status", 12), ("REPO", "repo", 26), ("FILE", "path", 30),
                                   ("DETAIL", "detail", 40)):
             table.add_column(label, key=key, width=width)
@@ -32,8 +33,8 @@ class VerifyPane(Vertical):
         self.status: dict[RowKey, CheckStatus] = {}
 
     @property
-    def table(self) -> DataTable[object]:
-        return self.query_one("#verify-table", DataTable)
+    def table(self) -> LiveTable:
+        return self.query_one("#verify-table", LiveTable)
 
     def start(self) -> None:
         self.status.clear()
@@ -81,12 +82,14 @@ class VerifyPane(Vertical):
             self.table.add_row(*cells, key=rk)
         else:
             for col, value in zip(("status", "repo", "path", "detail"), cells, strict=True):
-                self.table.update_cell(rk, col, value)
+                self.table.set_cell(rk, col, value)
         self.status[key] = c.status
         return changed
 
     def _sort(self) -> None:
-        self.table.sort("status", key=lambda label: RANK.get(str(label), 9))
+        status = self.status
+        self.table.order_by(lambda key: RANK.get(status[_row_key(key)].label, 9), "status",
+                            lambda label: RANK.get(str(label), 9))
 
     def _summary(self) -> None:
         counts = {s: 0 for s in CheckStatus}
@@ -96,3 +99,8 @@ class VerifyPane(Vertical):
             f"verifying… {counts[CheckStatus.OK]} OK · {counts[CheckStatus.MISMATCH]} mismatch · "
             f"{counts[CheckStatus.MISSING]} missing · {counts[CheckStatus.PARTIAL]} partial · "
             f"{counts[CheckStatus.HASHING]} to hash")
+
+
+def _row_key(key: str) -> RowKey:
+    repo_type, repo_id, path = key.split("\0")
+    return repo_type, repo_id, path

@@ -103,8 +103,8 @@ class Downloader:
         ``max_workers`` threads take the files in turn from one queue and tally each outcome as it ends: no
         future or result is held per file, so memory stays flat at 300,000 files."""
         results = {(r.ref.repo_type, r.ref.repo_id): RepoResult(r.ref.repo_id, r.ref.repo_type) for r in plan.repos}
-        tasks = iter([task for rp in plan.repos for task in self._prepare(rp, results[(rp.ref.repo_type,
-                                                                                            rp.ref.repo_id)])])
+        queues = [(rp, self._prepare(rp, results[(rp.ref.repo_type, rp.ref.repo_id)])) for rp in plan.repos]
+        tasks = ((rp, fp) for rp, pending in queues for fp in pending)
         crashed: list[BaseException] = []
 
         def work() -> None:
@@ -138,7 +138,7 @@ class Downloader:
             raise crashed[0]
         return RunResult(list(results.values()), self._fetched, self.cancel.is_set())
 
-    def _prepare(self, rp: RepoPlan, res: RepoResult) -> list[tuple[RepoPlan, FilePlan]]:
+    def _prepare(self, rp: RepoPlan, res: RepoResult) -> list[FilePlan]:
         """Record the repo's listing and queue its pending files; a repo that failed to plan only reports."""
         if not rp.ok:
             res.error = rp.message or rp.status
@@ -151,7 +151,7 @@ class Downloader:
                                               tuple(f.remote.path for f in rp.files), rp.profile))
         for fp in pending:
             self._emit(rp, fp, FileState.QUEUED, fp.present)
-        return [(rp, fp) for fp in pending]
+        return pending
 
     def _tally(self, res: RepoResult, rp: RepoPlan, fp: FilePlan, outcome: Outcome) -> None:
         state, message = outcome

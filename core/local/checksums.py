@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,11 +77,22 @@ def write_checksums(root: Path, min_size: int = DEFAULT_MIN_SIZE,
         if not files:
             target.unlink(missing_ok=True)
             continue
-        digests = [""] * len(files)
-        for k, digest in hash_many([(str(root / p), "sha256", s) for p, s in files]):
+        write_text_atomic(target, _lines(root, files))
+        written.append(ChecksumFile(target, len(files), sum(s for _, s in files)))
+    return written
+
+
+CHUNK = 8192  # files hashed per round: the lines are written as they come, memory stays flat
+
+
+def _lines(root: Path, files: list[tuple[str, int]]) -> Iterator[str]:
+    """The checksum lines, in ``files``' order, a round of ``CHUNK`` files hashed on every core at a time."""
+    top = str(root)
+    for start in range(0, len(files), CHUNK):
+        part = files[start:start + CHUNK]
+        digests = [""] * len(part)
+        for k, digest in hash_many([(f"{top}/{p}", "sha256", s) for p, s in part]):
             if isinstance(digest, OSError):
                 raise digest
             digests[k] = digest
-        write_text_atomic(target, (format_line(d, p) for d, (p, _) in zip(digests, files, strict=True)))
-        written.append(ChecksumFile(target, len(files), sum(s for _, s in files)))
-    return written
+        yield "".join(format_line(d, p) for d, (p, _) in zip(digests, part, strict=True))

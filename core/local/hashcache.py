@@ -1,10 +1,10 @@
 """Hashes remembered per repo folder, keyed by what any change to a file changes: size, mtime_ns, ctime_ns and
 inode. ``ctime`` cannot be set back by anyone, so a file rewritten with its old mtime restored still misses.
 
-Kept by folder, as the walk and the record are: per folder, its file names, their stat keys as one array of
-four integers a file, and their digests (``""`` for none). A second verify compares a folder's keys and
-digests as two objects, at C speed; nothing is built per file. Stored with marshal (a 100,000-file repo
-loads in milliseconds)."""
+Kept by folder, as the walk and the record are: per folder, its file names (joined by NUL), their stat keys
+as one array of four integers a file, and their digests (joined, ``""`` for none). A second verify compares a
+folder's names, keys and digests as three objects, at C speed; nothing is built per file. Stored with
+marshal (a 100,000-file repo loads in milliseconds)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from .metadata import hf_dir
 CACHE_NAME = "musicgen-tui-hashes.marshal"
 OLD_CACHE_NAME = "musicgen-tui-hashes.json"  # format 1, per file: read no more, removed on the next save
 CACHE_FORMAT = 2
-Entry = tuple[list[str], bytes, list[str]]  # names, stat keys (array "q", 4 a file, as bytes), digests
+Entry = tuple[str, bytes, str]  # names joined by NUL, stat keys (array "q", 4 a file, as bytes), digests joined
 
 
 class HashCache:
@@ -41,8 +41,9 @@ class HashCache:
     def folder(self, prefix: str) -> Entry | None:
         return self.folders.get(prefix)
 
-    def put_folder(self, prefix: str, names: list[str], keys: array, digests: list[str]) -> None:
-        entry = (names, keys.tobytes(), digests)
+    def put_folder(self, prefix: str, names: str, keys: array, digests: list[str]) -> None:
+        """Remember a folder: its names as the record packs them, the keys found, the digests (``""``: none)."""
+        entry = (names, keys.tobytes(), "\0".join(digests))
         if self.folders.get(prefix) != entry:
             self.folders[prefix] = entry
             self.dirty = True

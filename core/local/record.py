@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import marshal
 import os
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from ..patterns import select
 from ..remote import Listing, RemoteFile
 from ..repos import RepoRef
 from ..safety import unsafe_entries
-from .jsonio import write_json_atomic
+from .jsonio import write_text_atomic
 from .metadata import hf_dir
 
 RECORD_NAME = "musicgen-tui.json"
@@ -51,8 +52,9 @@ def write_record(local_dir: Path, record: Record) -> None:
     CACHEDIR.TAG for backup tools).
 
     Format 2 groups the files by folder (a folder's prefix is written once, not in every path) with one hash a
-    file (the one ``verify`` checks), and marks the chosen files with a ``1`` in a string: 5.3 MB for a
-    100,000-file dataset, where format 1 (every path twice, both hashes) took 9 MB."""
+    file (the one ``verify`` checks), and marks the chosen files with a ``1`` in a string: 8.8 MB for the
+    100,000-file stand-in of bench/scale.py, where format 1 (every path twice, both hashes) took 16.7 MB; the
+    sha256 of each file is most of what is left."""
     folder = hf_dir(local_dir)
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in ((".gitignore", "*"), ("CACHEDIR.TAG", CACHEDIR_TAG)):
@@ -68,11 +70,17 @@ def write_record(local_dir: Path, record: Record) -> None:
         sizes.append(f.size)
         etags.append(f.etag)
         chosen.append("1" if f.path in keep else "0")
-    write_json_atomic(hf_dir(local_dir) / RECORD_NAME, {
-        "format": RECORD_FORMAT, "repo_id": lst.ref.repo_id, "repo_type": lst.ref.repo_type, "commit": lst.commit,
-        "include": list(record.include), "exclude": list(record.exclude), "profile": record.profile,
-        "folders": [[p, n, s, e, "".join(c)] for p, (n, s, e, c) in groups.items()],
-    }, indent=None)
+    head = json.dumps({"format": RECORD_FORMAT, "repo_id": lst.ref.repo_id, "repo_type": lst.ref.repo_type,
+                       "commit": lst.commit, "include": list(record.include), "exclude": list(record.exclude),
+                       "profile": record.profile}, ensure_ascii=False)
+
+    def pieces() -> Iterator[str]:  # written folder by folder: json.dumps of the whole record peaked at 30 MB
+        yield head[:-1] + ', "folders": ['
+        for k, (p, (n, s, e, c)) in enumerate(groups.items()):
+            yield ("," if k else "") + json.dumps([p, n, s, e, "".join(c)], ensure_ascii=False)
+        yield "]}\n"
+
+    write_text_atomic(hf_dir(local_dir) / RECORD_NAME, pieces())
 
 
 def _load_record(local_dir: Path) -> tuple[dict[str, Any], tuple[int, int, int]] | None:
@@ -121,27 +129,46 @@ def read_record(local_dir: Path) -> Record | None:
         return None
 
 
-Folders = dict[str, tuple[list[str], list[int], list[str]]]  # folder prefix ("" or "a/b/") -> names, sizes, etags
+SEP = "\0"  # joins a folder's names and hashes: the one character no path can hold
+Folder = tuple[str, bytes, str]  # names joined by SEP, sizes (array "q" as bytes), expected hashes joined by SEP
+Folders = dict[str, Folder]  # folder prefix ("" or "a/b/") -> its planned files
 PLANNED_CACHE = "musicgen-tui-planned.marshal"
-PLANNED_FORMAT = 2
+PLANNED_FORMAT = 3
+
+
+def pack(names: list[str], sizes: list[int], etags: list[str]) -> Folder:
+    return SEP.join(names), array("q", sizes).tobytes(), SEP.join(etags)
+
+
+def unpack(folder: Folder) -> tuple[list[str], array, list[str]]:
+    """A folder's names, sizes and hashes as lists: built for one folder at a time, never for all."""
+    names, raw, etags = folder
+    sizes = array("q")
+    sizes.frombytes(raw)
+    return names.split(SEP), sizes, etags.split(SEP)
 
 
 @dataclass(frozen=True)
 class PlannedSizes:
     """What an inventory and a verify need from a record: the repo, its commit, and the size and expected hash
-    of every planned file, grouped by folder (no per-file objects, so a 100,000-file dataset is checked at C
-    speed)."""
+    of every planned file, packed by folder (three objects a folder, none a file: 100,000 files hold 9 MB, not
+    the 30 MB of per-file strings and ints)."""
 
     ref: RepoRef
     commit: str
     folders: Folders
 
+    def rows(self) -> Iterator[tuple[str, list[str], array]]:
+        """``(prefix, names, sizes)`` of each folder, unpacked one at a time."""
+        for prefix, folder in self.folders.items():
+            names, sizes, _ = unpack(folder)
+            yield prefix, names, sizes
+
     def pairs(self) -> list[tuple[str, int]]:
-        return [(prefix + n, s) for prefix, (names, sizes, _) in self.folders.items()
-                for n, s in zip(names, sizes, strict=True)]
+        return [(prefix + n, s) for prefix, names, sizes in self.rows() for n, s in zip(names, sizes, strict=True)]
 
     def __len__(self) -> int:
-        return sum(len(names) for names, _, _ in self.folders.values())
+        return sum(len(raw) // 8 for _, raw, _ in self.folders.values())
 
 
 def read_planned_sizes(local_dir: Path) -> PlannedSizes | None:
@@ -177,15 +204,16 @@ def _planned_from(data: dict[str, Any]) -> PlannedSizes:
             (f.path, f.size, f.etag, True) for f in _record_from(data).planned())
     else:
         rows = _rows(data)
-    folders: Folders = {}
+    lists: dict[str, tuple[list[str], list[int], list[str]]] = {}
     for path, size, etag, chosen in rows:
         if not chosen:
             continue
         folder, slash, name = path.rpartition("/")
-        names, sizes, etags = folders.setdefault(folder + slash, ([], [], []))
+        names, sizes, etags = lists.setdefault(folder + slash, ([], [], []))
         names.append(name)
         sizes.append(size)
         etags.append(etag)
+    folders = {prefix: pack(*entry) for prefix, entry in lists.items()}
     return PlannedSizes(RepoRef(data["repo_type"], data["repo_id"]), str(data["commit"]), folders)
 
 

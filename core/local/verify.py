@@ -23,7 +23,7 @@ from .hashcache import Entry, HashCache
 from .hashing import hash_many
 from .inventory import guess_repo_id, now_iso, repo_folders
 from .jsonio import write_json_atomic
-from .record import read_planned_sizes
+from .record import Folder, Folders, pack, read_planned_sizes, unpack
 from .walk import KEY_FIELDS, stat_folders
 
 if TYPE_CHECKING:
@@ -79,7 +79,6 @@ class VerifyResult:
                               "detail": p.detail, "source": p.source} for p in self.problems]}
 
 
-Folders = dict[str, tuple[list[str], list[int], list[str]]]  # prefix -> names, sizes, expected hashes
 CHUNK = 8192  # files hashed per round: what waits to be hashed stays bounded
 
 
@@ -89,7 +88,7 @@ def expected_files(local_dir: Path) -> tuple[str | None, Folders]:
     if planned is not None:
         return planned.ref.repo_id, planned.folders
     download = metadata.hf_dir(local_dir) / "download"
-    folders: Folders = {}
+    lists: dict[str, tuple[list[str], list[int], list[str]]] = {}
     for meta in sorted(download.rglob("*.metadata")) if download.is_dir() else []:
         path = meta.relative_to(download).as_posix()[: -len(".metadata")]
         m = metadata.read_metadata(metadata.download_paths(local_dir, path))
@@ -97,11 +96,11 @@ def expected_files(local_dir: Path) -> tuple[str | None, Folders]:
             continue
         size = (local_dir / path).stat().st_size if (local_dir / path).is_file() else -1
         folder, slash, name = path.rpartition("/")
-        names, sizes, etags = folders.setdefault(folder + slash, ([], [], []))
+        names, sizes, etags = lists.setdefault(folder + slash, ([], [], []))
         names.append(name)
         sizes.append(size)
         etags.append(m.etag)
-    return None, folders
+    return None, {prefix: pack(*entry) for prefix, entry in lists.items()}
 
 
 class _Run:
@@ -157,51 +156,79 @@ def _targets(root: Path, refs: list[RepoRef] | None) -> Iterator[tuple[RepoType,
             yield r.repo_type, r.local_dir(root), r
 
 
+@dataclass
+class _Folder:
+    """A changed folder while its files are judged: its files as lists, and the digests found so far."""
+
+    prefix: str
+    packed: Folder
+    keys: array
+    names: list[str]
+    sizes: array
+    etags: list[str]
+    digests: list[str]
+
+
+Pending = list[tuple[_Folder, int]]  # files to hash: their folder and index
+
+
 def _verify_repo(run: _Run, root: Path, repo_type: RepoType, local_dir: Path) -> None:
-    """One repo folder, folder by folder: a folder whose stat keys and remembered digests match the record
-    is judged in two comparisons; the rest file by file, hashing what must be hashed in rounds of ``CHUNK``."""
+    """One repo folder, folder by folder: a folder whose names, stat keys and remembered digests match the
+    record is judged in three comparisons, with no object made per file; the rest file by file, hashing what
+    must be hashed in rounds of ``CHUNK`` files."""
     repo_id, folders = expected_files(local_dir)
     repo_id = repo_id or guess_repo_id(repo_type, local_dir)
     run.result.repos.add((repo_type, repo_id))
     cache = HashCache(local_dir)
     base = local_dir.relative_to(root).as_posix() + "/"
-    keys = stat_folders(local_dir, [(p, names) for p, (names, _, _) in folders.items()])
-    pending: list[tuple[str, int, list[str]]] = []  # (prefix, index, that folder's digests) of files to hash
+    keys = stat_folders(local_dir, [(p, f[0]) for p, f in folders.items()])
+    pending: Pending = []
     for prefix in sorted(folders):
         if run.cancelled:
             break
-        names, _, etags = folders[prefix]
-        here = keys[prefix]
+        packed, here = folders[prefix], keys[prefix]
         known = None if run.full else cache.folder(prefix)
-        if known is not None and known[0] == names and known[1] == here.tobytes() and known[2] == etags:
-            run.result.tally[CheckStatus.OK] += len(names)  # unchanged since every file matched: two comparisons
-            if run.on_check:
-                for name in names:
-                    run.on_check(FileCheck(CheckStatus.OK, repo_id, repo_type, prefix + name))
-            if run.sha256 is not None:
-                run.sha256.update((base + prefix + n, e) for n, e in zip(names, etags, strict=True) if len(e) == 64)
+        if known is not None and known[0] == packed[0] and known[1] == here.tobytes() and known[2] == packed[2]:
+            _unchanged(run, repo_id, repo_type, base, prefix, packed, len(here) // KEY_FIELDS)
             continue
-        digests = _check_folder(run, local_dir, repo_id, repo_type, prefix, folders[prefix], here, known, pending)
-        cache.put_folder(prefix, names, here, digests)
+        names, sizes, etags = unpack(packed)
+        folder = _Folder(prefix, packed, here, names, sizes, etags, [""] * len(names))
+        before = len(pending)
+        _check_folder(run, local_dir, repo_id, repo_type, folder, known, pending)
+        if len(pending) == before:
+            cache.put_folder(prefix, packed[0], here, folder.digests)
         if len(pending) >= CHUNK:
-            _hash_pending(run, local_dir, repo_id, repo_type, folders, pending, base)
-    _hash_pending(run, local_dir, repo_id, repo_type, folders, pending, base)
+            _hash_pending(run, local_dir, repo_id, repo_type, pending, base, cache)
+    _hash_pending(run, local_dir, repo_id, repo_type, pending, base, cache)
     if not run.cancelled:
         cache.keep_only(set(folders))
     cache.save()
 
 
-def _check_folder(run: _Run, local_dir: Path, repo_id: str, repo_type: RepoType, prefix: str,
-                  planned: tuple[list[str], list[int], list[str]], keys: array,
-                  known: Entry | None, pending: list[tuple[str, int, list[str]]]) -> list[str]:
+def _unchanged(run: _Run, repo_id: str, repo_type: RepoType, base: str, prefix: str, packed: Folder,
+               count: int) -> None:
+    """A folder unchanged since each of its files matched: counted; files are named only to who listens."""
+    run.result.tally[CheckStatus.OK] += count
+    if run.on_check is None and run.sha256 is None:
+        return
+    names, _, etags = unpack(packed)
+    if run.on_check:
+        for name in names:
+            run.on_check(FileCheck(CheckStatus.OK, repo_id, repo_type, prefix + name))
+    if run.sha256 is not None:
+        run.sha256.update((base + prefix + n, e) for n, e in zip(names, etags, strict=True) if len(e) == 64)
+
+
+def _check_folder(run: _Run, local_dir: Path, repo_id: str, repo_type: RepoType, folder: _Folder,
+                  known: Entry | None, pending: Pending) -> None:
     """Judge a changed folder file by file: sizes first, then a remembered digest whose stat key still holds;
-    queue the rest for hashing. Returns the folder's digests so far (``""`` where none)."""
-    names, sizes, etags = planned
+    queue the rest for hashing. The digests found go in ``folder.digests``."""
+    names, sizes, etags, keys, prefix = folder.names, folder.sizes, folder.etags, folder.keys, folder.prefix
+    width = 8 * KEY_FIELDS
     old: dict[str, tuple[bytes, str]] = {}
     if known is not None:
-        width = 8 * KEY_FIELDS
-        old = {n: (known[1][i * width:(i + 1) * width], known[2][i]) for i, n in enumerate(known[0])}
-    digests = [""] * len(names)
+        old = {n: (known[1][i * width:(i + 1) * width], d)
+               for i, (n, d) in enumerate(zip(known[0].split("\0"), known[2].split("\0"), strict=False))}
     raw = keys.tobytes()
     base = len(pending)
     for i, (name, expected) in enumerate(zip(names, sizes, strict=True)):
@@ -220,39 +247,38 @@ def _check_folder(run: _Run, local_dir: Path, repo_id: str, repo_type: RepoType,
             metadata.forget(metadata.download_paths(local_dir, path))
         else:
             key, digest = old.get(name, (b"", ""))
-            if key == raw[i * 8 * KEY_FIELDS:(i + 1) * 8 * KEY_FIELDS] and len(digest) == len(etags[i]):
-                digests[i] = _judge(run, local_dir, repo_id, repo_type, path, etags[i], digest)
+            if key == raw[i * width:(i + 1) * width] and len(digest) == len(etags[i]):
+                folder.digests[i] = _judge(run, local_dir, repo_id, repo_type, path, etags[i], digest)
             else:
-                pending.append((prefix, i, digests))
+                pending.append((folder, i))
     if run.on_queued and len(pending) > base:
-        run.on_queued([(repo_id, repo_type, prefix + names[i]) for _, i, _ in pending[base:]])
-    return digests
+        run.on_queued([(repo_id, repo_type, prefix + names[i]) for _, i in pending[base:]])
 
 
-def _hash_pending(run: _Run, local_dir: Path, repo_id: str, repo_type: RepoType, folders: Folders,
-                  pending: list[tuple[str, int, list[str]]], base: str) -> None:
-    """Hash the queued files on every core and judge each; their digests land in their folders' lists."""
+def _hash_pending(run: _Run, local_dir: Path, repo_id: str, repo_type: RepoType, pending: Pending, base: str,
+                  cache: HashCache) -> None:
+    """Hash the queued files on every core and judge each; then remember their folders."""
     if not pending or run.cancelled:
         pending.clear()
         return
     top = str(local_dir)
-    jobs = []
-    for prefix, i, _ in pending:
-        names, sizes, etags = folders[prefix]
-        jobs.append((f"{top}/{prefix}{names[i]}", "sha256" if len(etags[i]) == 64 else "git-sha1", sizes[i]))
+    jobs = [(f"{top}/{f.prefix}{f.names[i]}", "sha256" if len(f.etags[i]) == 64 else "git-sha1", f.sizes[i])
+            for f, i in pending]
     with contextlib.closing(hash_many(jobs, run.cancel)) as digests:
         for k, digest in digests:
             if run.cancelled:
                 break
-            prefix, i, folder_digests = pending[k]
-            names, _, etags = folders[prefix]
-            path = prefix + names[i]
+            folder, i = pending[k]
+            path = folder.prefix + folder.names[i]
             if isinstance(digest, OSError):
                 run.add(FileCheck(CheckStatus.MISSING, repo_id, repo_type, path, f"unreadable: {digest.strerror}"))
                 continue
-            folder_digests[i] = _judge(run, local_dir, repo_id, repo_type, path, etags[i], digest)
+            folder.digests[i] = _judge(run, local_dir, repo_id, repo_type, path, folder.etags[i], digest)
             if run.sha256 is not None and len(digest) == 64:
                 run.sha256[base + path] = digest
+    if not run.cancelled:
+        for folder in {id(f): f for f, _ in pending}.values():
+            cache.put_folder(folder.prefix, folder.packed[0], folder.keys, folder.digests)
     pending.clear()
 
 

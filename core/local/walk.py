@@ -16,7 +16,7 @@ import os
 import stat
 import sys
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 Group = tuple[str, list[str], array]  # (folder prefix "a/b/" or "", file names, their sizes)
@@ -33,7 +33,6 @@ class FileTable:
     def __init__(self, groups: list[Group]) -> None:
         self.groups = groups
         self._sorted: list[tuple[str, int]] | None = None
-        self._index: dict[str, dict[str, int]] | None = None
 
     @classmethod
     def from_pairs(cls, pairs: list[tuple[str, int]]) -> FileTable:
@@ -73,22 +72,19 @@ class FileTable:
                       for name, size in zip(names, group, strict=True) if size >= floor]
         return heapq.nsmallest(n, candidates, key=lambda f: (-f[1], f[0]))
 
-    def has_all(self, folders: dict[str, tuple[list[str], list[int], list[str]]]) -> bool:
-        """Whether every file of ``folders`` (prefix -> names, sizes) is here with that size."""
-        index = self._folders()
-        for prefix, (names, sizes, *_) in folders.items():
-            here = index.get(prefix, {})
+    def has_all(self, folders: Iterable[tuple[str, list[str], Sequence[int]]]) -> bool:
+        """Whether every file of ``folders`` (``(prefix, names, sizes)``, one folder at a time) is here with that
+        size. Only one folder's names are indexed at a time."""
+        by_prefix: dict[str, list[tuple[list[str], array]]] = {}
+        for prefix, found, found_sizes in self.groups:
+            by_prefix.setdefault(prefix, []).append((found, found_sizes))
+        for prefix, names, sizes in folders:
+            here: dict[str, int] = {}
+            for found, found_sizes in by_prefix.get(prefix, []):
+                here.update(zip(found, found_sizes, strict=True))
             if len(names) != len(sizes) or not all(map(operator.eq, map(here.get, names), sizes)):
                 return False
         return True
-
-    def _folders(self) -> dict[str, dict[str, int]]:
-        if self._index is None:
-            index: dict[str, dict[str, int]] = {}
-            for prefix, names, sizes in self.groups:
-                index.setdefault(prefix, {}).update(zip(names, sizes, strict=True))
-            self._index = index
-        return self._index
 
 
 def _top(sizes: array, n: int) -> list[int]:
@@ -241,7 +237,7 @@ def _shared(folder: str, prefix: str, names: list[str], pending: list[Pending]) 
     return groups
 
 
-KeyJob = tuple[str, list[str]]  # (folder prefix, the names expected there)
+KeyJob = tuple[str, str]  # (folder prefix, the names expected there joined by NUL, as the record packs them)
 KEY_FIELDS = 4  # st_size, st_mtime_ns, st_ctime_ns, st_ino
 
 
@@ -249,14 +245,15 @@ def stat_folders(top: Path, folders: list[KeyJob]) -> dict[str, array]:
     """The stat keys (size, mtime_ns, ctime_ns, inode: four integers a file, ``-1`` four times for a file that
     is missing or not a regular file) of the named files, by folder prefix. One ``stat`` a file, relative to
     its open folder; shared with a forked child as ``walk`` does, when the process may fork."""
-    if sum(len(names) for _, names in folders) >= FORK_AFTER and may_fork():
+    if sum(names.count("\0") + 1 for _, names in folders) >= FORK_AFTER and may_fork():
         shared = _stat_shared(top, folders)
         if shared is not None:
             return shared
     return {prefix: _keys(top, prefix, names) for prefix, names in folders}
 
 
-def _keys(top: Path, prefix: str, names: list[str]) -> array:
+def _keys(top: Path, prefix: str, joined: str) -> array:
+    names = joined.split("\0") if joined else []
     out = array("q")
     try:
         fd = os.open(f"{top}/{prefix}" if prefix else str(top), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -284,8 +281,9 @@ def _stat_shared(top: Path, folders: list[KeyJob]) -> dict[str, array] | None:
     """``stat_folders`` split with a forked child: each takes every other folder, or every other file of one
     folder; None when the fork or the child failed."""
     if len(folders) == 1:  # one big folder: split its names
-        prefix, names = folders[0]
-        halves = [[(prefix, names[0::2])], [(prefix, names[1::2])]]
+        prefix, joined = folders[0]
+        names = joined.split("\0")
+        halves = [[(prefix, "\0".join(names[0::2]))], [(prefix, "\0".join(names[1::2]))]]
     else:
         halves = [folders[0::2], folders[1::2]]
     try:
