@@ -57,17 +57,19 @@ def build_store(store: Path, files: int) -> None:
 
 
 def measured(cmd: list[str], e: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
-    """Wall time and peak RSS of one command (its own process, through ``wait4``)."""
-    with tempfile.TemporaryFile() as err:  # a file, not a pipe: a chatty command never blocks on it
+    """Wall time and peak RSS of one command. The RSS comes from GNU time, which forks it from a small
+    process: Linux starts a forked child's peak RSS at its parent's, so ``wait4`` on a child of this script
+    (which holds lists of 300,000 paths) would report this script's size, not the command's."""
+    with tempfile.NamedTemporaryFile("r") as rss, tempfile.TemporaryFile() as err:  # a file: never blocks
+        wrap = ["/usr/bin/time", "-f", "%M", "-o", rss.name] if Path("/usr/bin/time").exists() else []
         t = time.perf_counter()
-        p = subprocess.Popen(cmd, env=e, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(p.pid, 0)
+        p = subprocess.run([*wrap, *cmd], env=e, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
         took = time.perf_counter() - t
-        p.returncode = os.waitstatus_to_exitcode(status)
         if p.returncode not in (0, 1):
             err.seek(0)
             raise RuntimeError(f"{cmd[:3]} failed ({p.returncode}): {err.read().decode(errors='replace')[-400:]}")
-    return Run(took, usage.ru_maxrss / 1024)
+        kb = rss.read().strip().splitlines()[-1:] if wrap else []
+    return Run(took, int(kb[0]) / 1024 if kb and kb[0].isdigit() else float("nan"))
 
 
 def best(runs: int, fn: object) -> Run:
@@ -165,6 +167,25 @@ def latency(name: str, key: str, marker: str, *, gone: bool = False) -> float:
     raise RuntimeError(f"{marker!r} never {'left' if gone else 'appeared'} after {key!r}")
 
 
+def visible_files(name: str) -> set[str]:
+    return {w for ln in tmux("capture-pane", "-p", "-t", name).splitlines() for w in ln.split() if w.endswith(".wav")}
+
+
+def scroll_to_bottom(name: str) -> float:
+    """ctrl+home, then seconds from ctrl+end until none of the top's files is on screen."""
+    tmux("send-keys", "-t", name, "C-Home")
+    time.sleep(0.5)
+    top = visible_files(name)
+    tmux("send-keys", "-t", name, "C-End")
+    t = time.perf_counter()
+    while time.perf_counter() - t < 5:
+        now = visible_files(name)
+        if now and not now & top:
+            return time.perf_counter() - t
+        time.sleep(0.002)
+    raise RuntimeError("ctrl+end did not move the view")
+
+
 def app(n: int, data: Path, work: Path, quick: bool = False) -> None:
     """The app with ``n`` files queued, in tmux (100x30) as a user over SSH sees it: time from ``d`` to the
     first file row, then, while the download runs, keys to screen, bytes written to the terminal, the
@@ -217,18 +238,11 @@ def app(n: int, data: Path, work: Path, quick: bool = False) -> None:
         summary = next((ln for ln in screen.splitlines() if "queued" in ln), "")
         counts = [int(w) for w in summary.replace("·", " ").split() if w.isdigit()]
         time.sleep(0.4)
-        tmux("send-keys", "-t", name, "C-End")  # the table's bottom: finished files sort last
-        t = time.perf_counter()
-        while time.perf_counter() - t < 5:
-            states = [ln.split()[0] for ln in tmux("capture-pane", "-p", "-t", name).splitlines()[4:-3] if ln.split()]
-            if states and set(states) == {"done"}:
-                break
-            time.sleep(0.002)
-        scrolled = time.perf_counter() - t
+        scrolled = scroll_to_bottom(name)
         print(f"{n:>7,}  app: keys to screen median {sorted(lat)[len(lat) // 2] * 1000:.0f} ms, "
               f"worst {max(lat) * 1000:.0f} ms (goal ≤ 150); terminal {written:.1f} KB/s (goal ≤ 20); "
               f"CPU {cpu:.0f} % of a core; summary {summary.strip()!r} (files {sum(counts[-4:]):,} of {n + 1:,}); "
-              f"ctrl+end showed only finished files (the bottom) in {scrolled * 1000:.0f} ms", flush=True)
+              f"ctrl+end moved the view from the top to the bottom in {scrolled * 1000:.0f} ms", flush=True)
         time.sleep(0.4)
         cancel = latency(name, "c", "cancel")  # "cancelling…", then "cancelled: …" once the workers stop
         quit_start = time.perf_counter()
@@ -270,12 +284,13 @@ def main() -> None:
             app(2000 if args.quick else args.app, data, work, args.quick)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    if len(results) > 1:
-        lo, hi = min(results), max(results)
+    if len(results) > 1:  # the goal: at most 40 MB more from 20,000 to 100,000 files
+        lo, hi = (20_000, 100_000) if {20_000, 100_000} <= set(results) else (min(results), max(results))
         for step in results[lo]:
             grew = results[hi][step].rss_mb - results[lo][step].rss_mb
-            print(f"# RSS growth {lo:,} -> {hi:,} files, {step:<10} {grew:+6.1f} MB  goal ≤ 40  "
-                  f"{'met' if grew <= 40 else 'NOT MET'}", flush=True)
+            print(f"# RSS growth {lo:,} -> {hi:,} files, {step:<10} {grew:+6.1f} MB "
+                  f"({grew * (1 << 20) / (hi - lo):.0f} bytes a file)  goal ≤ 40 MB from 20,000 to 100,000  "
+                  f"{'met' if grew * 80_000 / (hi - lo) <= 40 else 'NOT MET'}", flush=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ from .repos import RepoRef
 
 @dataclass(frozen=True, slots=True)
 class RemoteFile:
-    """A file as the Hub lists it. ``sha256`` is set for LFS files, ``blob_id`` (git sha1) always."""
+    """A file as the Hub lists it: ``sha256`` for an LFS file, else ``blob_id`` (git's sha1 of the file); the one
+    set is the hash the Hub serves as the ETag and ``verify`` checks."""
 
     path: str
     size: int

@@ -98,8 +98,7 @@ def fetch_listing(api: HubApi, ref: RepoRef, revision: str | None = None, *, on_
             on_listed(listed)
 
     try:
-        files = [RemoteFile(e["path"], int(e.get("size") or 0), e.get("oid") or "", (e.get("lfs") or {}).get("oid"))
-                 for e in api.tree(ref, commit, foreign=foreign, on_retry=on_retry, on_page=on_page)
+        files = [_remote(e) for e in api.tree(ref, commit, foreign=foreign, on_retry=on_retry, on_page=on_page)
                  if e.get("type") == "file"]
     except HfHubHTTPError as e:
         # A mirror without the tree API: fall back to the repo info's file list with sizes and hashes.
@@ -111,6 +110,13 @@ def fetch_listing(api: HubApi, ref: RepoRef, revision: str | None = None, *, on_
                      f"the pages were fetched from {api.endpoint} instead")
     files.sort(key=lambda f: f.path)
     return Listing(ref, commit, files, gated=bool(getattr(info, "gated", False)))
+
+
+def _remote(entry: dict[str, Any]) -> RemoteFile:
+    """A tree entry as a file. An LFS file keeps its sha256 only: its git blob id (the pointer's) is checked by
+    nothing, and 100,000 of them held 9 MB."""
+    sha256 = (entry.get("lfs") or {}).get("oid")
+    return RemoteFile(entry["path"], int(entry.get("size") or 0), "" if sha256 else entry.get("oid") or "", sha256)
 
 
 def _files_from_siblings(api: HubApi, ref: RepoRef, commit: str, on_retry: OnRetry | None) -> list[RemoteFile]:

@@ -80,7 +80,18 @@ def write_record(local_dir: Path, record: Record) -> None:
             yield ("," if k else "") + json.dumps([p, n, s, e, "".join(c)], ensure_ascii=False)
         yield "]}\n"
 
-    write_text_atomic(hf_dir(local_dir) / RECORD_NAME, pieces())
+    target = hf_dir(local_dir) / RECORD_NAME
+    write_text_atomic(target, pieces())
+    try:  # the planned files, ready for the next inventory and verify: they never parse the JSON
+        st = target.stat()
+    except OSError:
+        return
+    planned = {p: pack([n for n, c in zip(ns, cs, strict=True) if c == "1"],
+                       [x for x, c in zip(ss, cs, strict=True) if c == "1"],
+                       [e for e, c in zip(es, cs, strict=True) if c == "1"])
+               for p, (ns, ss, es, cs) in groups.items() if "1" in cs}
+    _write_planned_cache(folder / PLANNED_CACHE, (st.st_size, st.st_mtime_ns, st.st_ino),
+                         PlannedSizes(lst.ref, lst.commit, planned))
 
 
 def _load_record(local_dir: Path) -> tuple[dict[str, Any], tuple[int, int, int]] | None:
