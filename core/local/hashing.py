@@ -14,6 +14,8 @@ import threading
 from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
+from .forked import Forked
+
 READ_SIZE = 4 << 20
 SMALL = 256 << 10  # files read whole, in one call
 FORK_AFTER = 256  # files worth a second process (a fork costs about a millisecond)
@@ -122,43 +124,25 @@ def _halves(jobs: Sequence[Job]) -> tuple[list[int], list[int]]:
 
 
 def _forked(jobs: Sequence[Job], cancel: threading.Event | None) -> Iterator[tuple[int, Digest]]:
-    import marshal
-    import signal
-
     mine, theirs = _halves(jobs)
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: hash its half, send the digests (or errno, message), leave without exit handlers
-        code = 1
-        try:
-            os.close(r)
-            out = [(d if isinstance(d, str) else (d.errno, d.strerror)) for d in (_one(jobs[i]) for i in theirs)]
-            with open(w, "wb") as f:
-                f.write(marshal.dumps(out))
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(w)
-    finished = False
+    child = Forked.start(lambda: [d if isinstance(d, str) else (d.errno, d.strerror)
+                                  for d in (_one(jobs[i]) for i in theirs)])
+    if child is None:
+        yield from _threaded(jobs, cancel)
+        return
     try:
-        with open(r, "rb") as pipe:
-            for i in mine:
-                if cancel is not None and cancel.is_set():
-                    return
-                yield i, _one(jobs[i])
-            data = pipe.read()
-        _, status = os.waitpid(pid, 0)
-        finished = True
-        got = marshal.loads(data) if status == 0 else None
-        if not isinstance(got, list) or len(got) != len(theirs):  # the child failed: its half here, on threads
-            yield from ((theirs[k], d) for k, d in _threaded([jobs[i] for i in theirs], cancel))
-            return
-        for i, d in zip(theirs, got, strict=True):
-            yield i, d if isinstance(d, str) else OSError(d[0], d[1])
-    finally:
-        if not finished:  # cancelled or closed early: the child's half is dropped
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+        for i in mine:
+            if cancel is not None and cancel.is_set():
+                return
+            yield i, _one(jobs[i])
+        got = child.result()
+    finally:  # cancelled or closed early: the child's half is dropped
+        child.stop()
+    if not isinstance(got, list) or len(got) != len(theirs):  # the child failed: its half here, on threads
+        yield from ((theirs[k], d) for k, d in _threaded([jobs[i] for i in theirs], cancel))
+        return
+    for i, d in zip(theirs, got, strict=True):
+        yield i, d if isinstance(d, str) else OSError(d[0], d[1])
 
 
 BATCH = 32  # small files per task: a future per file cost more than opening it

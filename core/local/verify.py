@@ -306,7 +306,7 @@ def _verify_checksum_files(root: Path, known: dict[str, str], add: Callable[[Fil
             continue
         entries = [e for line in target.read_text(encoding="utf-8").splitlines() if (e := parse_line(line))]
         todo = [p for _, p in entries if p not in known]
-        jobs = [(str(root / p), "sha256", 0) for p in todo]
+        jobs = [(str(root / p), "sha256", -1) for p in todo]  # sizes unknown: -1 reads each file to its end
         for k, digest in hash_many(jobs):
             if isinstance(digest, str):
                 known[todo[k]] = digest

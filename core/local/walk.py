@@ -10,7 +10,6 @@ never forks: it walks alone.
 from __future__ import annotations
 
 import heapq
-import marshal
 import operator
 import os
 import stat
@@ -18,6 +17,8 @@ import sys
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+
+from .forked import Forked
 
 Group = tuple[str, list[str], array]  # (folder prefix "a/b/" or "", file names, their sizes)
 Pending = tuple[str, str]  # (folder path, its prefix): a folder still to list
@@ -189,51 +190,20 @@ def _half(folder: str, prefix: str, names: list[str], pending: list[Pending], pa
 def _shared(folder: str, prefix: str, names: list[str], pending: list[Pending]) -> list[Group] | None:
     """The rest of the walk split with a forked child, which sends its groups back through a pipe; None when
     the fork or the child failed (``pending`` is left as it was, so the caller walks on alone)."""
-    try:
-        r, w = os.pipe()
-    except OSError:
+    child = Forked.start(lambda: [(p, n, s.tobytes()) for p, n, s in _half(folder, prefix, names, pending, 1)])
+    if child is None:
         return None
     try:
-        pid = os.fork()
-    except OSError:
-        os.close(r)
-        os.close(w)
-        return None
-    if pid == 0:  # the child: walk, write, and leave without running any of the parent's exit handlers
-        code = 1
-        try:
-            os.close(r)
-            theirs = _half(folder, prefix, names, pending, 1)
-            with open(w, "wb") as out:
-                out.write(marshal.dumps([(p, n, s.tobytes()) for p, n, s in theirs]))
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(w)
-    done = False
-    try:
-        with open(r, "rb") as pipe:
-            groups = _half(folder, prefix, names, pending, 0)
-            data = pipe.read()
-        done = True
+        groups = _half(folder, prefix, names, pending, 0)
+        theirs = child.result()
     finally:
-        if not done:
-            import signal
-
-            os.kill(pid, signal.SIGKILL)
-        try:
-            _, status = os.waitpid(pid, 0)
-        except ChildProcessError:  # SIGCHLD ignored: the child was reaped already; its data tells
-            status = 0
-    try:
-        if status != 0:
-            raise ValueError(f"walker exited with status {status}")
-        for prefix_, kept, raw in marshal.loads(data):
-            sizes = array("q")
-            sizes.frombytes(raw)
-            groups.append((prefix_, kept, sizes))
-    except (ValueError, EOFError, TypeError):
+        child.stop()
+    if not isinstance(theirs, list):
         return None
+    for prefix_, kept, raw in theirs:
+        sizes = array("q")
+        sizes.frombytes(raw)
+        groups.append((prefix_, kept, sizes))
     return groups
 
 
@@ -286,29 +256,14 @@ def _stat_shared(top: Path, folders: list[KeyJob]) -> dict[str, array] | None:
         halves = [[(prefix, "\0".join(names[0::2]))], [(prefix, "\0".join(names[1::2]))]]
     else:
         halves = [folders[0::2], folders[1::2]]
-    try:
-        r, w = os.pipe()
-        pid = os.fork()
-    except OSError:
+    child = Forked.start(lambda: [(p, _keys(top, p, n).tobytes()) for p, n in halves[1]])
+    if child is None:
         return None
-    if pid == 0:
-        code = 1
-        try:
-            os.close(r)
-            with open(w, "wb") as out:
-                out.write(marshal.dumps([(p, _keys(top, p, n).tobytes()) for p, n in halves[1]]))
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(w)
-    with open(r, "rb") as pipe:
-        mine = [(p, _keys(top, p, n)) for p, n in halves[0]]
-        data = pipe.read()
-    _, status = os.waitpid(pid, 0)
     try:
-        theirs = marshal.loads(data) if status == 0 else None
-    except (ValueError, EOFError, TypeError):
-        theirs = None
+        mine = [(p, _keys(top, p, n)) for p, n in halves[0]]
+        theirs = child.result()
+    finally:
+        child.stop()
     if not isinstance(theirs, list):
         return None
     got = []
