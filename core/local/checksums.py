@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .hashing import hash_many
+from .hashing import ROUND, hash_many
 from .inventory import LocalRepo, scan
 from .jsonio import write_text_atomic
 
@@ -82,14 +82,11 @@ def write_checksums(root: Path, min_size: int = DEFAULT_MIN_SIZE,
     return written
 
 
-CHUNK = 8192  # files hashed per round: the lines are written as they come, memory stays flat
-
-
 def _lines(root: Path, files: list[tuple[str, int]]) -> Iterator[str]:
-    """The checksum lines, in ``files``' order, a round of ``CHUNK`` files hashed on every core at a time."""
+    """The checksum lines, in ``files``' order, a round of ``ROUND`` files hashed on every core at a time."""
     top = str(root)
-    for start in range(0, len(files), CHUNK):
-        part = files[start:start + CHUNK]
+    for start in range(0, len(files), ROUND):
+        part = files[start:start + ROUND]
         digests = [""] * len(part)
         for k, digest in hash_many([(f"{top}/{p}", "sha256", s) for p, s in part]):
             if isinstance(digest, OSError):

@@ -19,6 +19,7 @@ from .forked import Forked
 READ_SIZE = 4 << 20
 SMALL = 256 << 10  # files read whole, in one call
 FORK_AFTER = 256  # files worth a second process (a fork costs about a millisecond)
+ROUND = 8192  # files handed to hash_many at a time by verify and checksums: what waits to be hashed stays bounded
 Job = tuple[str, str, int]  # (path, algorithm, expected size: only balances the work)
 Digest = str | OSError
 

@@ -20,7 +20,7 @@ from ..states import PROBLEMS, CheckStatus
 from . import metadata
 from .checksums import CHECKSUM_FILES, parse_line
 from .hashcache import Entry, HashCache
-from .hashing import hash_many
+from .hashing import ROUND, hash_many
 from .inventory import guess_repo_id, now_iso, repo_folders
 from .jsonio import write_json_atomic
 from .record import Folder, Folders, pack, read_planned_sizes, unpack
@@ -79,7 +79,6 @@ class VerifyResult:
                               "detail": p.detail, "source": p.source} for p in self.problems]}
 
 
-CHUNK = 8192  # files hashed per round: what waits to be hashed stays bounded
 
 
 def expected_files(local_dir: Path) -> tuple[str | None, Folders]:
@@ -175,7 +174,7 @@ Pending = list[tuple[_Folder, int]]  # files to hash: their folder and index
 def _verify_repo(run: _Run, root: Path, repo_type: RepoType, local_dir: Path) -> None:
     """One repo folder, folder by folder: a folder whose names, stat keys and remembered digests match the
     record is judged in three comparisons, with no object made per file; the rest file by file, hashing what
-    must be hashed in rounds of ``CHUNK`` files."""
+    must be hashed in rounds of ``ROUND`` files."""
     repo_id, folders = expected_files(local_dir)
     repo_id = repo_id or guess_repo_id(repo_type, local_dir)
     run.result.repos.add((repo_type, repo_id))
@@ -197,7 +196,7 @@ def _verify_repo(run: _Run, root: Path, repo_type: RepoType, local_dir: Path) ->
         _check_folder(run, local_dir, repo_id, repo_type, folder, known, pending)
         if len(pending) == before:
             cache.put_folder(prefix, packed[0], here, folder.digests)
-        if len(pending) >= CHUNK:
+        if len(pending) >= ROUND:
             _hash_pending(run, local_dir, repo_id, repo_type, pending, base, cache)
     _hash_pending(run, local_dir, repo_id, repo_type, pending, base, cache)
     if not run.cancelled:
