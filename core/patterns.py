@@ -5,7 +5,7 @@ importing huggingface_hub; a test holds it to the library's function."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
 from .remote import RemoteFile
@@ -16,10 +16,11 @@ def _normalized(patterns: Sequence[str]) -> list[str]:
     return [p + "*" if p.endswith("/") else p for p in out]
 
 
-def select(files: Iterable[RemoteFile], include: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[RemoteFile]:
-    """The files matching any ``include`` (all when empty) and no ``exclude``."""
+def select(files: Sequence[RemoteFile], include: Sequence[str] = (),
+           exclude: Sequence[str] = ()) -> Sequence[RemoteFile]:
+    """The files matching any ``include`` (all, as given, when both are empty) and no ``exclude``."""
     if not include and not exclude:
-        return list(files)
+        return files
     allow, ignore = _normalized(include), _normalized(exclude)
     out = []
     for f in files:

@@ -4,11 +4,12 @@ disk holds, ``core.hub.download`` runs them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, overload
 
-from .remote import Listing, RemoteFile
+from .remote import Listing, RemoteFile, RemoteFiles
 from .repos import RepoRef
 from .states import RepoStatus
 
@@ -29,6 +30,76 @@ class FilePlan:
         return 0 if self.action == "skip" else self.remote.size - (self.present if self.action == "fetch" else 0)
 
 
+ACTIONS: tuple[Action, ...] = ("fetch", "check", "skip")
+_CODE = {a: i for i, a in enumerate(ACTIONS)}
+
+
+class PlannedFiles(Sequence[FilePlan]):
+    """A repo's planned files, packed: the files as ``RemoteFiles``, an action byte each, and the kept bytes of
+    the few that differ from their action's default (a partial file). Totals are kept as files are added, and
+    each ``FilePlan`` is made as iteration reaches it: 100,000 planned files hold about 9 MB, not 37."""
+
+    __slots__ = ("_actions", "_present", "bytes_to_fetch", "bytes_total", "pending_count", "remote")
+
+    def __init__(self, plans: Iterable[FilePlan] = ()) -> None:
+        self.remote = RemoteFiles()
+        self._actions = bytearray()
+        self._present: dict[int, int] = {}
+        self.bytes_total = self.bytes_to_fetch = self.pending_count = 0
+        for fp in plans:
+            self.append(fp)
+
+    def add(self, remote: RemoteFile, action: Action, present: int = 0) -> None:
+        if present != (remote.size if action == "skip" else 0):
+            self._present[len(self._actions)] = present
+        self.remote.append(remote)
+        self._actions.append(_CODE[action])
+        self.bytes_total += remote.size
+        if action != "skip":
+            self.pending_count += 1
+            self.bytes_to_fetch += remote.size - (present if action == "fetch" else 0)
+
+    def append(self, fp: FilePlan) -> None:
+        self.add(fp.remote, fp.action, fp.present)
+
+    def _plan(self, i: int, remote: RemoteFile, code: int) -> FilePlan:
+        action = ACTIONS[code]
+        return FilePlan(remote, action, self._present.get(i, remote.size if action == "skip" else 0))
+
+    def __iter__(self) -> Iterator[FilePlan]:
+        plan, actions = self._plan, self._actions
+        return (plan(i, r, actions[i]) for i, r in enumerate(self.remote))
+
+    def pending(self) -> Iterator[FilePlan]:
+        """The files to fetch or check, in order, each made as it is reached."""
+        skip, actions = _CODE["skip"], self._actions
+        return (self._plan(i, r, actions[i]) for i, r in enumerate(self.remote) if actions[i] != skip)
+
+    def __len__(self) -> int:
+        return len(self._actions)
+
+    @overload
+    def __getitem__(self, i: int) -> FilePlan: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[FilePlan]: ...
+
+    def __getitem__(self, i: int | slice) -> FilePlan | list[FilePlan]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        i = i + len(self) if i < 0 else i
+        return self._plan(i, self.remote[i], self._actions[i])
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, (PlannedFiles, list, tuple)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"PlannedFiles({len(self)} files, {self.pending_count} pending)"
+
+
 @dataclass
 class RepoPlan:
     ref: RepoRef
@@ -36,7 +107,7 @@ class RepoPlan:
     status: RepoStatus = RepoStatus.AVAILABLE
     message: str | None = None
     listing: Listing | None = None
-    files: list[FilePlan] = field(default_factory=list)
+    files: PlannedFiles = field(default_factory=PlannedFiles)
     unsafe: dict[str, str] = field(default_factory=dict)
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -56,19 +127,23 @@ class RepoPlan:
 
     @property
     def bytes_total(self) -> int:
-        return sum(f.remote.size for f in self.files)
+        return self.files.bytes_total
 
     @property
     def bytes_to_fetch(self) -> int:
-        return sum(f.to_fetch for f in self.files)
+        return self.files.bytes_to_fetch
 
     @property
     def bytes_present(self) -> int:
-        return sum(f.remote.size - f.to_fetch for f in self.files)
+        return self.files.bytes_total - self.files.bytes_to_fetch
 
     @property
-    def pending(self) -> list[FilePlan]:
-        return [f for f in self.files if f.action != "skip"]
+    def pending_count(self) -> int:
+        return self.files.pending_count
+
+    def pending_files(self) -> Iterator[FilePlan]:
+        """The files to fetch or check, each made as it is reached (never a list of them all)."""
+        return self.files.pending()
 
 
 @dataclass

@@ -36,12 +36,12 @@ def _weights(files: Sequence[RemoteFile], pattern: re.Pattern[str], fp32: bool) 
 
 
 def apply_profile(files: Sequence[RemoteFile], profile: str, repo_type: str = "model",
-                  fp32: bool = False) -> tuple[list[RemoteFile], str | None]:
+                  fp32: bool = False) -> tuple[Sequence[RemoteFile], str | None]:
     """The files ``profile`` takes from a listing, and a note when it had to fall back to ``full``."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r} (use {', '.join(PROFILES)})")
     if profile == "full" or repo_type != "model":
-        return list(files), None
+        return files, None  # as given, not copied: a dataset's listing can hold 300,000 files
     if profile == "audiocraft":
         chosen = [f for f in files if f.path in AUDIOCRAFT_FILES]
         if not chosen:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from collections.abc import Iterable
 
 MAX_NAME_BYTES = 255
 DRIVE_LETTERS = frozenset(string.ascii_letters)
@@ -24,18 +25,26 @@ def unsafe_reason(path: str) -> str | None:
     return None
 
 
-def unsafe_entries(paths: list[str]) -> dict[str, str]:
-    """Every unsafe path with its reason, including names that differ from an earlier one only by case."""
+def unsafe_entries(paths: Iterable[str]) -> dict[str, str]:
+    """Every unsafe path with its reason, including names that differ from an earlier one only by case.
+
+    Two passes over ``paths`` (read twice when it can be, e.g. ``remote.Paths``): the first notes the folded
+    form of each name that changes when folded, since a clash needs one such name; the second remembers only
+    the paths with those forms. A listing of lowercase names keeps nothing per file."""
+    if iter(paths) is paths:  # a one-shot iterator: read it once into a list
+        paths = list(paths)
+    folds = {f for p in paths if (f := p.casefold()) != p}
     out: dict[str, str] = {}
     seen: dict[str, str] = {}
     for p in paths:
         reason = unsafe_reason(p)
-        if reason is None:
+        if reason is None and folds:
             key = p.casefold()
-            if key in seen:
-                reason = f"differs only by case from {seen[key]!r}"
-            else:
-                seen[key] = p
+            if key in folds:
+                if key in seen:
+                    reason = f"differs only by case from {seen[key]!r}"
+                else:
+                    seen[key] = p
         if reason is not None:
             out[p] = reason
     return out

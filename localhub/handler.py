@@ -53,7 +53,7 @@ class Handler(BaseHandler):
                 raise HubError(404, None, "Not found")
             path = url.path[len(prefix):]
             parts = [unquote(p) for p in path.split("/")[1:]]
-            query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+            query = {k: ",".join(v) if k == "expand" else v[-1] for k, v in parse_qs(url.query).items()}
             self._check_token()
             if self.headers.get("Authorization"):
                 self.stats.count("auth")
@@ -158,18 +158,22 @@ class Handler(BaseHandler):
         self.stats.count("info")
         blobs = query.get("blobs") == "true"
         siblings = []
-        for f in sorted(repo.files, key=lambda f: f.path):
+        for f in sorted(repo.files, key=lambda f: f.path) if "siblings" in query.get("expand", "siblings") else ():
             sib: dict[str, object] = {"rfilename": f.path}
             if blobs:
                 sib.update(size=f.size, blobId=f.blob_id)
                 if f.is_lfs:
                     sib["lfs"] = {"sha256": f.sha256, "size": f.size, "pointerSize": 134}
             siblings.append(sib)
-        self._api_json({
+        info: dict[str, object] = {
             "_id": repo.commit[:24], "id": repo.repo_id, "sha": repo.commit, "private": False,
             "gated": "manual" if repo.gated else False, "disabled": False, "lastModified": "2025-01-01T00:00:00.000Z",
             "tags": [], "siblings": siblings,
-        })
+        }
+        if "expand" in query:  # as the Hub: the id and only the properties asked for
+            wanted = set(query["expand"].split(",")) | {"_id", "id"}
+            info = {k: v for k, v in info.items() if k in wanted}
+        self._api_json(info)
 
     def _entry(self, f: HubFile) -> dict[str, object]:
         entry: dict[str, object] = {"type": "file", "oid": f.blob_id, "size": f.size, "path": f.path}

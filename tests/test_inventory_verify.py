@@ -130,8 +130,9 @@ def test_planned_sizes_follow_the_downloads_choice(tmp_path: Path) -> None:
     planned = localrecord.read_planned_sizes(tmp_path)  # the patterns chose; the record keeps the choice
     assert planned is not None and sorted(planned.pairs()) == [("a.bin", 1), ("sub/b.bin", 2)]
     record = hf_dir(tmp_path) / localrecord.RECORD_NAME
-    assert json.loads(record.read_text())["folders"] == [["", ["a.bin", "c.txt"], [1, 3], ["0" * 40] * 2, "10"],
+    assert json.loads(record.read_text())["folders"] == [["", ["a.bin"], [1], ["0" * 40], "1"],  # runs, in order
                                                          ["sub/", ["b.bin"], [2], ["0" * 40], "1"],
+                                                         ["", ["c.txt"], [3], ["0" * 40], "0"],
                                                          ["../", ["x"], [4], ["0" * 40], "0"]]  # unsafe: never chosen
     old = {"repo_id": "acme/set", "repo_type": "dataset", "commit": "1" * 40, "include": ["*.bin", "*/*.bin", "../*"],
            "exclude": [], "profile": "full", "selected": None,

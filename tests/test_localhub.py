@@ -38,6 +38,13 @@ def test_repo_info_with_blobs(hub: LocalHub) -> None:
     assert sib["config.json"].blob_id == hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
+def test_repo_info_expand_sends_only_what_is_asked(hub: LocalHub) -> None:
+    """As the Hub: ``expand`` leaves out the siblings (a 300,000-file dataset's every name)."""
+    info = api(hub).dataset_info("acme/many-files", expand=["sha", "gated"])
+    assert info.sha == hub.repos[("dataset", "acme/many-files")].commit and info.siblings is None
+    assert len(api(hub).dataset_info("acme/many-files").siblings or []) == 2_502
+
+
 def test_tree_is_paginated_and_complete(hub: LocalHub) -> None:
     entries = list(api(hub).list_repo_tree("acme/many-files", repo_type="dataset", recursive=True))
     files = [e for e in entries if isinstance(e, RepoFile)]

@@ -149,3 +149,21 @@ def test_planning_reports_each_page(root: Path, hub) -> None:  # type: ignore[no
     assert len(listed) == 3 and listed == sorted(listed) and listed[-1] == 2_502  # a line a page (folders too)
     assert steps[0] == "asking the Hub for the file list" and steps[-1].startswith("comparing")
     assert len(hub.repos[("dataset", "acme/many-files")].trees) <= built + 1
+
+
+def test_a_plan_holds_no_object_per_file(root: Path, hub) -> None:  # type: ignore[no-untyped-def]
+    """The 2,502-file plan keeps its listing and its files packed (a few objects a folder): no ``RemoteFile``
+    or ``FilePlan`` is left alive once it is made, and the repo's info was asked without its file names."""
+    import gc
+
+    from core.hub.planner import make_plan
+    from core.plan import FilePlan
+    from core.settings import Settings
+
+    plan = make_plan(Settings(root=root, endpoint=hub.url), [RepoRef("dataset", "acme/many-files")])
+    rp = plan.repos[0]
+    assert rp.ok and len(rp.files) == rp.pending_count == 2_502 and rp.listing is not None
+    gc.collect()
+    alive = sum(isinstance(o, (RemoteFile, FilePlan)) for o in gc.get_objects())
+    assert alive < 50, alive
+    assert sum(1 for _ in rp.pending_files()) == 2_502 and rp.bytes_to_fetch == sum(f.size for f in rp.listing.files)

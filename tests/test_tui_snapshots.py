@@ -12,7 +12,7 @@ from core.local.compare import plan_files
 from core.local.inventory import LocalRepo
 from core.local.verify import FileCheck, VerifyResult
 from core.local.walk import FileTable
-from core.plan import RepoPlan
+from core.plan import PlannedFiles, RepoPlan
 from core.remote import Listing, RemoteFile
 from core.repos import RepoRef
 from core.settings import Settings
@@ -45,7 +45,7 @@ def repo_plan(ref: RepoRef) -> RepoPlan:
     rp = RepoPlan(ref, ref.local_dir(ROOT), listing=Listing(ref, hub_repo.commit, files))
     rp.files = plan_files(rp.local_dir, files)
     if ref.repo_id == "facebook/musicgen-medium":
-        rp.fail(RepoStatus.GATED, "gated repo: needs a token").files = []
+        rp.fail(RepoStatus.GATED, "gated repo: needs a token").files = PlannedFiles()
     return rp
 
 

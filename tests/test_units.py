@@ -61,6 +61,45 @@ def test_unsafe_names() -> None:
     for bad in ("../x", "a/../../x", "/etc/passwd", "a//b", "C:/x", "a\\b", ".cache/huggingface/x", "x" * 256):
         assert unsafe_reason(bad), bad
     assert unsafe_entries(["A.txt", "a.txt", "b.txt"]) == {"a.txt": "differs only by case from 'A.txt'"}
+    assert unsafe_entries(iter(["x/b.txt", "X/B.txt", "c"])) == {"X/B.txt": "differs only by case from 'x/b.txt'"}
+    assert unsafe_entries(["ß.txt", "ss.txt", "a/../b"]) == {"ss.txt": "differs only by case from 'ß.txt'",
+                                                            "a/../b": "'..', '.' or empty path segment"}
+
+
+def test_remote_files_pack_and_give_back_every_file() -> None:
+    """Packed in runs of one folder (a flat folder split at RUN files, a folder seen again in a new run), and
+    given back in the order and with the values they came with."""
+    from core.remote import RUN, Paths, RemoteFile, RemoteFiles
+
+    files = [RemoteFile(f"flat/{i:05d}.wav", i, "", f"{i:064x}") for i in range(RUN + 5)]
+    files += [RemoteFile("README.md", 7, "b" * 40), RemoteFile("flat/z/deep.txt", 0, "c" * 40),
+              RemoteFile("flat/zz.wav", 3, "", "d" * 64), RemoteFile("a.txt", 1, "e" * 40)]
+    packed = RemoteFiles(files)
+    assert len(packed) == len(files) and list(packed) == files and packed == files
+    assert packed[0] == files[0] and packed[-1] == files[-1] and packed[RUN + 1] == files[RUN + 1]
+    assert packed[2:4] == files[2:4] and list(Paths(packed)) == [f.path for f in files]
+    assert packed.find("flat/zz.wav") == files[-2] and packed.find("flat/nope.wav") is None
+    runs = list(packed.runs())
+    assert [r[0] for r in runs] == ["flat/", "flat/", "", "flat/z/", "flat/", ""]
+    assert [n for _, names, _, _ in runs for n in names] == [f.path.rpartition("/")[2] for f in files]
+    assert runs[2][3] == ["b" * 40] and runs[4][3] == ["d" * 64]  # the hash verify checks: sha256, else blob id
+    assert not packed.ordered and list(packed.sorted()) == sorted(files, key=lambda f: f.path)
+    assert RemoteFiles(files[:10]).ordered and RemoteFiles(files[:10]).sorted() is not None
+    with pytest.raises(IndexError):
+        packed[len(files)]
+
+
+def test_planned_files_keep_totals_and_make_plans_as_read() -> None:
+    from core.plan import FilePlan, PlannedFiles
+    from core.remote import RemoteFile
+
+    plans = [FilePlan(RemoteFile("a/1", 10, "x"), "fetch"), FilePlan(RemoteFile("a/2", 10, "x"), "fetch", 4),
+             FilePlan(RemoteFile("b/3", 10, "x"), "skip", 10), FilePlan(RemoteFile("b/4", 10, "x"), "check"),
+             FilePlan(RemoteFile("5", 10, "x"), "skip", 3)]  # an odd one: kept as given
+    packed = PlannedFiles(plans)
+    assert list(packed) == plans and packed == plans and packed[1] == plans[1] and packed[-1] == plans[-1]
+    assert list(packed.pending()) == [p for p in plans if p.action != "skip"] and packed.pending_count == 3
+    assert packed.bytes_total == 50 and packed.bytes_to_fetch == sum(p.to_fetch for p in plans) == 26
 
 
 @pytest.mark.parametrize("name", ["models/a/b.bin", "odd\\name.bin", "new\nline.bin", "sp ace €.bin"])

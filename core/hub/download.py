@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from ..local.hashing import feed_file, new_hasher
 from ..local.record import Record, write_record
 from ..local.space import free_space
 from ..plan import FilePlan, Plan, RepoPlan
+from ..remote import Paths
 from ..settings import Settings
 from ..sizes import human
 from ..states import FileState
@@ -138,20 +139,20 @@ class Downloader:
             raise crashed[0]
         return RunResult(list(results.values()), self._fetched, self.cancel.is_set())
 
-    def _prepare(self, rp: RepoPlan, res: RepoResult) -> list[FilePlan]:
-        """Record the repo's listing and queue its pending files; a repo that failed to plan only reports."""
+    def _prepare(self, rp: RepoPlan, res: RepoResult) -> Iterator[FilePlan]:
+        """Record the repo's listing and queue its pending files; a repo that failed to plan only reports. The
+        files are made from the packed plan as they are reached, here and again as the workers take them."""
         if not rp.ok:
             res.error = rp.message or rp.status
-            return []
-        pending = rp.pending
+            return iter(())
         res.failed.extend((p, f"skipped: unsafe name ({why})") for p, why in rp.unsafe.items())
-        res.skipped += len(rp.files) - len(pending)
+        res.skipped += len(rp.files) - rp.pending_count
         if rp.listing is not None:
-            write_record(rp.local_dir, Record(rp.listing, rp.include, rp.exclude,
-                                              tuple(f.remote.path for f in rp.files), rp.profile))
-        for fp in pending:
+            write_record(rp.local_dir, Record(rp.listing, rp.include, rp.exclude, Paths(rp.files.remote),
+                                              rp.profile))
+        for fp in rp.pending_files():
             self._emit(rp, fp, FileState.QUEUED, fp.present)
-        return pending
+        return rp.pending_files()
 
     def _tally(self, res: RepoResult, rp: RepoPlan, fp: FilePlan, outcome: Outcome) -> None:
         state, message = outcome

@@ -18,7 +18,7 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_backoff
 
-from ..remote import Listing, RemoteFile
+from ..remote import Listing, RemoteFile, RemoteFiles
 from ..repos import RepoRef
 from ..settings import Settings
 from .backoff import retrying
@@ -42,9 +42,9 @@ class HubApi:
                         cancel=self.cancel, on_retry=on_retry)
 
     def repo_info(self, ref: RepoRef, revision: str | None, *, files_metadata: bool = False,
-                  on_retry: OnRetry | None = None) -> Any:
+                  expand: list[Any] | None = None, on_retry: OnRetry | None = None) -> Any:
         return self._retrying(lambda: self.api.repo_info(ref.repo_id, repo_type=ref.repo_type, revision=revision,
-                                                         files_metadata=files_metadata,
+                                                         files_metadata=files_metadata, expand=expand,
                                                          timeout=self.settings.read_timeout), on_retry)
 
     def tree(self, ref: RepoRef, commit: str, *, foreign: set[str] | None = None,
@@ -83,7 +83,9 @@ def fetch_listing(api: HubApi, ref: RepoRef, revision: str | None = None, *, on_
                   notes: list[str] | None = None, on_listed: Callable[[int], object] | None = None) -> Listing:
     """Resolve the revision to a commit, then list the whole tree at that commit (following the pages;
     ``on_listed`` hears the number of entries listed so far after each page)."""
-    info = api.repo_info(ref, revision, on_retry=on_retry)
+    # only the commit and the gate: without ``expand`` the Hub sends every file's name as well (100,000 of them
+    # parsed into objects, 25 MB at once, and the tree lists them again)
+    info = api.repo_info(ref, revision, expand=["sha", "gated"], on_retry=on_retry)
     commit = info.sha or revision or "main"
     hub_id = getattr(info, "id", None)
     if isinstance(hub_id, str) and hub_id != ref.repo_id and hub_id.lower() == ref.repo_id.lower():
@@ -98,18 +100,18 @@ def fetch_listing(api: HubApi, ref: RepoRef, revision: str | None = None, *, on_
             on_listed(listed)
 
     try:
-        files = [_remote(e) for e in api.tree(ref, commit, foreign=foreign, on_retry=on_retry, on_page=on_page)
-                 if e.get("type") == "file"]
+        files = RemoteFiles(_remote(e) for e in api.tree(ref, commit, foreign=foreign, on_retry=on_retry,
+                                                         on_page=on_page) if e.get("type") == "file")
     except HfHubHTTPError as e:
         # A mirror without the tree API: fall back to the repo info's file list with sizes and hashes.
         if isinstance(e, (RepositoryNotFoundError, RevisionNotFoundError)) or status_of(e) not in (404, 405, 501):
             raise
-        files = _files_from_siblings(api, ref, commit, on_retry)
+        files = RemoteFiles(_files_from_siblings(api, ref, commit, on_retry))
     if foreign and notes is not None:
         notes.append(f"the endpoint's next-page links point at {', '.join(sorted(foreign))} (a mirror's bug); "
                      f"the pages were fetched from {api.endpoint} instead")
-    files.sort(key=lambda f: f.path)
-    return Listing(ref, commit, files, gated=bool(getattr(info, "gated", False)))
+    # packed as the pages come: 100,000 files never stand as objects at once (sorted again only when out of order)
+    return Listing(ref, commit, files.sorted(), gated=bool(getattr(info, "gated", False)))
 
 
 def _remote(entry: dict[str, Any]) -> RemoteFile:

@@ -18,6 +18,7 @@ from ..local.space import free_space
 from ..patterns import select
 from ..plan import Plan, RepoPlan
 from ..profiles import apply_profile
+from ..remote import Paths
 from ..repos import RepoRef
 from ..safety import unsafe_entries
 from ..settings import Settings
@@ -77,10 +78,10 @@ class Planner:
             rp.notes.append(f"{ref.repo_id} is spelled {rp.ref.repo_id} on the Hub")
         self._choose_files(rp, choice)
         assert rp.listing is not None
-        if rp.listing.gated and rp.pending:
+        if rp.listing.gated and rp.pending_count:
             check_access(self.settings, rp)
         self._add_dependencies(rp, entry)
-        if rp.ok and not rp.pending:
+        if rp.ok and not rp.pending_count:
             rp.status = RepoStatus.COMPLETE
         return rp
 
@@ -151,10 +152,10 @@ class Planner:
         if note:
             rp.notes.append(note)
         chosen = select(profiled, choice.include, choice.exclude)
-        rp.unsafe = unsafe_entries([f.path for f in chosen])
+        rp.unsafe = unsafe = unsafe_entries(Paths(chosen))
         ref, total = rp.ref, len(chosen)
         self.on_progress(ref, f"comparing {total:,} files with the disk")
-        rp.files = plan_files(rp.local_dir, [f for f in chosen if f.path not in rp.unsafe],
+        rp.files = plan_files(rp.local_dir, (f for f in chosen if f.path not in unsafe) if unsafe else chosen,
                               lambda n: self.on_progress(ref, f"comparing with the disk: {n:,} of {total:,} files"))
 
     def _add_dependencies(self, rp: RepoPlan, entry: CatalogEntry | None) -> None:

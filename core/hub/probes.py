@@ -28,7 +28,7 @@ def check_access(settings: Settings, rp: RepoPlan) -> None:
     """For a gated repo, ask for one pending file's metadata with our token, so the plan already says
     'needs a token' instead of every file failing later."""
     assert rp.listing is not None
-    f = rp.pending[0].remote
+    f = next(rp.pending_files()).remote
     url = hf_hub_url(rp.ref.repo_id, f.path, repo_type=rp.ref.repo_type, revision=rp.listing.commit,
                      endpoint=settings.endpoint)
     try:
@@ -44,9 +44,8 @@ def referenced_codecs(settings: Settings, rp: RepoPlan) -> list[str]:
     """Codec repos named by a reference-sized ``compression_state_dict.bin`` (the copy on disk when it is
     whole, else read into memory, never saved)."""
     assert rp.listing is not None
-    ref_file = next((f.remote for f in rp.files if f.remote.path == REFERENCE_FILE
-                     and f.remote.size <= REFERENCE_MAX), None)
-    if ref_file is None:
+    ref_file = rp.files.remote.find(REFERENCE_FILE)
+    if ref_file is None or ref_file.size > REFERENCE_MAX:
         return []
     path = metadata.download_paths(rp.local_dir, ref_file.path).file_path
     try:

@@ -3,20 +3,20 @@ unrecorded, or missing. Reads only, never writes, so a dry run changes nothing."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ..plan import FilePlan
+from ..plan import PlannedFiles
 from ..remote import RemoteFile
 from . import metadata
 
 
-def plan_files(local_dir: Path, files: Sequence[RemoteFile],
-               on_progress: Callable[[int], object] | None = None) -> list[FilePlan]:
+def plan_files(local_dir: Path, files: Iterable[RemoteFile],
+               on_progress: Callable[[int], object] | None = None) -> PlannedFiles:
     """Compare each listed file with what the folder holds (``on_progress`` hears the count every 2,000 files).
     A file whose folder and metadata folder do not exist is missing without asking: a first download of a
     100,000-file dataset makes one ``stat`` a folder, not four calls a file."""
-    out = []
+    out = PlannedFiles()
     folders: dict[str, bool] = {}  # folder of the file (as listed) -> whether anything of it is on disk
     for i, f in enumerate(files):
         if on_progress is not None and i % 2000 == 0 and i:
@@ -27,18 +27,18 @@ def plan_files(local_dir: Path, files: Sequence[RemoteFile],
             paths = metadata.download_paths(local_dir, f.path)
             here = folders[folder] = paths.file_path.parent.is_dir() or paths.metadata_path.parent.is_dir()
         if not here:
-            out.append(FilePlan(f, "fetch", 0))
+            out.add(f, "fetch")
             continue
         paths = metadata.download_paths(local_dir, f.path)
         meta = metadata.read_metadata(paths)
         if metadata.is_fresh(paths, meta, f.etag, f.size):
-            out.append(FilePlan(f, "skip", f.size))
+            out.add(f, "skip", f.size)
             continue
         partial = metadata.partial_size(paths, f.etag)
         if 0 < partial <= f.size:
-            out.append(FilePlan(f, "fetch", partial))
+            out.add(f, "fetch", partial)
         elif meta is None and paths.file_path.is_file() and paths.file_path.stat().st_size == f.size:
-            out.append(FilePlan(f, "check", 0))
+            out.add(f, "check")
         else:
-            out.append(FilePlan(f, "fetch", 0))
+            out.add(f, "fetch")
     return out

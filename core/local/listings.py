@@ -9,7 +9,7 @@ import json
 import time
 from pathlib import Path
 
-from ..remote import Listing, RemoteFile
+from ..remote import Listing, RemoteFile, RemoteFiles
 from ..repos import RepoRef
 from ..states import RepoStatus
 from .jsonio import write_json_atomic
@@ -40,7 +40,7 @@ class ListingCache:
                 if data["with_token"] != self.with_token:
                     return None
                 return RepoStatus(data["status"]), str(data["message"])
-            files = [RemoteFile(p, int(s), b, h) for p, s, b, h in data["files"]]
+            files = RemoteFiles(RemoteFile(p, int(s), b, h) for p, s, b, h in data["files"])
             return Listing(RepoRef(data["repo_type"], data["repo_id"]), data["commit"], files, bool(data["gated"]))
         except (OSError, ValueError, KeyError, TypeError):
             return None

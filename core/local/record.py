@@ -7,13 +7,13 @@ import json
 import marshal
 import os
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..patterns import select
-from ..remote import Listing, RemoteFile
+from ..remote import SEP, Listing, Paths, RemoteFile, RemoteFiles
 from ..repos import RepoRef
 from ..safety import unsafe_entries
 from .jsonio import write_text_atomic
@@ -30,7 +30,7 @@ class Record:
     listing: Listing
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    selected: tuple[str, ...] | None = None
+    selected: Iterable[str] | None = None  # the chosen paths, in the listing's order (re-readable)
     profile: str = "full"
 
     def planned(self) -> list[RemoteFile]:
@@ -54,44 +54,70 @@ def write_record(local_dir: Path, record: Record) -> None:
     Format 2 groups the files by folder (a folder's prefix is written once, not in every path) with one hash a
     file (the one ``verify`` checks), and marks the chosen files with a ``1`` in a string: 8.8 MB for the
     100,000-file stand-in of bench/scale.py, where format 1 (every path twice, both hashes) took 16.7 MB; the
-    sha256 of each file is most of what is left."""
+    sha256 of each file is most of what is left. It is written run by run from the packed listing, and the
+    chosen files are marked by walking ``selected`` alongside (the plan keeps the listing's order), so no
+    per-file object is held for the whole listing; a ``selected`` out of that order is read into a set."""
     folder = hf_dir(local_dir)
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in ((".gitignore", "*"), ("CACHEDIR.TAG", CACHEDIR_TAG)):
         if not (folder / name).exists():
             (folder / name).write_text(text, encoding="utf-8")
     lst = record.listing
-    keep = set(record.selected) if record.selected is not None else {f.path for f in record.planned()}
-    groups: dict[str, tuple[list[str], list[int], list[str], list[str]]] = {}
-    for f in lst.files:
-        prefix, slash, name = f.path.rpartition("/")
-        names, sizes, etags, chosen = groups.setdefault(prefix + slash, ([], [], [], []))
-        names.append(name)
-        sizes.append(f.size)
-        etags.append(f.etag)
-        chosen.append("1" if f.path in keep else "0")
+    files = lst.files if isinstance(lst.files, RemoteFiles) else RemoteFiles(lst.files)
+    selected = record.selected if record.selected is not None else Paths(record.planned())
     head = json.dumps({"format": RECORD_FORMAT, "repo_id": lst.ref.repo_id, "repo_type": lst.ref.repo_type,
                        "commit": lst.commit, "include": list(record.include), "exclude": list(record.exclude),
                        "profile": record.profile}, ensure_ascii=False)
-
-    def pieces() -> Iterator[str]:  # written folder by folder: json.dumps of the whole record peaked at 30 MB
-        yield head[:-1] + ', "folders": ['
-        for k, (p, (n, s, e, c)) in enumerate(groups.items()):
-            yield ("," if k else "") + json.dumps([p, n, s, e, "".join(c)], ensure_ascii=False)
-        yield "]}\n"
-
     target = hf_dir(local_dir) / RECORD_NAME
-    write_text_atomic(target, pieces())
+    parts: dict[str, list[Folder]] = {}
+    try:
+        write_text_atomic(target, _pieces(head, files, selected, None, parts))
+    except _OutOfOrder:
+        parts.clear()
+        write_text_atomic(target, _pieces(head, files, selected, set(selected), parts))
     try:  # the planned files, ready for the next inventory and verify: they never parse the JSON
         st = target.stat()
     except OSError:
         return
-    planned = {p: pack([n for n, c in zip(ns, cs, strict=True) if c == "1"],
-                       [x for x, c in zip(ss, cs, strict=True) if c == "1"],
-                       [e for e, c in zip(es, cs, strict=True) if c == "1"])
-               for p, (ns, ss, es, cs) in groups.items() if "1" in cs}
+    planned = {p: f[0] if len(f) == 1 else (SEP.join(x[0] for x in f), b"".join(x[1] for x in f),
+                                            SEP.join(x[2] for x in f)) for p, f in parts.items()}
     _write_planned_cache(folder / PLANNED_CACHE, (st.st_size, st.st_mtime_ns, st.st_ino),
                          PlannedSizes(lst.ref, lst.commit, planned))
+
+
+class _OutOfOrder(Exception):
+    """``selected`` does not follow the listing's order: mark the chosen files from a set instead."""
+
+
+def _pieces(head: str, files: RemoteFiles, selected: Iterable[str], keep: set[str] | None,
+            parts: dict[str, list[Folder]]) -> Iterator[str]:
+    """The record's JSON, a run at a time (``json.dumps`` of a whole record peaked at 30 MB); each run's chosen
+    files are packed into ``parts`` on the way."""
+    chosen_paths = iter(selected)
+    nxt = next(chosen_paths, None) if keep is None else None
+    yield head[:-1] + ', "folders": ['
+    for k, (prefix, names, sizes, etags) in enumerate(files.runs()):
+        marks = []
+        for name in names:
+            path = prefix + name
+            if keep is not None:
+                marks.append("1" if path in keep else "0")
+            elif path == nxt:
+                marks.append("1")
+                nxt = next(chosen_paths, None)
+            else:
+                marks.append("0")
+        chosen = "".join(marks)
+        yield ("," if k else "") + json.dumps([prefix, names, sizes.tolist(), etags, chosen], ensure_ascii=False)
+        if "0" not in chosen:
+            parts.setdefault(prefix, []).append(pack(names, sizes, etags))
+        elif "1" in chosen:
+            ones = [i for i, c in enumerate(chosen) if c == "1"]
+            parts.setdefault(prefix, []).append(
+                pack([names[i] for i in ones], [sizes[i] for i in ones], [etags[i] for i in ones]))
+    if nxt is not None:
+        raise _OutOfOrder
+    yield "]}\n"
 
 
 def _load_record(local_dir: Path) -> tuple[dict[str, Any], tuple[int, int, int]] | None:
@@ -140,14 +166,13 @@ def read_record(local_dir: Path) -> Record | None:
         return None
 
 
-SEP = "\0"  # joins a folder's names and hashes: the one character no path can hold
 Folder = tuple[str, bytes, str]  # names joined by SEP, sizes (array "q" as bytes), expected hashes joined by SEP
 Folders = dict[str, Folder]  # folder prefix ("" or "a/b/") -> its planned files
 PLANNED_CACHE = "musicgen-tui-planned.marshal"
 PLANNED_FORMAT = 3
 
 
-def pack(names: list[str], sizes: list[int], etags: list[str]) -> Folder:
+def pack(names: list[str], sizes: Iterable[int], etags: list[str]) -> Folder:
     return SEP.join(names), array("q", sizes).tobytes(), SEP.join(etags)
 
 
