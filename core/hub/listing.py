@@ -42,7 +42,7 @@ class HubApi:
                         cancel=self.cancel, on_retry=on_retry)
 
     def repo_info(self, ref: RepoRef, revision: str | None, *, files_metadata: bool = False,
-                  expand: list[Any] | None = None, on_retry: OnRetry | None = None) -> Any:
+                  expand: Any = None, on_retry: OnRetry | None = None) -> Any:
         return self._retrying(lambda: self.api.repo_info(ref.repo_id, repo_type=ref.repo_type, revision=revision,
                                                          files_metadata=files_metadata, expand=expand,
                                                          timeout=self.settings.read_timeout), on_retry)
