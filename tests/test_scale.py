@@ -47,9 +47,9 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         counts["stat"] += 1
         return real_stat(*a, **k)  # type: ignore[arg-type]
 
-    def hash_file(path: str, algorithm: str = "sha256", size: int = -1) -> str:
+    def hash_file(path: str, algorithm: str = "sha256", size: int = -1, dir_fd: int | None = None) -> str:
         counts["hashed"] += 1
-        return real_hash(path, algorithm, size)
+        return real_hash(path, algorithm, size, dir_fd)
 
     def loads(data: bytes) -> object:
         counts["loads"] += 1
@@ -86,6 +86,49 @@ def test_a_changed_file_is_hashed_alone_and_named(tree: Path, counted: dict[str,
         [(p.status, p.path) for p in result.problems] == [(CheckStatus.MISMATCH, "clips/2/00042.wav")]
     assert counted["hashed"] <= 1  # a size change is judged without hashing; nothing else is hashed
     assert result.counts["ok"] == N - 1
+
+
+def test_checksums_hash_each_small_file_once_as_the_walk_meets_it(tree: Path, counted: dict[str, int],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """N files, N hashes, all made by the walk (no round of jobs afterwards); the lines are sha256sum's, sorted
+    by path, and the same when the walk is shared with a forked child."""
+    from core.local import checksums
+
+    rounds: list[int] = []
+    real_many = checksums.hash_many
+    monkeypatch.setattr(checksums, "hash_many", lambda jobs, cancel=None: rounds.append(len(jobs)) or real_many(jobs))
+    [written] = checksums.write_checksums(tree, 0)
+    assert counted["hashed"] == N and rounds == [] and written.entries == N
+    text = written.path.read_text(encoding="utf-8")
+    folder = REF.local_dir(tree)
+    expected = [f"{hashlib.sha256((folder / rel).read_bytes()).hexdigest()}  datasets/acme_scale/{rel}"
+                for rel in sorted(f"clips/{i % 4}/{i:05d}.wav" for i in range(N))]
+    assert text.splitlines() == expected
+    monkeypatch.setattr(walk, "may_fork", lambda: True)
+    checksums.write_checksums(tree, 0)
+    assert written.path.read_text(encoding="utf-8") == text
+    monkeypatch.setattr(hashing, "SMALL", 0)  # every file "large": hashed afterwards, in rounds
+    monkeypatch.setattr(checksums, "SMALL", 0)
+    checksums.write_checksums(tree, 0)
+    assert written.path.read_text(encoding="utf-8") == text and rounds == [N]
+
+
+def test_checksum_lines_follow_a_sort_of_every_path() -> None:
+    """Folder by folder, yet in the order of ``sorted(paths)``: files around a subfolder's name ("b.txt" < "b/"
+    < "b0"), a repo whose name extends another's ("x-2" < "x/"), a folder split in two groups by the walk."""
+    from core.local.checksums import _in_path_order
+
+    def table(pairs: list[tuple[str, int]], split: bool = False) -> walk.FileTable:
+        t = walk.FileTable.from_pairs(pairs)
+        if split:  # a folder stated half by each process of the walk
+            t.groups = [(p, n[k::2], walk.array("q", s[k::2])) for p, n, s in t.groups for k in (0, 1)]
+        return t
+
+    x = table([("a/b.txt", 1), ("a/b0", 2), ("a/b/c", 3), ("a/b/d/e", 4), ("z", 5), ("a/small", 0)], split=True)
+    x2 = table([("m", 6), ("a/b", 7)])
+    got = [p for p, _, _ in _in_path_order([("models/x", x), ("models/x-2", x2)], 0)]
+    assert got == sorted(f"models/{r}/{p}" for r, t in (("x", x), ("x-2", x2)) for p, s in t if s > 0)
+    assert got[:3] == ["models/x-2/a/b", "models/x-2/m", "models/x/a/b.txt"] and "models/x/a/small" not in got
 
 
 def test_forked_hashing_and_stat_agree_with_one_process(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:

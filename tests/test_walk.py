@@ -94,10 +94,10 @@ def test_a_failed_child_costs_time_not_files(tree: tuple[Path, dict[str, int]],
     real_half = walk_mod._half
 
     def dying_child(folder: str, prefix: str, names: list[str], pending: list[walk_mod.Pending],
-                    part: int) -> list[walk_mod.Group]:
+                    part: int, visit: walk_mod.Visit | None) -> walk_mod._Found:
         if part == 1:
             os._exit(3)  # the child dies before sending anything
-        return real_half(folder, prefix, names, pending, part)
+        return real_half(folder, prefix, names, pending, part, visit)
 
     monkeypatch.setattr(walk_mod, "may_fork", lambda: True)
     monkeypatch.setattr(walk_mod, "_half", dying_child)

@@ -71,10 +71,12 @@ def feed_file(hasher: Any, path: os.PathLike[str] | str, limit: int | None = Non
         os.close(fd)
 
 
-def hash_file(path: os.PathLike[str] | str, algorithm: str = "sha256", size: int = -1) -> str:
-    """The hex digest of a whole file. Given the ``size`` it should have, a small file takes one ``open``, one
-    ``read`` and ``close`` (the size is only a hint: a file that turns out longer is read on to its end)."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+def hash_file(path: os.PathLike[str] | str, algorithm: str = "sha256", size: int = -1,
+              dir_fd: int | None = None) -> str:
+    """The hex digest of a whole file (``path`` relative to ``dir_fd`` when given). Given the ``size`` it should
+    have, a small file takes one ``open``, one ``read`` and ``close`` (the size is only a hint: a file that
+    turns out longer is read on to its end)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
     try:
         if 0 <= size < SMALL:
             data = os.read(fd, size + 1)

@@ -15,13 +15,15 @@ import os
 import stat
 import sys
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from .forked import Forked
 
 Group = tuple[str, list[str], array]  # (folder prefix "a/b/" or "", file names, their sizes)
 Pending = tuple[str, str]  # (folder path, its prefix): a folder still to list
+Visit = Callable[[int, list[str], array], Any]  # (open folder's fd, its files' names, their sizes) -> marshal-able
 
 FORK_AFTER = 1000  # files met before a walk is worth a second process (a fork costs about 1 ms)
 SPLIT_BY_SUBTREE = 8  # folders still to list from which the two processes take every other one
@@ -31,8 +33,9 @@ SKIP_AT_TOP = frozenset({".cache"})
 class FileTable:
     """The regular files found below a folder, grouped by folder; paths are built only when asked for."""
 
-    def __init__(self, groups: list[Group]) -> None:
+    def __init__(self, groups: list[Group], visited: list[Any] | None = None) -> None:
         self.groups = groups
+        self.visited = visited  # what the walk's ``visit`` made of each group, in the same order
         self._sorted: list[tuple[str, int]] | None = None
 
     @classmethod
@@ -92,13 +95,15 @@ def _top(sizes: array, n: int) -> list[int]:
     return heapq.nlargest(n, sizes) if len(sizes) > n else list(sizes)
 
 
-def walk(top: Path) -> FileTable:
+def walk(top: Path, visit: Visit | None = None) -> FileTable:
     """Every regular file below ``top`` (symlinks and the top-level ``.cache`` left out).
 
     One process stats the first files; once a walk has met ``FORK_AFTER`` files, a single-threaded process
-    forks and the two share the rest (``_shared``)."""
+    forks and the two share the rest (``_shared``). ``visit(folder_fd, names, sizes)``, when given, is called
+    for each group by the process that stats it, while the folder is open and its entries are fresh; its
+    results (marshal-able) are the table's ``visited``."""
     stack: list[Pending] = [(str(top), "")]
-    groups: list[Group] = []
+    found = _Found(visit)
     seen, asked = 0, False
     while stack:
         folder, prefix = stack.pop()
@@ -108,11 +113,24 @@ def walk(top: Path) -> FileTable:
         seen += len(names)
         if seen >= FORK_AFTER and not asked:
             asked = True
-            shared = _shared(folder, prefix, names, stack) if may_fork() else None
+            shared = _shared(folder, prefix, names, stack, visit) if may_fork() else None
             if shared is not None:
-                return FileTable(groups + shared)
-        _stat_into(groups, folder, prefix, names)  # alone (also when the fork or the child failed)
-    return FileTable(groups)
+                found.groups += shared.groups
+                found.visited += shared.visited
+                break
+        _stat_into(found, folder, prefix, names)  # alone (also when the fork or the child failed)
+    return FileTable(found.groups, found.visited if visit is not None else None)
+
+
+class _Found:
+    """The groups a walk (or half of one) found, and what its ``visit`` made of each."""
+
+    __slots__ = ("groups", "visit", "visited")
+
+    def __init__(self, visit: Visit | None) -> None:
+        self.groups: list[Group] = []
+        self.visited: list[Any] = []
+        self.visit = visit
 
 
 def may_fork() -> bool:
@@ -139,8 +157,9 @@ def _list(folder: str, prefix: str, stack: list[Pending]) -> list[str] | None:
     return names
 
 
-def _stat_into(groups: list[Group], folder: str, prefix: str, names: list[str]) -> None:
-    """Add the regular files among ``names`` with their sizes: one ``lstat`` each, relative to the folder."""
+def _stat_into(found: _Found, folder: str, prefix: str, names: list[str]) -> None:
+    """Add the regular files among ``names`` with their sizes: one ``lstat`` each, relative to the folder (and
+    the visit's result, made while the folder is open)."""
     if not names:
         return
     kept: list[str] = []
@@ -159,18 +178,21 @@ def _stat_into(groups: list[Group], folder: str, prefix: str, names: list[str]) 
             if is_reg(st.st_mode):
                 kept.append(name)
                 sizes.append(st.st_size)
+        if kept:
+            found.groups.append((prefix, kept, sizes))
+            if found.visit is not None:
+                found.visited.append(found.visit(fd, kept, sizes))
     finally:
         os.close(fd)
-    if kept:
-        groups.append((prefix, kept, sizes))
 
 
-def _half(folder: str, prefix: str, names: list[str], pending: list[Pending], part: int) -> list[Group]:
+def _half(folder: str, prefix: str, names: list[str], pending: list[Pending], part: int,
+          visit: Visit | None) -> _Found:
     """Process ``part``'s half of the rest of a walk. With many folders still to list, each process takes every
     other one, with everything below it (nobody lists a folder twice); with few (say one huge subfolder),
     both list them all and each stats every other file, so any shape splits evenly."""
-    groups: list[Group] = []
-    _stat_into(groups, folder, prefix, names[part::2])
+    found = _Found(visit)
+    _stat_into(found, folder, prefix, names[part::2])
     by_subtree = len(pending) >= SPLIT_BY_SUBTREE
     stack = pending[part::2] if by_subtree else list(pending)
     seen = len(names)
@@ -180,31 +202,37 @@ def _half(folder: str, prefix: str, names: list[str], pending: list[Pending], pa
         if names_here is None:
             continue
         if by_subtree:
-            _stat_into(groups, folder, prefix, names_here)
+            _stat_into(found, folder, prefix, names_here)
         else:
-            _stat_into(groups, folder, prefix, names_here[(part - seen) % 2::2])
+            _stat_into(found, folder, prefix, names_here[(part - seen) % 2::2])
             seen += len(names_here)
-    return groups
+    return found
 
 
-def _shared(folder: str, prefix: str, names: list[str], pending: list[Pending]) -> list[Group] | None:
+def _shared(folder: str, prefix: str, names: list[str], pending: list[Pending],
+            visit: Visit | None) -> _Found | None:
     """The rest of the walk split with a forked child, which sends its groups back through a pipe; None when
     the fork or the child failed (``pending`` is left as it was, so the caller walks on alone)."""
-    child = Forked.start(lambda: [(p, n, s.tobytes()) for p, n, s in _half(folder, prefix, names, pending, 1)])
+    def child_half() -> tuple[list[tuple[str, list[str], bytes]], list[Any]]:
+        half = _half(folder, prefix, names, pending, 1, visit)
+        return [(p, n, s.tobytes()) for p, n, s in half.groups], half.visited
+
+    child = Forked.start(child_half)
     if child is None:
         return None
     try:
-        groups = _half(folder, prefix, names, pending, 0)
+        found = _half(folder, prefix, names, pending, 0, visit)
         theirs = child.result()
     finally:
         child.stop()
-    if not isinstance(theirs, list):
+    if not isinstance(theirs, tuple):
         return None
-    for prefix_, kept, raw in theirs:
+    for prefix_, kept, raw in theirs[0]:
         sizes = array("q")
         sizes.frombytes(raw)
-        groups.append((prefix_, kept, sizes))
-    return groups
+        found.groups.append((prefix_, kept, sizes))
+    found.visited += theirs[1]
+    return found
 
 
 KeyJob = tuple[str, str]  # (folder prefix, the names expected there joined by NUL, as the record packs them)
