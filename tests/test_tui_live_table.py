@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+from rich.text import Text
 from textual.app import App, ComposeResult
 
 from tui.live_table import LiveTable
@@ -78,5 +79,51 @@ def test_cell_updates_never_walk_every_row() -> None:
             table.sort("a")
             await pilot.pause()
             assert table.ordered_rows[0].key.value == "r10"  # a sort still reorders ("a10" first; r0-r6 hold "v…")
+
+    asyncio.run(go())
+
+
+class PanesApp(App[None]):
+    def compose(self) -> ComposeResult:
+        from tui.downloads_pane import DownloadsPane
+        from tui.verify_pane import VerifyPane
+
+        yield DownloadsPane()
+        yield VerifyPane()
+
+
+HOSTILE = ("a[/]b.wav", "[bold]x.wav", "c\\", "[red]d[/red].txt")
+
+
+def test_hostile_file_names_show_as_they_are_and_rows_hold_only_strings() -> None:
+    """A file name is never read as markup: ``a[/]b.wav`` stopped the Downloads pane with a markup error and
+    ``[bold]x.wav`` showed as ``x.wav``. The cells are strings, so 20,000 rows keep no Rich object for the GC."""
+    from core.hub.download import FileEvent
+    from core.local.verify import FileCheck
+    from core.states import CheckStatus, FileState
+    from tui.downloads_pane import DownloadsPane
+    from tui.verify_pane import VerifyPane
+
+    async def go() -> None:
+        app = PanesApp()
+        async with app.run_test(size=(120, 30)) as pilot:
+            pane = app.query_one(DownloadsPane)
+            pane.apply([FileEvent("acme/set", "dataset", name, FileState.FAILED, 0, 5, message=f"bad {name}")
+                        for name in HOSTILE])
+            await pilot.pause(0.1)
+            verify = app.query_one(VerifyPane)
+            for name in HOSTILE:
+                verify._set(FileCheck(CheckStatus.MISMATCH, "acme/set", "dataset", name, f"got [/] for {name}"))
+            await pilot.pause(0.1)
+            for table, path_col in ((pane.table, "path"), (verify.table, "path")):
+                shown = set()
+                for y in range(table.row_count):
+                    row = table.get_row_at(y)
+                    assert all(isinstance(cell, str) for cell in row)
+                    text = "".join(s.text for s in table.render_line(y + 1))  # renders: no markup error
+                    shown.add(Text.from_markup(table.get_cell_at((y, list(table.columns).index(path_col)))).plain)
+                    assert text.strip()
+                assert shown == set(HOSTILE)
+            assert "[bold]x.wav" in "".join(s.text for y in range(1, 6) for s in pane.table.render_line(y))
 
     asyncio.run(go())

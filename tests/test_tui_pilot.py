@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from conftest import repo_dir, tree_bytes
+from rich.text import Text
 from textual.pilot import Pilot
 
 from core.settings import Settings
@@ -102,7 +103,7 @@ def test_verify_ok_then_damage_shows_mismatch(tmp_path: Path, catalog_hub: Local
         await until(pilot, lambda: "PROBLEMS FOUND" in str(app.verify_pane.query_one("#verify-summary").render()))
         assert app.verify_pane.status[("model", "facebook/musicgen-small", "state_dict.bin")] == "MISMATCH"
         table = app.verify_pane.table
-        assert str(table.get_row_at(0)[0]).startswith("MISMATCH")  # problems sort to the top
+        assert Text.from_markup(table.get_row_at(0)[0]).plain.startswith("MISMATCH")  # problems sort to the top
         assert app.entries["model:facebook/musicgen-small"].local == "failed"
 
     run(tmp_path, catalog_hub, script)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
+
 from core.sizes import human
 
 BAR_WIDTH = 10
@@ -45,3 +47,16 @@ def bar(done: int, total: int, width: int = BAR_WIDTH) -> str:
 
 def short_sha(sha: str | None) -> str:
     return sha[:8] if sha else "-"
+
+
+def plain(text: str) -> str:
+    """A table cell showing ``text`` as it is: DataTable reads a string cell as markup, so a file named
+    ``a[/]b.wav`` stopped the pane (a markup error) and ``[bold]x.wav`` showed as ``x.wav``. (Rich's escape
+    doubles a final backslash for a tag that may follow; none follows here.)"""
+    out = escape(text)
+    return out[:-1] if text.endswith("\\") and not text.endswith("\\\\") else out
+
+
+def styled(text: str, style: str) -> str:
+    """A cell of one of the app's labels in ``style``, as a string: no Rich object kept per row for the GC."""
+    return f"[{style}]{escape(text)}[/]" if style else plain(text)

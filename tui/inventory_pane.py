@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Static
 
 from core.local.inventory import LocalRepo
 
-from .format import short_sha, size
+from .format import plain, short_sha, size
 
 DETAIL_FILES = 40
 
@@ -42,7 +42,7 @@ class InventoryPane(Vertical):
         self.repos = {r.path: r for r in repos}
         for r in repos:
             complete = Text("yes ✓", style="green") if r.complete else Text("no ✗", style="yellow")
-            table.add_row(r.path, size(r.size_bytes), str(r.file_count), short_sha(r.snapshot_id), complete,
+            table.add_row(plain(r.path), size(r.size_bytes), str(r.file_count), short_sha(r.snapshot_id), complete,
                           key=r.path)
         if current in self.repos:
             table.move_cursor(row=table.get_row_index(current))

@@ -26,6 +26,8 @@ from textual.geometry import Region, Size
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, Row, RowKey
 
+CELLS_KEPT, LINES_KEPT = 2400, 300  # render cache sizes: three screenfuls of a 100-line terminal
+
 
 class LiveTable(DataTable[object]):
     """A DataTable whose cell updates repaint only their row, in constant time."""
@@ -38,6 +40,14 @@ class LiveTable(DataTable[object]):
         self._order: list[Row] = []
         self._lines: list[tuple[RowKey, int]] = []
         super().__init__(*args, **kwargs)
+        # Every repaint of a changed row renders anew (the caches are keyed on ``_update_count``), so what the
+        # caches hold beyond a screenful is dead: 10,000 cells of segments that every full collection of the
+        # cyclic GC walked. A screenful of a tall terminal (100 lines of 8 cells, 3 times over) is kept.
+        for name, size in (("_cell_render_cache", CELLS_KEPT), ("_row_render_cache", LINES_KEPT),
+                           ("_line_cache", LINES_KEPT), ("_row_renderable_cache", LINES_KEPT)):
+            cache = getattr(self, name, None)
+            if isinstance(getattr(cache, "maxsize", None), int):
+                cache.maxsize = min(cache.maxsize, size)  # type: ignore[union-attr]
 
     def set_cell(self, row_key: str, column_key: str, value: object) -> None:
         rk, ck = RowKey(row_key), ColumnKey(column_key)
@@ -103,9 +113,13 @@ class LiveTable(DataTable[object]):
         if not self.fast_path or not isinstance(self._row_locations, TwoWayDict):
             self.sort(column, key=cell_rank)
             return
-        keys = sorted(self._data, key=lambda k: rank(str(k.value)))
-        self._row_locations = TwoWayDict({k: i for i, k in enumerate(keys)})
+        keys = sorted(self._data, key=lambda k: rank(k.value or ""))
+        self._row_locations = TwoWayDict(dict(zip(keys, range(len(keys)), strict=True)))
         self._reorder()
+        rows = self.rows  # the order is known: the row list and line map follow from it, not from a lookup a row
+        self._order = [rows[k] for k in keys]
+        self._lines = [(k, 0) for k in keys]
+        self._current()
         self._update_count += 1
         self.refresh()
 

@@ -11,6 +11,7 @@ from core.local.verify import FileCheck, Queued, VerifyResult
 from core.states import PROBLEMS, CheckStatus
 
 from .bindings import key_of
+from .format import plain, styled
 from .live_table import LiveTable
 
 # Problems first (worst first), then what is still hashing, then OK; by the label the RESULT column shows.
@@ -75,7 +76,7 @@ class VerifyPane(Vertical):
         """Show one check; True when it is a new row or a changed status."""
         key = (c.repo_type, c.repo_id, c.path)
         style = "green" if c.status is CheckStatus.OK else "" if c.status is CheckStatus.HASHING else "bold red"
-        cells = (Text(c.status.label, style=style), c.repo_id, c.path, c.detail)
+        cells = (styled(c.status.label, style), plain(c.repo_id), plain(c.path), plain(c.detail))
         rk = "\0".join(key)
         changed = self.status.get(key) is not c.status
         if key not in self.status:
@@ -89,7 +90,7 @@ class VerifyPane(Vertical):
     def _sort(self) -> None:
         status = self.status
         self.table.order_by(lambda key: RANK.get(status[_row_key(key)].label, 9), "status",
-                            lambda label: RANK.get(str(label), 9))
+                            lambda label: RANK.get(Text.from_markup(str(label)).plain, 9))
 
     def _summary(self) -> None:
         counts = {s: 0 for s in CheckStatus}
