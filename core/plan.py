@@ -4,12 +4,12 @@ disk holds, ``core.hub.download`` runs them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, overload
+from typing import Literal
 
-from .remote import Listing, RemoteFile, RemoteFiles
+from .remote import Listing, Packed, RemoteFile, RemoteFiles
 from .repos import RepoRef
 from .states import RepoStatus
 
@@ -34,7 +34,7 @@ ACTIONS: tuple[Action, ...] = ("fetch", "check", "skip")
 _CODE = {a: i for i, a in enumerate(ACTIONS)}
 
 
-class PlannedFiles(Sequence[FilePlan]):
+class PlannedFiles(Packed[FilePlan]):
     """A repo's planned files, packed: the files as ``RemoteFiles``, an action byte each, and the kept bytes of
     the few that differ from their action's default (a partial file). Totals are kept as files are added, and
     each ``FilePlan`` is made as iteration reaches it: 100,000 planned files hold about 9 MB, not 37."""
@@ -78,23 +78,8 @@ class PlannedFiles(Sequence[FilePlan]):
     def __len__(self) -> int:
         return len(self._actions)
 
-    @overload
-    def __getitem__(self, i: int) -> FilePlan: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[FilePlan]: ...
-
-    def __getitem__(self, i: int | slice) -> FilePlan | list[FilePlan]:
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
-        i = i + len(self) if i < 0 else i
+    def _item(self, i: int) -> FilePlan:
         return self._plan(i, self.remote[i], self._actions[i])
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, (PlannedFiles, list, tuple)):
-            return NotImplemented
-        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"PlannedFiles({len(self)} files, {self.pending_count} pending)"

@@ -6,8 +6,7 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import islice
-from typing import overload
+from typing import TypeVar, overload
 
 from .repos import RepoRef
 
@@ -35,11 +34,44 @@ class RemoteFile:
         return "sha256" if self.sha256 else "git-sha1"
 
 
+_T = TypeVar("_T")
+
+
+class Packed(Sequence[_T]):
+    """A sequence that makes its items as they are read: equal to a list or tuple of the same items."""
+
+    __slots__ = ()
+
+    def _item(self, i: int) -> _T:
+        """The item at ``i``, where 0 <= i < len(self)."""
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> _T: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[_T]: ...
+
+    def __getitem__(self, i: int | slice) -> _T | list[_T]:
+        if isinstance(i, slice):
+            return [self._item(k) for k in range(*i.indices(len(self)))]
+        k = i + len(self) if i < 0 else i
+        if not 0 <= k < len(self):
+            raise IndexError("index out of range")
+        return self._item(k)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, (Packed, list, tuple)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 # A run of files in one folder: (prefix "" or "a/b/", names joined by SEP, sizes, blob ids joined, sha256s joined)
 Run = tuple[str, str, array, str, str]
 
 
-class RemoteFiles(Sequence[RemoteFile]):
+class RemoteFiles(Packed[RemoteFile]):
     """Files packed in runs of one folder, five objects a run and none a file: 100,000 listed files hold about
     9 MB here, against 30 MB as ``RemoteFile`` objects. Iterating makes each ``RemoteFile`` as it is reached.
     Appends go to an open run, sealed when the folder changes, at ``RUN`` files, or on the first read."""
@@ -97,31 +129,13 @@ class RemoteFiles(Sequence[RemoteFile]):
     def __len__(self) -> int:
         return self._len
 
-    @overload
-    def __getitem__(self, i: int) -> RemoteFile: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[RemoteFile]: ...
-
-    def __getitem__(self, i: int | slice) -> RemoteFile | list[RemoteFile]:
-        if isinstance(i, slice):
-            return list(islice(self, *i.indices(self._len)))
-        if i < 0:
-            i += self._len
-        if not 0 <= i < self._len:
-            raise IndexError("file index out of range")
+    def _item(self, i: int) -> RemoteFile:
         self._seal()
         k = bisect_right(self._starts, i) - 1
         prefix, names, sizes, blobs, shas = self._runs[k]
         j = i - self._starts[k]
         sha = shas.split(SEP)[j]
         return RemoteFile(prefix + names.split(SEP)[j], sizes[j], blobs.split(SEP)[j], sha or None)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, (RemoteFiles, list, tuple)):
-            return NotImplemented
-        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"RemoteFiles({len(self)} files in {len(self._runs) + (self._open is not None)} runs)"
