@@ -68,7 +68,9 @@ def test_new_user_flow_in_a_real_terminal(term: tuple[Tmux, Path, Path]) -> None
     t.keys("Space")
     t.wait(lambda s: "[x]  facebook/musicgen-small" in s and "1 selected" in s)
     t.keys("d")
-    done = t.wait(lambda s: "finished:" in s)
+    # the rows as well as the summary: a capture can land mid-frame (the summary's extra line lays the screen out
+    # again), with the summary drawn and the table not yet
+    done = t.wait(lambda s: "finished:" in s and ("done ✓" in s or "FAILED" in s))
     assert "done ✓" in done and "FAILED" not in done
     t.keys("v")
     t.wait(lambda s: "all files match" in s and "OK ✓" in s)
