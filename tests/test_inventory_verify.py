@@ -126,6 +126,10 @@ def test_planned_sizes_follow_the_downloads_choice(tmp_path: Path) -> None:
     assert planned is not None and planned.commit == "1" * 40 and planned.ref.repo_id == "acme/set"
     assert sorted(planned.pairs()) == [("c.txt", 3), ("sub/b.bin", 2)]
     assert localrecord.read_planned_sizes(tmp_path) == planned  # again, from the cache
+    # a choice out of the listing's order, given as a one-shot iterator: marked from a set, the same record
+    localrecord.write_record(tmp_path, localrecord.Record(listing, selected=iter(("c.txt", "sub/b.bin"))))
+    again = localrecord.read_planned_sizes(tmp_path)
+    assert again is not None and sorted(again.pairs()) == [("c.txt", 3), ("sub/b.bin", 2)]
     localrecord.write_record(tmp_path, localrecord.Record(listing, include=("*.bin", "*/*.bin", "../*")))
     planned = localrecord.read_planned_sizes(tmp_path)  # the patterns chose; the record keeps the choice
     assert planned is not None and sorted(planned.pairs()) == [("a.bin", 1), ("sub/b.bin", 2)]

@@ -65,6 +65,8 @@ def write_record(local_dir: Path, record: Record) -> None:
     lst = record.listing
     files = lst.files if isinstance(lst.files, RemoteFiles) else RemoteFiles(lst.files)
     selected = record.selected if record.selected is not None else Paths(record.planned())
+    if iter(selected) is selected:  # a one-shot iterator: the fallback below reads it a second time
+        selected = list(selected)
     head = json.dumps({"format": RECORD_FORMAT, "repo_id": lst.ref.repo_id, "repo_type": lst.ref.repo_type,
                        "commit": lst.commit, "include": list(record.include), "exclude": list(record.exclude),
                        "profile": record.profile}, ensure_ascii=False)
