@@ -10,6 +10,7 @@ DEFAULT_ENDPOINT = "https://huggingface.co"
 DEFAULT_READ_TIMEOUT = 30.0
 DEFAULT_MIN_FREE = 1 << 30
 DEFAULT_RETRIES = 6
+DEFAULT_SERVICE_IDLE = 60.0
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Settings:
     retries: int = DEFAULT_RETRIES
     keymap: str = ""  # the app's key remapping, ``id=keys`` entries (parsed by the app, which knows the ids)
     debug: bool = False  # full tracebacks for bug reports instead of one-line errors
+    service_idle: float = DEFAULT_SERVICE_IDLE  # seconds the download service waits, with nothing to do, before it ends
 
     @property
     def token_state(self) -> str:
@@ -63,4 +65,5 @@ def load_settings(root: str | Path | None = None) -> Settings:
         retries=max(1, int(env.get("MUSICGEN_RETRIES") or DEFAULT_RETRIES)),
         keymap=env.get("MUSICGEN_KEYMAP", ""),
         debug=is_true(env.get("MUSICGEN_DEBUG", "")),
+        service_idle=float(env.get("MUSICGEN_SERVICE_IDLE") or DEFAULT_SERVICE_IDLE),
     )

@@ -12,8 +12,11 @@ from ..common import EXIT_FAILED, EXIT_OK, UsageError, add_repo_ids, catalog_for
 from ..output import Output, table
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from core.hub.download import RunResult
     from core.plan import Plan
+    from core.repos import RepoRef
     from core.settings import Settings
 
 HELP = "plan (default) or run (--run) a download"
@@ -34,6 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-workers", type=int, default=8, metavar="N", help="files fetched at once (default 8)")
     p.add_argument("--force", action="store_true", help="start even when free disk looks too small")
     p.add_argument("--run", action="store_true", help="download; without it, only print the plan")
+    p.add_argument("--detach", action="store_true",
+                   help="with --run: hand the download to this root's service and return at once "
+                        "(watch with status --follow, end with stop)")
     p.add_argument("--json", action="store_true", help="print the plan and results as JSON on stdout")
 
 
@@ -45,6 +51,10 @@ def run(args: argparse.Namespace, out: Output) -> int:
     refs = refs_from(args, catalog, groups=True)
     if not refs:
         raise UsageError("nothing selected: use --models, --datasets, --model ID or --dataset ID")
+    if args.detach:
+        if not args.run:
+            raise UsageError("--detach needs --run")
+        return _detach(args, settings, refs, out)
     from core.hub.planner import Choice, make_plan
 
     from ..progress import PlanningPrinter
@@ -86,6 +96,41 @@ def _run(args: argparse.Namespace, settings: Settings, plan: Plan, out: Output) 
         printer.finish()  # the lines not yet written, also when interrupted
     out.show(RunView(result))
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _detach(args: argparse.Namespace, settings: Settings, refs: list[RepoRef], out: Output) -> int:
+    """Hand the selection to the root's service (started when none runs): it plans with its own settings and
+    downloads without this terminal."""
+    from core.service.client import ServiceError, ensure
+    from core.service.protocol import LOG_NAME
+
+    request = {"op": "submit", "repos": [[r.repo_type, r.repo_id] for r in refs], "profile": args.profile,
+               "fp32": args.fp32, "include": args.include, "exclude": args.exclude, "revision": args.revision,
+               "dependencies": not args.no_deps, "max_workers": args.max_workers}
+    try:
+        with ensure(settings.root) as client:
+            client.request(request)
+            pid = client.request({"op": "status"}).get("pid")
+    except ServiceError as e:
+        out.error(str(e))
+        return EXIT_FAILED
+    out.show(DetachedView(refs, pid, settings.root / LOG_NAME))
+    return EXIT_OK
+
+
+class DetachedView:
+    def __init__(self, refs: list[RepoRef], pid: int | None, log: Path) -> None:
+        self.refs, self.pid, self.log = refs, pid, log
+
+    def data(self) -> dict[str, Any]:
+        return {"detached": True, "service_pid": self.pid,
+                "repos": [{"repo_id": r.repo_id, "repo_type": r.repo_type} for r in self.refs]}
+
+    def text(self) -> Iterator[str]:
+        yield (f"handed {len(self.refs)} repo{'s' if len(self.refs) != 1 else ''} to the download service "
+               f"(pid {self.pid}); it runs on without this terminal")
+        yield "watch:  musicgen-tui status --follow      stop:  musicgen-tui stop      (add --root if you use one)"
+        yield f"log:    {self.log}"
 
 
 class PlanView:

@@ -1,0 +1,119 @@
+"""A client of the root's download service: connect (cleaning a dead service's socket), start one detached
+when none runs, and speak the protocol (``protocol``)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .protocol import LOG_NAME, decode, encode, socket_path
+
+START_WAIT = 15.0  # seconds a starting service has to open its socket
+
+
+class ServiceError(Exception):
+    """The service could not be reached or refused a request: the message is one line for the user."""
+
+
+class Client:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.lines = sock.makefile("rb")
+
+    def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        """One request and its answer; a refusal raises ``ServiceError`` with the service's words."""
+        self.sock.sendall(encode(message))
+        answer = self._read()
+        if answer is None:
+            raise ServiceError("the download service closed the connection")
+        if answer.get("ok") is False:
+            raise ServiceError(str(answer.get("error")))
+        return answer
+
+    def subscribe(self) -> Iterator[dict[str, Any]]:
+        """The status, then the service's events, until it ends or closes the connection."""
+        self.sock.settimeout(None)
+        self.sock.sendall(encode({"op": "subscribe"}))
+        while (message := self._read()) is not None:
+            yield message
+
+    def _read(self) -> dict[str, Any] | None:
+        line = self.lines.readline()
+        return decode(line) if line else None
+
+    def close(self) -> None:
+        self.lines.close()
+        self.sock.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(root: Path, timeout: float = 5.0) -> Client | None:
+    """The running service of ``root``, or None. A socket nobody listens on is a dead service's: removed. A
+    socket that is not the user's own, owner-only one is refused (``ServiceError``)."""
+    path = socket_path(root)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISSOCK(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise ServiceError(f"{path} is not an owner-only socket of this user: remove it if it is not yours")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(str(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        sock.close()
+        path.unlink(missing_ok=True)  # the service died (killed, crashed) and left it
+        return None
+    except OSError as e:
+        sock.close()
+        raise ServiceError(f"cannot reach the download service at {path}: {e.strerror or e}") from None
+    return Client(sock)
+
+
+def start(root: Path) -> None:
+    """A new service for ``root``, in its own session without a terminal (a hang-up never reaches it), once it
+    listens. It reads the settings itself and logs to ``musicgen-tui-service.log`` in the root."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOG_NAME, "ab") as log:
+        starter = subprocess.Popen([sys.executable, "-m", "core.service", "--root", str(root)],
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    try:
+        code = starter.wait(START_WAIT)
+    except subprocess.TimeoutExpired:
+        starter.kill()
+        starter.wait()
+        raise ServiceError(f"the download service did not start within {START_WAIT:.0f} s "
+                           f"(see {root / LOG_NAME})") from None
+    if code != 0:
+        raise ServiceError(f"the download service did not start: {_last_line(root / LOG_NAME)}")
+
+
+def ensure(root: Path) -> Client:
+    """The root's service, started when none runs."""
+    client = connect(root)
+    if client is None:
+        start(root)
+        client = connect(root)
+    if client is None:
+        raise ServiceError(f"the download service started but cannot be reached (see {root / LOG_NAME})")
+    return client
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return "no log"
+    return lines[-1] if lines else "no log"  # the starter writes the reason last

@@ -1,0 +1,54 @@
+"""The service's protocol: JSON objects, one a line, over a Unix socket beside the root's lock (owner-only).
+
+Requests, each answered by one line (``{"ok": false, "error": "one line"}`` when refused):
+
+- ``{"op": "status"}`` -> ``{"ok": true, "service": "running", "pid": N, "busy": bool, "planning": [[type, id,
+  text], ...], "files": [FILE, ...]}``
+- ``{"op": "submit", "repos": [[type, id], ...], "profile": "full", "fp32": false, "include": [...],
+  "exclude": [...], "revision": null, "dependencies": true, "max_workers": 8}`` -> ``{"ok": true, "queued": N}``:
+  the service plans (with its own settings: the token never crosses the socket), then downloads.
+- ``{"op": "cancel"}`` -> ``{"ok": true}``: everything queued or running stops; partial files are kept.
+- ``{"op": "stop"}`` -> ``{"ok": true}``: a cancel, then the service ends.
+- ``{"op": "subscribe"}`` -> the status line, then events until the client goes: ``{"event": "files", "files":
+  [FILE, ...]}`` (the files changed since the last one, at most every ``TICK`` s), ``{"event": "planning",
+  "planning": [...]}``, and ``{"event": "idle"}`` each time nothing is left queued or running.
+
+A FILE is ``{"repo_id", "repo_type", "path", "state", "done", "total", "rate", "message"}``; a repo that failed as
+a whole (not found, gated, no space) is one FILE with path ``""`` and state ``failed``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+SOCKET_NAME = ".musicgen-tui.sock"
+LOG_NAME = "musicgen-tui-service.log"
+TICK = 0.2  # seconds between two events to a subscriber
+MAX_PATH = 100  # a Unix socket's path holds 108 bytes on Linux
+
+
+def socket_path(root: Path) -> Path:
+    """The root's socket: in the root, or (a root whose path is too long for a socket) in an owner-only folder
+    of the runtime directory, named after the root."""
+    path = root / SOCKET_NAME
+    if len(os.fsencode(path)) <= MAX_PATH:
+        return path
+    base = Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()) / f"musicgen-tui-{os.getuid()}"
+    base.mkdir(mode=0o700, exist_ok=True)
+    return base / (hashlib.sha256(os.fsencode(root)).hexdigest()[:24] + ".sock")
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+def decode(line: bytes) -> dict[str, Any]:
+    data = json.loads(line)
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    return data

@@ -1,0 +1,279 @@
+"""The download service of one root: holds the root's writer lock, listens on the root's socket, plans and
+runs what clients submit with the same core downloader, and ends on ``stop`` or once nothing has been queued,
+running or connected for ``idle_exit`` seconds. Every client is a thread that costs nothing once it goes."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import signal
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..catalog import CatalogError, load_catalog
+from ..hub.download import Downloader, FileEvent
+from ..hub.errors import describe
+from ..hub.planner import Choice, make_plan
+from ..local.lock import root_lock
+from ..repos import RepoRef
+from ..settings import Settings
+from ..sizes import human
+from ..states import FileState
+from .protocol import TICK, decode, encode, socket_path
+
+log = logging.getLogger("musicgen_tui.service")
+Key = tuple[str, str, str]  # (repo_type, repo_id, path)
+
+
+@dataclass
+class Job:
+    request: dict[str, Any]
+    cancel: threading.Event
+
+
+class Service:
+    def __init__(self, settings: Settings, idle_exit: float | None = None) -> None:
+        self.settings = settings
+        self.idle_exit = settings.service_idle if idle_exit is None else idle_exit
+        self.lock = threading.Lock()
+        self.files: dict[Key, dict[str, Any]] = {}
+        self.changes: dict[Key, int] = {}  # each file's last change, the latest last: a subscriber sends the tail
+        self.seq = 0
+        self.planning: dict[tuple[str, str], str] = {}
+        self.jobs: queue.Queue[Job] = queue.Queue()
+        self.cancel = threading.Event()  # shared by the jobs submitted since the last cancel
+        self.running = 0  # jobs taken and not finished
+        self.clients = 0
+        self.idle_since = time.monotonic()
+        self.stopping = threading.Event()
+
+    # --- life -----------------------------------------------------------------------------------
+    def serve(self, on_ready: Callable[[], object] | None = None) -> None:
+        """Run until ``stop`` or idle; ``on_ready`` hears that the socket listens. Raises ``LockHeld`` when another
+        process downloads into the root (a second service, or a foreground ``download --run``)."""
+        with root_lock(self.settings.root):
+            path = socket_path(self.settings.root)
+            path.unlink(missing_ok=True)  # we hold the lock: any socket left here is a dead service's
+            server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            old = os.umask(0o177)
+            try:
+                server.bind(str(path))
+            finally:
+                os.umask(old)
+            os.chmod(path, 0o600)
+            server.listen(16)
+            server.settimeout(0.25)
+            worker = threading.Thread(target=self._work, name="service-worker", daemon=True)
+            worker.start()
+            log.info("service %d listening on %s", os.getpid(), path)
+            if on_ready is not None:
+                on_ready()
+            try:
+                while not self.stopping.is_set() and not self._idle_over():
+                    try:
+                        conn, _ = server.accept()
+                    except TimeoutError:
+                        continue
+                    threading.Thread(target=self._client, args=(conn,), daemon=True).start()
+            finally:
+                server.close()
+                path.unlink(missing_ok=True)
+                self.stopping.set()
+                self.cancel.set()
+                worker.join()  # the downloader stops at its next read; the lock is released after it
+                log.info("service %d ended", os.getpid())
+
+    def _idle_over(self) -> bool:
+        with self.lock:
+            idle = not self.running and self.jobs.empty() and not self.clients
+            return idle and time.monotonic() - self.idle_since >= self.idle_exit
+
+    def _touch(self) -> None:
+        self.idle_since = time.monotonic()
+
+    # --- the work ---------------------------------------------------------------------------------
+    def _work(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                job = self.jobs.get(timeout=0.25)
+            except queue.Empty:
+                continue
+            try:
+                if not job.cancel.is_set():
+                    self._run(job)
+            except Exception as e:  # a bug: said in the log and in the status, never the end of the service
+                log.exception("job failed")
+                self._planned("", "", f"failed: {describe(e, token=self.settings.token)}")
+            finally:
+                with self.lock:
+                    self.running -= 1
+                    self._touch()
+
+    def _run(self, job: Job) -> None:
+        req = job.request
+        refs = [RepoRef(t, i) for t, i in req.get("repos", [])]
+        choice = Choice(str(req.get("profile", "full")), bool(req.get("fp32")), tuple(req.get("include", ())),
+                        tuple(req.get("exclude", ())), req.get("revision"))
+        try:
+            catalog = load_catalog(self.settings.root)
+        except CatalogError:
+            catalog = None
+        plan = make_plan(self.settings, refs, choice, catalog=catalog,
+                         dependencies=bool(req.get("dependencies", True)), cancel=job.cancel,
+                         on_progress=lambda ref, text: self._planned(ref.repo_type, ref.repo_id, text))
+        with self.lock:
+            self.planning.clear()
+        for rp in plan.repos:
+            if not rp.ok:
+                self._whole_repo(rp.ref, rp.message or rp.status.label)
+        if not plan.space_ok:
+            msg = (f"not enough free space: need {human(plan.bytes_needed)}, free {human(plan.free_bytes)}; "
+                   "free some space and submit again")
+            for rp in plan.repos:
+                if rp.ok:
+                    self._whole_repo(rp.ref, msg)
+            return
+        Downloader(self.settings, self._on_event, max_workers=int(req.get("max_workers", 8)),
+                   cancel=job.cancel).run(plan)
+
+    def _planned(self, repo_type: str, repo_id: str, text: str) -> None:
+        with self.lock:
+            self.planning[(repo_type, repo_id)] = text
+            self.seq += 1
+
+    def _whole_repo(self, ref: RepoRef, message: str) -> None:
+        self._on_event(FileEvent(ref.repo_id, ref.repo_type, "", FileState.FAILED, 0, 0, message=message))
+
+    def _on_event(self, e: FileEvent) -> None:
+        key = (e.repo_type, e.repo_id, e.path)
+        with self.lock:
+            self.seq += 1
+            self.files[key] = {"repo_id": e.repo_id, "repo_type": e.repo_type, "path": e.path, "state": str(e.state),
+                               "done": e.done, "total": e.total, "rate": round(e.rate, 1), "message": e.message}
+            self.changes.pop(key, None)
+            self.changes[key] = self.seq
+
+    # --- the clients ------------------------------------------------------------------------------
+    def _client(self, conn: socket.socket) -> None:
+        with self.lock:
+            self.clients += 1
+        try:
+            with conn, conn.makefile("rb") as lines:
+                if not self._same_user(conn):
+                    conn.sendall(encode({"ok": False, "error": "refused: not the service's user"}))
+                    return
+                for line in lines:
+                    try:
+                        request = decode(line)
+                    except ValueError:
+                        conn.sendall(encode({"ok": False, "error": "not a JSON object"}))
+                        continue
+                    if request.get("op") == "subscribe":
+                        self._subscribe(conn)
+                        return
+                    conn.sendall(encode(self._answer(request)))
+                    if request.get("op") == "stop":
+                        return
+        except OSError:
+            pass  # the client went: nothing to do for it
+        finally:
+            with self.lock:
+                self.clients -= 1
+                self._touch()
+
+    @staticmethod
+    def _same_user(conn: socket.socket) -> bool:
+        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        _pid, uid, _gid = struct.unpack("3i", creds)
+        return uid == os.getuid()
+
+    def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        op = request.get("op")
+        if op == "status":
+            return self.status()
+        if op == "submit":
+            repos = request.get("repos")
+            if not isinstance(repos, list) or not repos:
+                return {"ok": False, "error": "submit names no repos"}
+            try:
+                [RepoRef(t, i) for t, i in repos]
+            except (ValueError, TypeError) as e:
+                return {"ok": False, "error": f"bad repo: {e}"}
+            with self.lock:
+                if self.cancel.is_set():
+                    self.cancel = threading.Event()
+                self.running += 1
+                self.jobs.put(Job(request, self.cancel))
+                queued = self.running
+            return {"ok": True, "queued": queued}
+        if op in ("cancel", "stop"):
+            with self.lock:
+                self.cancel.set()
+            if op == "stop":
+                self.stopping.set()
+            return {"ok": True}
+        return {"ok": False, "error": f"unknown op {op!r}"}
+
+    def status(self) -> dict[str, Any]:
+        with self.lock:
+            return {"ok": True, "service": "running", "pid": os.getpid(), "busy": self.running > 0,
+                    "planning": [[t, i, text] for (t, i), text in self.planning.items()],
+                    "files": list(self.files.values()), "seq": self.seq}
+
+    def _subscribe(self, conn: socket.socket) -> None:
+        first = self.status()
+        seen, was_busy, said = first["seq"], first["busy"], first["planning"]
+        conn.sendall(encode(first))
+        if not was_busy:
+            conn.sendall(encode({"event": "idle"}))
+        while not self.stopping.is_set():
+            time.sleep(TICK)
+            if _gone(conn):
+                return
+            with self.lock:
+                changed = []
+                for key, seq in reversed(self.changes.items()):
+                    if seq <= seen:
+                        break
+                    changed.append(self.files[key])
+                planning = [[t, i, text] for (t, i), text in self.planning.items()]
+                seen, busy = self.seq, self.running > 0
+            if changed:
+                conn.sendall(encode({"event": "files", "files": changed[::-1]}))
+            if planning != said:
+                said = planning
+                conn.sendall(encode({"event": "planning", "planning": planning}))
+            if was_busy and not busy:
+                conn.sendall(encode({"event": "idle"}))
+            was_busy = busy
+        conn.sendall(encode({"event": "stopped"}))
+
+
+def _gone(conn: socket.socket) -> bool:
+    """Whether a subscriber closed its end (it sends nothing after subscribing: any read is its end)."""
+    try:
+        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+
+
+def run_service(settings: Settings, idle_exit: float | None = None,
+                on_ready: Callable[[], object] | None = None) -> None:
+    """The service's main: detached from any terminal (a hang-up is ignored), ``SIGTERM`` stops it as ``stop``."""
+    service = Service(settings, idle_exit)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    def on_term(*_: object) -> None:
+        service.cancel.set()
+        service.stopping.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    with contextlib.suppress(KeyboardInterrupt):
+        service.serve(on_ready)

@@ -1,0 +1,188 @@
+"""The download service on its own: a detached process per root, its socket and protocol, and the CLI's
+``download --run --detach``, ``status`` and ``stop`` as clients (the service runs as a real process, against the
+local Hub)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import BIG_SIZE, bin_path, repo_dir, run_bin, subprocess_env, tree_bytes
+
+from core.local.lock import LockHeld
+from core.service import client as service
+from core.service.protocol import socket_path
+from core.service.server import Service
+from core.settings import load_settings
+from localhub import Fault, LocalHub
+
+BIG = ("model", "acme/big-file")
+
+
+@pytest.fixture
+def svc_root(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A root whose services end 2 s after they have nothing to do; any left running is stopped."""
+    monkeypatch.setenv("MUSICGEN_SERVICE_IDLE", "2")
+    yield root
+    with _quiet():
+        client = service.connect(root)
+        if client is not None:
+            with client:
+                client.request({"op": "stop"})
+            _until(lambda: not socket_path(root).exists())
+
+
+class _quiet:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return True
+
+
+def _until(cond: Callable[[], object], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition never met")
+        time.sleep(0.05)
+
+
+def _status(root: Path) -> dict[str, Any]:
+    client = service.connect(root)
+    if client is None:
+        return {"service": "not running", "files": []}
+    with client:
+        return client.request({"op": "status"})
+
+
+def _files(root: Path, repo: tuple[str, str]) -> dict[str, dict[str, Any]]:
+    return {f["path"]: f for f in _status(root)["files"] if (f["repo_type"], f["repo_id"]) == repo}
+
+
+def test_submit_subscribe_and_the_files_arrive_whole(svc_root: Path, hub: LocalHub) -> None:
+    with service.ensure(svc_root) as client:
+        assert client.request({"op": "submit", "repos": [["model", "acme/tiny-model"]]})["queued"] == 1
+    with service.connect(svc_root) as client:  # type: ignore[union-attr]
+        events = []
+        for event in client.subscribe():
+            events.append(event)
+            if event.get("event") == "idle":
+                break
+    assert events[0]["service"] == "running" and "files" in events[0]  # the snapshot comes first
+    files = _files(svc_root, ("model", "acme/tiny-model"))
+    assert len(files) == 8 and {f["state"] for f in files.values()} == {"done"}
+    assert {k for f in files.values() for k in f} == {"repo_id", "repo_type", "path", "state", "done", "total",
+                                                       "rate", "message"}
+    expected = {f.path: f.read() for f in hub.repos[("model", "acme/tiny-model")].files}
+    assert tree_bytes(repo_dir(svc_root, "model", "acme/tiny-model")) == expected
+    _until(lambda: not socket_path(svc_root).exists(), timeout=15)  # idle, no client: it ends by itself
+    assert _status(svc_root) == {"service": "not running", "files": []}
+
+
+def test_owner_only_socket_one_service_per_root_and_a_stale_socket(svc_root: Path, hub: LocalHub) -> None:
+    with service.ensure(svc_root) as client:
+        pid = client.request({"op": "status"})["pid"]
+    path = socket_path(svc_root)
+    assert stat.S_ISSOCK(path.lstat().st_mode) and stat.S_IMODE(path.lstat().st_mode) == 0o600
+    with pytest.raises(LockHeld):  # a second service on the same root
+        Service(load_settings(svc_root), idle_exit=0).serve()
+    with service.connect(svc_root) as still:  # type: ignore[union-attr]
+        assert still.request({"op": "status"})["pid"] == pid  # the first still answers
+    os.kill(pid, signal.SIGKILL)  # a killed service leaves its socket behind
+    _until(lambda: not _alive(pid))
+    assert path.exists()
+    assert service.connect(svc_root) is None and not path.exists()  # nobody listens: cleaned
+    with service.ensure(svc_root) as client:  # and the next client starts a new one
+        assert client.request({"op": "status"})["pid"] != pid
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with service.connect(svc_root) as client:  # type: ignore[union-attr]
+        client.request({"op": "stop"})
+    _until(lambda: not path.exists())
+    os.chmod(svc_root, 0o700)
+    sock.bind(str(path))
+    os.chmod(path, 0o666)  # someone else's kind of socket: refused, never connected to
+    with pytest.raises(service.ServiceError, match="owner-only"):
+        service.connect(svc_root)
+    sock.close()
+    path.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (our child, not yet reaped) is dead too
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return True
+
+
+def test_detach_status_stop_then_resume_serves_the_file_once(svc_root: Path, hub: LocalHub) -> None:
+    """``download --run --detach`` returns at once; the download runs on; ``stop`` keeps the partial file;
+    a killed service's partial file is resumed too; in all, the big file is served about once."""
+    hub.inject(Fault("slow", "*", times=1000, delay=0.2))
+    started = time.monotonic()
+    r = run_bin([bin_path("musicgen-tui"), "download", "--model", "acme/big-file", "--run", "--detach"], svc_root)
+    assert r.returncode == 0, r.stderr
+    assert time.monotonic() - started < 15 and "status --follow" in r.stdout
+    _until(lambda: _files(svc_root, BIG).get("big.bin", {}).get("done", 0) > 0)
+    r = run_bin([bin_path("musicgen-tui"), "status", "--json"], svc_root)
+    assert r.returncode == 0 and '"service": "running"' in r.stdout and "big.bin" in r.stdout
+    r = run_bin([bin_path("musicgen-tui"), "stop"], svc_root)
+    assert r.returncode == 0 and "partial files are kept" in r.stdout, r.stderr
+    assert not socket_path(svc_root).exists()
+    partial = list(repo_dir(svc_root, *BIG).rglob("*.incomplete"))
+    assert partial and 0 < partial[0].stat().st_size < BIG_SIZE
+    # again, and this time the service is killed mid-file: the next one resumes from what arrived
+    r = run_bin([bin_path("musicgen-tui"), "download", "--model", "acme/big-file", "--run", "--detach"], svc_root)
+    assert r.returncode == 0, r.stderr
+    before = partial[0].stat().st_size
+    _until(lambda: partial[0].exists() and partial[0].stat().st_size > before)
+    os.kill(_status(svc_root)["pid"], signal.SIGKILL)
+    hub.clear_faults()
+    r = run_bin([bin_path("musicgen-tui"), "download", "--model", "acme/big-file", "--run", "--detach"], svc_root)
+    assert r.returncode == 0, r.stderr
+    r = run_bin([bin_path("musicgen-tui"), "status", "--follow"], svc_root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (repo_dir(svc_root, *BIG) / "big.bin").read_bytes() == hub.repos[BIG].get("big.bin").read()  # type: ignore[union-attr]
+    assert hub.stats.bytes_served["big.bin"] <= 1.10 * BIG_SIZE
+
+
+def test_status_and_stop_without_a_service(cli: Any) -> None:
+    assert cli("status", "--json").json() == {"service": "not running", "files": []}
+    r = cli("stop")
+    assert r.code == 0 and "no download service" in r.out
+    r = cli("download", "--model", "acme/tiny-model", "--detach")
+    assert r.code == 2 and "--detach needs --run" in r.err
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_a_hang_up_never_stops_a_detached_download(svc_root: Path, hub: LocalHub) -> None:
+    """``download --run --detach`` typed in a terminal that then goes away (its tmux server killed: every
+    process of the terminal gets a hang-up): the bytes keep arriving and the file completes whole."""
+    hub.inject(Fault("slow", "*", times=5, delay=0.005))  # 4 KiB each 5 ms: the 4 MiB file takes about 5 s
+    server = f"mgt-hup-{os.getpid()}"
+    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in subprocess_env(svc_root).items() if k.isidentifier())
+    mgt = shlex.quote(bin_path("musicgen-tui"))
+    cmd = f"env -i {env} {mgt} download --model acme/big-file --run --detach; sleep 60"
+    subprocess.run(["tmux", "-L", server, "new-session", "-d", "-x", "80", "-y", "24", cmd], check=True)
+    try:
+        _until(lambda: _files(svc_root, BIG).get("big.bin", {}).get("done", 0) > 0)
+    finally:
+        subprocess.run(["tmux", "-L", server, "kill-server"], capture_output=True, check=False)
+    done = _files(svc_root, BIG)["big.bin"]["done"]
+    _until(lambda: _files(svc_root, BIG).get("big.bin", {}).get("done", 0) > done)  # still arriving
+    _until(lambda: _files(svc_root, BIG).get("big.bin", {}).get("state") == "done", timeout=60)
+    assert (repo_dir(svc_root, *BIG) / "big.bin").read_bytes() == hub.repos[BIG].get("big.bin").read()  # type: ignore[union-attr]
