@@ -69,6 +69,7 @@ class ProgressPrinter:
         self.finished = self.failed = self.base = 0
         self.started = self.last = self.flushed = time.monotonic()
         self.pending: list[str] = []
+        self.gone = False  # the terminal went away: nothing more is printed
         self._time = time.monotonic
 
     def on_event(self, e: FileEvent) -> None:
@@ -122,9 +123,16 @@ class ProgressPrinter:
                 f"{self.failed} failed, {self.files - self.finished - self.failed} to go")
 
     def _write(self, batch: list[str]) -> None:
+        """Progress is for a terminal that may be gone (a hang-up): a write that fails ends the printing, never
+        the download."""
         with self.out_lock:
-            sys.stderr.write("".join(batch))
-            sys.stderr.flush()
+            if self.gone:
+                return
+            try:
+                sys.stderr.write("".join(batch))
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                self.gone = True
 
     def finish(self) -> None:
         with self.lock:

@@ -186,3 +186,23 @@ def test_a_hang_up_never_stops_a_detached_download(svc_root: Path, hub: LocalHub
     _until(lambda: _files(svc_root, BIG).get("big.bin", {}).get("done", 0) > done)  # still arriving
     _until(lambda: _files(svc_root, BIG).get("big.bin", {}).get("state") == "done", timeout=60)
     assert (repo_dir(svc_root, *BIG) / "big.bin").read_bytes() == hub.repos[BIG].get("big.bin").read()  # type: ignore[union-attr]
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_a_hang_up_never_stops_a_foreground_download(root: Path, hub: LocalHub) -> None:
+    """``download --run`` in a terminal that goes away mid-file: it ignores the hang-up and runs on without a
+    terminal (its progress unprinted) until the file is whole; no service is involved."""
+    hub.inject(Fault("slow", "*", times=5, delay=0.005))
+    server = f"mgt-hup-fg-{os.getpid()}"
+    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in subprocess_env(root).items() if k.isidentifier())
+    mgt = shlex.quote(bin_path("musicgen-tui"))
+    cmd = f"env -i {env} {mgt} download --model acme/big-file --run"
+    subprocess.run(["tmux", "-L", server, "new-session", "-d", "-x", "80", "-y", "24", cmd], check=True)
+    folder = repo_dir(root, *BIG)
+    try:
+        _until(lambda: any(p.stat().st_size > 0 for p in folder.rglob("*.incomplete")))
+    finally:
+        subprocess.run(["tmux", "-L", server, "kill-server"], capture_output=True, check=False)
+    _until(lambda: (folder / "big.bin").is_file(), timeout=60)
+    assert (folder / "big.bin").read_bytes() == hub.repos[BIG].get("big.bin").read()  # type: ignore[union-attr]
+    assert not socket_path(root).exists()

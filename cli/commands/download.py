@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +87,9 @@ def _run(args: argparse.Namespace, settings: Settings, plan: Plan, out: Output) 
                   f"free {human(plan.free_bytes)}; free some space or use --force")
         return EXIT_FAILED
     printer = ProgressPrinter(quiet=out.as_json)
+    # A closed terminal (a dropped SSH link) sends a hang-up: the download runs on without a terminal, its
+    # progress unprinted, and ends as it would have (``download --detach`` hands it to the service instead).
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         with root_lock(settings.root):
             result = Downloader(settings, printer.on_event, max_workers=args.max_workers).run(plan)
