@@ -83,7 +83,7 @@ def test_submit_subscribe_and_the_files_arrive_whole(svc_root: Path, hub: LocalH
     files = _files(svc_root, ("model", "acme/tiny-model"))
     assert len(files) == 8 and {f["state"] for f in files.values()} == {"done"}
     assert {k for f in files.values() for k in f} == {"repo_id", "repo_type", "path", "state", "done", "total",
-                                                       "rate", "message"}
+                                                       "rate", "message", "job"}
     expected = {f.path: f.read() for f in hub.repos[("model", "acme/tiny-model")].files}
     assert tree_bytes(repo_dir(svc_root, "model", "acme/tiny-model")) == expected
     _until(lambda: not socket_path(svc_root).exists(), timeout=15)  # idle, no client: it ends by itself
@@ -206,3 +206,20 @@ def test_a_hang_up_never_stops_a_foreground_download(root: Path, hub: LocalHub) 
     _until(lambda: (folder / "big.bin").is_file(), timeout=60)
     assert (folder / "big.bin").read_bytes() == hub.repos[BIG].get("big.bin").read()  # type: ignore[union-attr]
     assert not socket_path(root).exists()
+
+
+def test_a_foreground_run_goes_through_a_running_service(svc_root: Path, hub: LocalHub, cli: Any) -> None:
+    """``download --run`` while the root's service runs: the service downloads (the one writer), the command
+    shows progress and results as a foreground run does, with the same exit codes."""
+    with service.ensure(svc_root):
+        pass
+    r = cli("download", "--model", "acme/tiny-model", "--run")
+    assert r.code == 0, r.err
+    assert "download service of this root downloads it" in r.err and "done    acme/tiny-model/state_dict.bin" in r.err
+    assert "acme/tiny-model: ok: 8 fetched, 0 already complete, 0 failed" in r.out
+    expected = {f.path: f.read() for f in hub.repos[("model", "acme/tiny-model")].files}
+    assert tree_bytes(repo_dir(svc_root, "model", "acme/tiny-model")) == expected
+    r = cli("download", "--model", "acme/tiny-model", "--run", "--json")
+    assert r.code == 0 and r.json()["result"]["repos"][0]["skipped"] == 8  # nothing to fetch the second time
+    r = cli("download", "--model", "acme/no-such-model", "--run")
+    assert r.code == 1 and "not on this endpoint" in r.out

@@ -56,6 +56,17 @@ def run(args: argparse.Namespace, out: Output) -> int:
         if not args.run:
             raise UsageError("--detach needs --run")
         return _detach(args, settings, refs, out)
+    if args.run:
+        from core.service.client import ServiceError, connect
+
+        try:
+            client = connect(settings.root)
+        except ServiceError as e:
+            out.error(str(e))
+            return EXIT_FAILED
+        if client is not None:  # the root's service holds the root: it downloads, this terminal watches
+            with client:
+                return _through_service(args, settings, refs, client, out)
     from core.hub.planner import Choice, make_plan
 
     from ..progress import PlanningPrinter
@@ -108,18 +119,95 @@ def _detach(args: argparse.Namespace, settings: Settings, refs: list[RepoRef], o
     from core.service.client import ServiceError, ensure
     from core.service.protocol import LOG_NAME
 
-    request = {"op": "submit", "repos": [[r.repo_type, r.repo_id] for r in refs], "profile": args.profile,
-               "fp32": args.fp32, "include": args.include, "exclude": args.exclude, "revision": args.revision,
-               "dependencies": not args.no_deps, "max_workers": args.max_workers}
     try:
         with ensure(settings.root) as client:
-            client.request(request)
+            client.request(_submission(args, refs))
             pid = client.request({"op": "status"}).get("pid")
     except ServiceError as e:
         out.error(str(e))
         return EXIT_FAILED
     out.show(DetachedView(refs, pid, settings.root / LOG_NAME))
     return EXIT_OK
+
+
+def _submission(args: argparse.Namespace, refs: list[RepoRef]) -> dict[str, Any]:
+    return {"op": "submit", "repos": [[r.repo_type, r.repo_id] for r in refs], "profile": args.profile,
+            "fp32": args.fp32, "include": args.include, "exclude": args.exclude, "revision": args.revision,
+            "dependencies": not args.no_deps, "max_workers": args.max_workers}
+
+
+def _through_service(args: argparse.Namespace, settings: Settings, refs: list[RepoRef], client: Any,
+                     out: Output) -> int:
+    """``download --run`` while the root's service runs: the service plans and downloads (one writer per root),
+    this terminal shows the progress of its own job as a foreground run does, Ctrl-C cancels that job only, and
+    the exit code is the same. A hang-up ends this client only: the service downloads on."""
+    import contextlib
+    import sys
+
+    from core.hub.download import FileEvent
+    from core.service.client import ServiceError, connect
+    from core.states import FileState
+
+    from ..progress import ProgressPrinter
+
+    job = client.request(_submission(args, refs))["job"]
+    if not out.as_json:
+        print(f"the download service of this root downloads it (job {job}); Ctrl-C cancels this job only",
+              file=sys.stderr)
+    printer = ProgressPrinter(quiet=out.as_json)
+    files: dict[tuple[str, str, str], dict[str, Any]] = {}
+    said: dict[str, str] = {}
+    ended: dict[str, Any] | None = None
+    try:
+        watcher = connect(settings.root)
+        if watcher is None:
+            raise ServiceError("the download service ended before the download did")
+        with watcher:
+            for event in watcher.subscribe():
+                kind = event.get("event")
+                for f in event.get("files", []) if kind in (None, "files") else []:
+                    if f.get("job") != job:
+                        continue
+                    key = (f["repo_type"], f["repo_id"], f["path"])
+                    if f["path"] and key not in files and f["state"] != FileState.QUEUED:
+                        printer.on_event(FileEvent(f["repo_id"], f["repo_type"], f["path"], FileState.QUEUED, 0,
+                                                   f["total"]))  # every file is counted once, queued first
+                    files[key] = f
+                    if f["path"]:
+                        printer.on_event(FileEvent(f["repo_id"], f["repo_type"], f["path"], FileState(f["state"]),
+                                                   f["done"], f["total"], f["rate"], f["message"]))
+                for _type, repo_id, text in event.get("planning", []) if kind == "planning" else []:
+                    if said.get(repo_id) != text and not out.as_json:
+                        said[repo_id] = text
+                        print(f"planning {repo_id}: {text}", file=sys.stderr)
+                if kind == "ended" and job in event["jobs"]:
+                    ended = event["results"].get(str(job))
+                    break
+                if kind == "stopped":
+                    break
+    except KeyboardInterrupt:
+        with contextlib.suppress(ServiceError, OSError):
+            client.request({"op": "cancel", "job": job})
+        raise
+    except ServiceError as e:
+        out.error(str(e))
+        return EXIT_FAILED
+    finally:
+        printer.finish()
+    result = _result_of(ended)
+    out.show(RunView(result))
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _result_of(data: dict[str, Any] | None) -> RunResult:
+    """The job's result as the service sent it; none (the service was stopped first) is a cancelled run."""
+    from core.hub.download import RepoResult, RunResult
+
+    if data is None:
+        return RunResult([], 0, cancelled=True)
+    repos = [RepoResult(r["repo_id"], r["repo_type"], r["done"], r["skipped"],
+                        [(f["path"], f["message"]) for f in r["failed"]], r["error"]) for r in data["repos"]]
+    return RunResult(repos, data["bytes_fetched"], cancelled=data["cancelled"])
 
 
 class DetachedView:

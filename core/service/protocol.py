@@ -5,16 +5,20 @@ Requests, each answered by one line (``{"ok": false, "error": "one line"}`` when
 - ``{"op": "status"}`` -> ``{"ok": true, "service": "running", "pid": N, "busy": bool, "planning": [[type, id,
   text], ...], "files": [FILE, ...]}``
 - ``{"op": "submit", "repos": [[type, id], ...], "profile": "full", "fp32": false, "include": [...],
-  "exclude": [...], "revision": null, "dependencies": true, "max_workers": 8}`` -> ``{"ok": true, "queued": N}``:
-  the service plans (with its own settings: the token never crosses the socket), then downloads.
+  "exclude": [...], "revision": null, "dependencies": true, "max_workers": 8}`` -> ``{"ok": true, "queued": N,
+  "job": ID}``: the service plans (with its own settings: the token never crosses the socket), then downloads;
+  jobs run one after another.
 - ``{"op": "cancel"}`` -> ``{"ok": true}``: everything queued or running stops; partial files are kept.
+  ``{"op": "cancel", "job": ID}``: that job only.
 - ``{"op": "stop"}`` -> ``{"ok": true}``: a cancel, then the service ends.
 - ``{"op": "subscribe"}`` -> the status line, then events until the client goes: ``{"event": "files", "files":
   [FILE, ...]}`` (the files changed since the last one, at most every ``TICK`` s), ``{"event": "planning",
-  "planning": [...]}``, and ``{"event": "idle"}`` each time nothing is left queued or running.
+  "planning": [...]}``, ``{"event": "ended", "jobs": [ID, ...], "results": {ID: RESULT}}`` (RESULT: the keys of
+  ``download --json``'s ``result``), ``{"event": "idle"}`` each time nothing is
+  left queued or running, and ``{"event": "stopped"}`` when the service ends.
 
-A FILE is ``{"repo_id", "repo_type", "path", "state", "done", "total", "rate", "message"}``; a repo that failed as
-a whole (not found, gated, no space) is one FILE with path ``""`` and state ``failed``.
+A FILE is ``{"repo_id", "repo_type", "path", "state", "done", "total", "rate", "message", "job"}``; a repo that
+failed as a whole (not found, gated, no space) is one FILE with path ``""`` and state ``failed``.
 """
 
 from __future__ import annotations

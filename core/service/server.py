@@ -14,11 +14,11 @@ import struct
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..catalog import CatalogError, load_catalog
-from ..hub.download import Downloader, FileEvent
+from ..hub.download import Downloader, FileEvent, RepoResult, RunResult
 from ..hub.errors import describe
 from ..hub.planner import Choice, make_plan
 from ..local.lock import root_lock
@@ -34,8 +34,9 @@ Key = tuple[str, str, str]  # (repo_type, repo_id, path)
 
 @dataclass
 class Job:
+    id: int
     request: dict[str, Any]
-    cancel: threading.Event
+    cancel: threading.Event = field(default_factory=threading.Event)
 
 
 class Service:
@@ -48,8 +49,11 @@ class Service:
         self.seq = 0
         self.planning: dict[tuple[str, str], str] = {}
         self.jobs: queue.Queue[Job] = queue.Queue()
-        self.cancel = threading.Event()  # shared by the jobs submitted since the last cancel
-        self.running = 0  # jobs taken and not finished
+        self.live: dict[int, Job] = {}  # submitted and not ended, by id
+        self.ended: dict[int, int] = {}  # job id -> the change number at which it ended
+        self.results: dict[int, dict[str, Any]] = {}  # job id -> its result (``result_data``)
+        self.next_id = 1
+        self.running = 0  # jobs submitted and not ended
         self.clients = 0
         self.idle_since = time.monotonic()
         self.stopping = threading.Event()
@@ -86,7 +90,7 @@ class Service:
                 server.close()
                 path.unlink(missing_ok=True)
                 self.stopping.set()
-                self.cancel.set()
+                self._cancel(None)
                 worker.join()  # the downloader stops at its next read; the lock is released after it
                 log.info("service %d ended", os.getpid())
 
@@ -105,18 +109,25 @@ class Service:
                 job = self.jobs.get(timeout=0.25)
             except queue.Empty:
                 continue
+            result: dict[str, Any] = {"ok": False, "cancelled": True, "bytes_fetched": 0, "repos": []}
             try:
                 if not job.cancel.is_set():
-                    self._run(job)
+                    result = self._run(job)
             except Exception as e:  # a bug: said in the log and in the status, never the end of the service
                 log.exception("job failed")
                 self._planned("", "", f"failed: {describe(e, token=self.settings.token)}")
+                result["error"] = describe(e, token=self.settings.token)
             finally:
                 with self.lock:
                     self.running -= 1
+                    self.live.pop(job.id, None)
+                    self.seq += 1
+                    self.ended[job.id] = self.seq
+                    self.results[job.id] = result
                     self._touch()
 
-    def _run(self, job: Job) -> None:
+    def _run(self, job: Job) -> dict[str, Any]:
+        """Plan and download one job; its result as ``RunResult`` says it (``result_data``)."""
         req = job.request
         refs = [RepoRef(t, i) for t, i in req.get("repos", [])]
         choice = Choice(str(req.get("profile", "full")), bool(req.get("fp32")), tuple(req.get("include", ())),
@@ -130,33 +141,36 @@ class Service:
                          on_progress=lambda ref, text: self._planned(ref.repo_type, ref.repo_id, text))
         with self.lock:
             self.planning.clear()
+
+        def on_event(e: FileEvent) -> None:
+            self._on_event(e, job.id)
+
         for rp in plan.repos:
             if not rp.ok:
-                self._whole_repo(rp.ref, rp.message or rp.status.label)
+                on_event(_whole_repo(rp.ref, rp.message or rp.status.label))
         if not plan.space_ok:
             msg = (f"not enough free space: need {human(plan.bytes_needed)}, free {human(plan.free_bytes)}; "
                    "free some space and submit again")
             for rp in plan.repos:
                 if rp.ok:
-                    self._whole_repo(rp.ref, msg)
-            return
-        Downloader(self.settings, self._on_event, max_workers=int(req.get("max_workers", 8)),
-                   cancel=job.cancel).run(plan)
+                    on_event(_whole_repo(rp.ref, msg))
+            failed = [RepoResult(rp.ref.repo_id, rp.ref.repo_type, error=rp.message or msg) for rp in plan.repos]
+            return result_data(RunResult(failed))
+        return result_data(Downloader(self.settings, on_event, max_workers=int(req.get("max_workers", 8)),
+                                      cancel=job.cancel).run(plan))
 
     def _planned(self, repo_type: str, repo_id: str, text: str) -> None:
         with self.lock:
             self.planning[(repo_type, repo_id)] = text
             self.seq += 1
 
-    def _whole_repo(self, ref: RepoRef, message: str) -> None:
-        self._on_event(FileEvent(ref.repo_id, ref.repo_type, "", FileState.FAILED, 0, 0, message=message))
-
-    def _on_event(self, e: FileEvent) -> None:
+    def _on_event(self, e: FileEvent, job: int) -> None:
         key = (e.repo_type, e.repo_id, e.path)
         with self.lock:
             self.seq += 1
             self.files[key] = {"repo_id": e.repo_id, "repo_type": e.repo_type, "path": e.path, "state": str(e.state),
-                               "done": e.done, "total": e.total, "rate": round(e.rate, 1), "message": e.message}
+                               "done": e.done, "total": e.total, "rate": round(e.rate, 1), "message": e.message,
+                               "job": job}
             self.changes.pop(key, None)
             self.changes[key] = self.seq
 
@@ -207,19 +221,29 @@ class Service:
             except (ValueError, TypeError) as e:
                 return {"ok": False, "error": f"bad repo: {e}"}
             with self.lock:
-                if self.cancel.is_set():
-                    self.cancel = threading.Event()
+                job = Job(self.next_id, request)
+                self.next_id += 1
+                self.live[job.id] = job
                 self.running += 1
-                self.jobs.put(Job(request, self.cancel))
+                self.jobs.put(job)
                 queued = self.running
-            return {"ok": True, "queued": queued}
+            return {"ok": True, "queued": queued, "job": job.id}
         if op in ("cancel", "stop"):
-            with self.lock:
-                self.cancel.set()
+            job_id = request.get("job") if op == "cancel" else None
+            if job_id is not None and not isinstance(job_id, int):
+                return {"ok": False, "error": "job must be a number"}
+            self._cancel(job_id)
             if op == "stop":
                 self.stopping.set()
             return {"ok": True}
         return {"ok": False, "error": f"unknown op {op!r}"}
+
+    def _cancel(self, job_id: int | None) -> None:
+        """One job (queued or running), or every job: its downloads stop, partial files are kept."""
+        with self.lock:
+            for job in self.live.values():
+                if job_id is None or job.id == job_id:
+                    job.cancel.set()
 
     def status(self) -> dict[str, Any]:
         with self.lock:
@@ -244,16 +268,34 @@ class Service:
                         break
                     changed.append(self.files[key])
                 planning = [[t, i, text] for (t, i), text in self.planning.items()]
+                ended = [j for j, at in self.ended.items() if at > seen]
                 seen, busy = self.seq, self.running > 0
             if changed:
                 conn.sendall(encode({"event": "files", "files": changed[::-1]}))
             if planning != said:
                 said = planning
                 conn.sendall(encode({"event": "planning", "planning": planning}))
+            if ended:
+                with self.lock:
+                    results = {str(j): self.results.get(j) for j in ended}
+                conn.sendall(encode({"event": "ended", "jobs": ended, "results": results}))
             if was_busy and not busy:
                 conn.sendall(encode({"event": "idle"}))
             was_busy = busy
         conn.sendall(encode({"event": "stopped"}))
+
+
+def result_data(result: RunResult) -> dict[str, Any]:
+    """A run's result as the protocol carries it (the keys of ``download --json``'s ``result``)."""
+    return {"ok": result.ok, "cancelled": result.cancelled, "bytes_fetched": result.bytes_fetched,
+            "repos": [{"repo_id": r.repo_id, "repo_type": r.repo_type, "done": r.done, "skipped": r.skipped,
+                       "error": r.error, "failed": [{"path": p, "message": m} for p, m in r.failed]}
+                      for r in result.repos]}
+
+
+def _whole_repo(ref: RepoRef, message: str) -> FileEvent:
+    """A repo that failed as a whole, as one failed file with no path."""
+    return FileEvent(ref.repo_id, ref.repo_type, "", FileState.FAILED, 0, 0, message=message)
 
 
 def _gone(conn: socket.socket) -> bool:
@@ -271,7 +313,7 @@ def run_service(settings: Settings, idle_exit: float | None = None,
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
     def on_term(*_: object) -> None:
-        service.cancel.set()
+        service._cancel(None)
         service.stopping.set()
 
     signal.signal(signal.SIGTERM, on_term)
