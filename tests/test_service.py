@@ -223,3 +223,23 @@ def test_a_foreground_run_goes_through_a_running_service(svc_root: Path, hub: Lo
     assert r.code == 0 and r.json()["result"]["repos"][0]["skipped"] == 8  # nothing to fetch the second time
     r = cli("download", "--model", "acme/no-such-model", "--run")
     assert r.code == 1 and "not on this endpoint" in r.out
+
+
+def test_ctrl_c_of_a_run_through_the_service_cancels_its_job_only(svc_root: Path, hub: LocalHub) -> None:
+    with service.ensure(svc_root):
+        pass
+    hub.inject(Fault("slow", "*", times=1000, delay=0.2))
+    proc = subprocess.Popen([bin_path("musicgen-tui"), "download", "--model", "acme/big-file", "--run"],
+                            env=subprocess_env(svc_root), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _until(lambda: _files(svc_root, BIG).get("big.bin", {}).get("done", 0) > 0)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and "partial files are kept" in err
+    seen: list[dict[str, Any]] = []
+    _until(lambda: seen.append(_status(svc_root)) or not seen[-1].get("busy"))  # the job stopped
+    assert seen[-1]["service"] == "running"  # the service did not
+    assert [f["state"] for f in seen[-1]["files"] if f["path"] == "big.bin"] != ["done"]
+    assert list(repo_dir(svc_root, *BIG).rglob("*.incomplete"))
