@@ -123,6 +123,23 @@ def test_export_writes_the_three_inventories(tmp_path: Path, catalog_hub: LocalH
         assert (tmp_path / rel).is_file(), rel
 
 
+def test_export_during_a_download_names_the_repos_still_in_flight(tmp_path: Path, catalog_hub: LocalHub) -> None:
+    async def script(app: MusicgenApp, pilot: Pilot[int]) -> None:
+        await tick(app, pilot, "facebook/musicgen-small")
+        catalog_hub.inject(Fault("slow", "*", times=100, delay=0.3))
+        await pilot.press("d")
+        await until(pilot, lambda: any(r.state == "downloading" for r in app.downloads_pane.rows.values()))
+        await pilot.press("e")
+        await until(pilot, lambda: "exported" in app.inventory_pane.note)
+        assert "still downloading: facebook/musicgen-small" in app.inventory_pane.note
+        await pilot.press("c")
+        await until(pilot, lambda: not app.downloading)
+        catalog_hub.clear_faults()
+
+    run(tmp_path, catalog_hub, script)
+    assert (tmp_path / "inventory" / "combined_inventory.json").is_file()
+
+
 def test_cancel_mid_download_then_resume(tmp_path: Path, catalog_hub: LocalHub) -> None:
     size = catalog_hub.repos[SMALL].get("model.safetensors").size  # type: ignore[union-attr]
 

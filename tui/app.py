@@ -323,8 +323,10 @@ class MusicgenApp(WorkerApp):
 
     def on_exported(self, message: m.Exported) -> None:
         names = ", ".join(p.relative_to(self.settings.root).as_posix() for p in message.paths)
-        self.notify(f"Wrote {names}", title="Exported", timeout=8)
-        self.inventory_pane.note = f"exported: {names}"
+        in_flight = self.downloads_pane.repos_in_flight() if self.downloading else []
+        still = f"; still downloading: {', '.join(in_flight)} (as on disk now)" if in_flight else ""
+        self.notify(f"Wrote {names}{still}", title="Exported", timeout=8)
+        self.inventory_pane.note = f"exported: {names}{still}"
 
 
 def make_app(settings: Settings, **kwargs: object) -> MusicgenApp:

@@ -302,6 +302,11 @@ class DownloadsPane(Vertical):
         self.texts[selector] = (text, lines)
         widget.update(Text(text), layout=shown is None or shown[1] != lines)  # never markup: it holds names
 
+    def repos_in_flight(self) -> list[str]:
+        """The repos with a file queued or on its way (one pass over the rows, for an export's note)."""
+        return sorted({row.repo_id for row in self.rows.values()
+                       if not row.state.finished and row.state is not FileState.FAILED})
+
     def _idle(self) -> str:
         keys = current_keys(self.app)
         return (f"no downloads yet: tick repos in pane {keys['pane-select']} with {keys['toggle']}, "
