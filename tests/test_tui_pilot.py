@@ -125,13 +125,13 @@ def test_export_writes_the_three_inventories(tmp_path: Path, catalog_hub: LocalH
 
 def test_export_during_a_download_names_the_repos_still_in_flight(tmp_path: Path, catalog_hub: LocalHub) -> None:
     async def script(app: MusicgenApp, pilot: Pilot[int]) -> None:
-        await tick(app, pilot, "facebook/musicgen-small")
-        catalog_hub.inject(Fault("slow", "*", times=100, delay=0.3))
+        await tick(app, pilot, "google/MusicCaps")  # not a repo the other tests count served bytes of: the
+        catalog_hub.inject(Fault("slow", "*", times=100, delay=0.3))  # slow bodies go on after the cancel
         await pilot.press("d")
         await until(pilot, lambda: any(r.state == "downloading" for r in app.downloads_pane.rows.values()))
         await pilot.press("e")
         await until(pilot, lambda: "exported" in app.inventory_pane.note)
-        assert "still downloading: facebook/musicgen-small" in app.inventory_pane.note
+        assert "still downloading: google/MusicCaps" in app.inventory_pane.note
         await pilot.press("c")
         await until(pilot, lambda: not app.downloading)
         catalog_hub.clear_faults()
