@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import pytest
 from conftest import repo_dir, tree_bytes
 from rich.text import Text
 from textual.pilot import Pilot
@@ -138,6 +139,27 @@ def test_export_during_a_download_names_the_repos_still_in_flight(tmp_path: Path
 
     run(tmp_path, catalog_hub, script)
     assert (tmp_path / "inventory" / "combined_inventory.json").is_file()
+
+
+def test_download_while_the_service_holds_the_root_says_what_to_do(tmp_path: Path, catalog_hub: LocalHub,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.service import client as service
+
+    monkeypatch.setenv("MUSICGEN_SERVICE_IDLE", "30")
+    with service.ensure(tmp_path):
+        pass
+
+    async def script(app: MusicgenApp, pilot: Pilot[int]) -> None:
+        await tick(app, pilot, "google/MusicCaps")
+        await pilot.press("d")
+        await until(pilot, lambda: "download service of this root" in app.downloads_pane.note)
+        assert "musicgen-tui stop" in app.downloads_pane.note and not app.downloading
+
+    try:
+        run(tmp_path, catalog_hub, script)
+    finally:
+        with service.connect(tmp_path) as client:  # type: ignore[union-attr]
+            client.request({"op": "stop"})
 
 
 def test_cancel_mid_download_then_resume(tmp_path: Path, catalog_hub: LocalHub) -> None:

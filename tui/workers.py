@@ -78,7 +78,9 @@ class WorkerApp(App[int]):
             with root_lock(self.settings.root):
                 result = Downloader(self.settings, relay.push, cancel=cancel).run(plan)
         except LockHeld as e:
-            self.post_message(DownloadFinished(None, str(e)))
+            from core.service.client import held_by
+
+            self.post_message(DownloadFinished(None, held_by(self.settings.root, e)))
             return
         finally:
             relay.flush()

@@ -105,7 +105,9 @@ def _run(args: argparse.Namespace, settings: Settings, plan: Plan, out: Output) 
         with root_lock(settings.root):
             result = Downloader(settings, printer.on_event, max_workers=args.max_workers).run(plan)
     except LockHeld as e:
-        out.error(str(e))
+        from core.service.client import held_by
+
+        out.error(held_by(settings.root, e))
         return EXIT_FAILED
     finally:
         printer.finish()  # the lines not yet written, also when interrupted

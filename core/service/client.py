@@ -117,3 +117,22 @@ def _last_line(path: Path) -> str:
     except OSError:
         return "no log"
     return lines[-1] if lines else "no log"  # the starter writes the reason last
+
+
+def held_by(root: Path, held: Exception) -> str:
+    """The one line for a root whose writer lock is held: when the holder is the root's service, what to do about
+    it; else the lock's own message."""
+    try:
+        client = connect(root, timeout=1.0)
+    except ServiceError:
+        client = None
+    if client is None:
+        return str(held)
+    with client:
+        try:
+            pid = client.request({"op": "status"}).get("pid")
+        except (ServiceError, OSError, ValueError):
+            return str(held)
+    return (f"the download service of this root (pid {pid}) is downloading into it: watch it with "
+            "`musicgen-tui status --follow`, end it with `musicgen-tui stop`, or hand it this download with "
+            "`musicgen-tui download … --run`")
