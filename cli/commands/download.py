@@ -152,29 +152,32 @@ def _through_service(args: argparse.Namespace, settings: Settings, refs: list[Re
 
     from ..progress import ProgressPrinter
 
-    job = client.request(_submission(args, refs))["job"]
-    if not out.as_json:
-        print(f"the download service of this root downloads it (job {job}); Ctrl-C cancels this job only",
-              file=sys.stderr)
     printer = ProgressPrinter(quiet=out.as_json)
-    files: dict[tuple[str, str, str], dict[str, Any]] = {}
+    seen: set[tuple[str, str, str]] = set()  # the job's files met so far
     said: dict[str, str] = {}
     ended: dict[str, Any] | None = None
+    job = None
     try:
         watcher = connect(settings.root)
         if watcher is None:
-            raise ServiceError("the download service ended before the download did")
+            raise ServiceError("the download service ended before the download was handed to it")
         with watcher:
-            for event in watcher.subscribe():
+            events = watcher.subscribe()
+            next(events)  # subscribed before the job exists: its every event, its end included, comes after
+            job = client.request(_submission(args, refs))["job"]
+            if not out.as_json:
+                print(f"the download service of this root downloads it (job {job}); Ctrl-C cancels this job only",
+                      file=sys.stderr)
+            for event in events:
                 kind = event.get("event")
-                for f in event.get("files", []) if kind in (None, "files") else []:
+                for f in event.get("files", []) if kind == "files" else []:
                     if f.get("job") != job:
                         continue
                     key = (f["repo_type"], f["repo_id"], f["path"])
-                    if f["path"] and key not in files and f["state"] != FileState.QUEUED:
+                    if f["path"] and key not in seen and f["state"] != FileState.QUEUED:
                         printer.on_event(FileEvent(f["repo_id"], f["repo_type"], f["path"], FileState.QUEUED, 0,
                                                    f["total"]))  # every file is counted once, queued first
-                    files[key] = f
+                    seen.add(key)
                     if f["path"]:
                         printer.on_event(FileEvent(f["repo_id"], f["repo_type"], f["path"], FileState(f["state"]),
                                                    f["done"], f["total"], f["rate"], f["message"]))
@@ -188,8 +191,9 @@ def _through_service(args: argparse.Namespace, settings: Settings, refs: list[Re
                 if kind == "stopped":
                     break
     except KeyboardInterrupt:
-        with contextlib.suppress(ServiceError, OSError):
-            client.request({"op": "cancel", "job": job})
+        if job is not None:
+            with contextlib.suppress(ServiceError, OSError):
+                client.request({"op": "cancel", "job": job})
         raise
     except ServiceError as e:
         out.error(str(e))
