@@ -145,8 +145,8 @@ class RemoteFiles(Packed[RemoteFile]):
         prefix, slash, name = path.rpartition("/")
         self._seal()
         for k, (p, names, _, _, _) in enumerate(self._runs):
-            if p == prefix + slash and name in names.split(SEP):
-                return self[self._starts[k] + names.split(SEP).index(name)]
+            if p == prefix + slash and name in (listed := names.split(SEP)):
+                return self._item(self._starts[k] + listed.index(name))
         return None
 
     def sorted(self) -> RemoteFiles:
