@@ -32,6 +32,16 @@ class Settings:
         """'set' or 'not set': all that may ever be shown of the token."""
         return "set" if self.token else "not set"
 
+    def environ(self) -> dict[str, str]:
+        """These settings as the variables ``load_settings`` reads, for a process started to work as this one does
+        (the download service). The token goes into that process's environment only, never onto its socket."""
+        env = {"HF_ENDPOINT": self.endpoint, "MUSICGEN_READ_TIMEOUT": repr(self.read_timeout),
+               "MUSICGEN_MIN_FREE": str(self.min_free), "MUSICGEN_RETRIES": str(self.retries),
+               "MUSICGEN_SERVICE_IDLE": repr(self.service_idle), "MUSICGEN_DEBUG": "1" if self.debug else ""}
+        if self.token:
+            env["HF_TOKEN"] = self.token
+        return env
+
 
 def is_true(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")

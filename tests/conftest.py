@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -148,6 +149,18 @@ def tree_bytes(folder: Path) -> dict[str, bytes]:
     """Every file below ``folder`` except huggingface_hub's ``.cache``, as path -> bytes."""
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")
             if p.is_file() and ".cache" not in p.relative_to(folder).parts}
+
+
+@pytest.fixture(autouse=True)
+def _no_service_left(tmp_path: Path) -> Iterator[None]:
+    """A download service a test started (the app starts one for its downloads) ends with the test: its slow
+    bodies would count in the next test's served bytes, and its root is about to go."""
+    yield
+    from core.service.client import stop
+
+    for root in (tmp_path, tmp_path / "ws"):
+        with contextlib.suppress(Exception):  # a teardown: the test's own failure is the one to see
+            stop(root, wait=30)
 
 
 @pytest.fixture(scope="session")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import pytest
 from conftest import repo_dir, tree_bytes
 from rich.text import Text
 from textual.pilot import Pilot
@@ -141,25 +141,33 @@ def test_export_during_a_download_names_the_repos_still_in_flight(tmp_path: Path
     assert (tmp_path / "inventory" / "combined_inventory.json").is_file()
 
 
-def test_download_while_the_service_holds_the_root_says_what_to_do(tmp_path: Path, catalog_hub: LocalHub,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_apps_on_a_busy_service_show_its_downloads_at_once_and_either_cancels(tmp_path: Path,
+                                                                                  catalog_hub: LocalHub) -> None:
     from core.service import client as service
 
-    monkeypatch.setenv("MUSICGEN_SERVICE_IDLE", "30")
-    with service.ensure(tmp_path):
-        pass
+    catalog_hub.inject(Fault("slow", "*", times=1000, delay=1.0))  # 103 small files, 8 at a time: 13 s
+    settings = app_for(tmp_path, catalog_hub).settings
+    with service.ensure(tmp_path, settings) as client:  # a download handed over elsewhere (the CLI, a closed app)
+        client.request({"op": "submit", "repos": [["dataset", "marsyas/gtzan"]]})
 
-    async def script(app: MusicgenApp, pilot: Pilot[int]) -> None:
-        await tick(app, pilot, "google/MusicCaps")
-        await pilot.press("d")
-        await until(pilot, lambda: "download service of this root" in app.downloads_pane.note)
-        assert "musicgen-tui stop" in app.downloads_pane.note and not app.downloading
+    async def go() -> tuple[MusicgenApp, MusicgenApp]:
+        first, second = app_for(tmp_path, catalog_hub), app_for(tmp_path, catalog_hub)
+        async with first.run_test(size=SIZE) as one, second.run_test(size=SIZE) as two:
+            for app, pilot in ((first, one), (second, two)):
+                await until(pilot, lambda app=app: app.downloading and any(  # type: ignore[misc]
+                    r.state == "downloading" and r.repo_id == "marsyas/gtzan"
+                    for r in app.downloads_pane.rows.values()))
+            await one.press("2", "c")
+            for app, pilot in ((first, one), (second, two)):
+                await until(pilot, lambda app=app: not app.downloading)  # type: ignore[misc]
+                assert "cancelled" in app.downloads_pane.note
+            assert {k: r.state for k, r in first.downloads_pane.rows.items()} == \
+                {k: r.state for k, r in second.downloads_pane.rows.items()}
+        return first, second
 
-    try:
-        run(tmp_path, catalog_hub, script)
-    finally:
-        with service.connect(tmp_path) as client:  # type: ignore[union-attr]
-            client.request({"op": "stop"})
+    first, second = asyncio.run(go())
+    assert first.farewell == second.farewell == ""  # nothing left running when they closed
+    catalog_hub.clear_faults()
 
 
 def test_cancel_mid_download_then_resume(tmp_path: Path, catalog_hub: LocalHub) -> None:
@@ -199,7 +207,11 @@ def test_gated_repo_shows_its_error_while_the_rest_completes(tmp_path: Path, cat
     run(tmp_path, catalog_hub, script)
 
 
-def test_quit_mid_download_exits_cleanly_and_keeps_partials(tmp_path: Path, catalog_hub: LocalHub) -> None:
+def test_quit_mid_download_leaves_it_to_the_service_which_finishes_it(tmp_path: Path, catalog_hub: LocalHub) -> None:
+    from core.service import client as service
+
+    size = catalog_hub.repos[SMALL].get("model.safetensors").size  # type: ignore[union-attr]
+
     async def script(app: MusicgenApp, pilot: Pilot[int]) -> None:
         await tick(app, pilot, "facebook/musicgen-small")
         catalog_hub.inject(Fault("slow", "*", times=100, delay=0.3))
@@ -210,8 +222,22 @@ def test_quit_mid_download_exits_cleanly_and_keeps_partials(tmp_path: Path, cata
 
     app = run(tmp_path, catalog_hub, script)
     assert app.return_code == 0
-    assert app.cancel_event.is_set()
-    assert list(repo_dir(tmp_path, *SMALL).rglob("*.incomplete"))
+    assert "go on in this root's download service" in app.farewell and "status --follow" in app.farewell
+    client = service.connect(tmp_path)
+    assert client is not None
+    with client:
+        assert client.request({"op": "status"})["busy"]  # the app is gone, its download is not
+    catalog_hub.clear_faults()
+    for _ in range(600):
+        client = service.connect(tmp_path)
+        assert client is not None
+        with client:
+            if not client.request({"op": "status"})["busy"]:
+                break
+        time.sleep(0.05)
+    assert (repo_dir(tmp_path, *SMALL) / "model.safetensors").stat().st_size == size
+    assert not list(repo_dir(tmp_path, *SMALL).rglob("*.incomplete"))
+    assert catalog_hub.stats.bytes_served["model.safetensors"] <= 1.10 * size
 
 
 def test_filter_and_add_repo_by_id(tmp_path: Path, catalog_hub: LocalHub) -> None:

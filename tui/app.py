@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -15,10 +15,11 @@ from textual.widgets import ContentSwitcher, DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from core.catalog import CatalogError, default_catalog, load_catalog
+from core.hub.download import FileEvent, RunResult
 from core.hub.errors import describe
 from core.local.space import free_space
-from core.plan import Plan
 from core.repos import RepoRef
+from core.service.client import Watch, run_result
 from core.settings import Settings
 from core.sizes import human
 
@@ -34,6 +35,7 @@ from .verify_pane import VerifyPane
 from .workers import WorkerApp
 
 PANES = ("select", "downloads", "inventory", "verify")
+KEEP_ENDED = 100  # job results kept for a job whose number arrives after its end
 TITLES = {"select": "Select", "downloads": "Downloads", "inventory": "Inventory", "verify": "Verify"}
 
 
@@ -63,7 +65,15 @@ class MusicgenApp(WorkerApp):
             self.entries[entry.key] = entry
         self.cancel_event = threading.Event()  # the current download's; a new one for each download
         self.closing = threading.Event()  # set on quit: every worker stops at its next step
-        self.downloading = False
+        # The downloads are the root's service's (``core.service``): the app hands them over and watches.
+        self.service_watch = Watch(settings.root)
+        self.watching = False  # the watch worker runs
+        self.submitting = 0  # downloads being handed to the service, their job number not yet known
+        self.jobs: dict[int, dict[str, Any]] = {}  # this app's jobs not yet ended, with their request
+        self.busy = False  # the service has a job queued or running (this app's or another client's)
+        self.ended: dict[int, dict[str, Any] | None] = {}  # the results of the latest jobs the service ended
+        self.run_results: dict[int, RunResult] = {}  # the jobs ended since the last note
+        self.farewell = ""  # what quitting leaves behind, printed after the app
         self.keymap: dict[str, str] = {}  # what set_keymap was given: the help and the hints show it
         keymap, self.keymap_errors = parse_keymap(settings.keymap)
         self.set_keymap(keymap)
@@ -107,6 +117,7 @@ class MusicgenApp(WorkerApp):
         if self.background:
             self.scan_local()
             self.plan_catalog(self.select_pane.profiles())
+            self._follow_service()  # a service already downloading into the root shows at once
 
     @property
     def select_pane(self) -> SelectPane:
@@ -194,45 +205,29 @@ class MusicgenApp(WorkerApp):
         if self.downloading:
             self.notify(f"A download is already running ({key_of(self, 'cancel')} cancels it).", severity="warning")
             return
-        self.downloading = True
-        self.cancel_event = threading.Event()
+        profiles = self.select_pane.profiles()
         self.action_pane("downloads")
         self.downloads_pane.reset(f"planning {len(refs)} repos…")
-        self.plan_download(refs, self.select_pane.profiles(), self.cancel_event)
+        self._submit({"op": "submit", "repos": [[r.repo_type, r.repo_id] for r in refs],
+                      "profiles": [[r.repo_type, r.repo_id, p] for r, p in profiles.items() if r in refs],
+                      "cache": "write"})
 
-    def on_download_planned(self, message: m.DownloadPlanned) -> None:
-        plan = message.plan
-        cancelled = self.cancel_event.is_set()
-        if not cancelled:
-            self.downloads_pane.add_repo_errors([(rp.ref.repo_id, rp.ref.repo_type, rp.message or rp.status)
-                                                 for rp in plan.repos if not rp.ok])
-        for rp in plan.repos:
-            self.select_pane.show_plan(rp)
-        if cancelled:
-            self._download_done("cancelled before the first byte")
-            return
-        if plan.space_ok:
-            self.start_download(plan)
-            return
-        question = (f"Not enough free space at {plan.root}: this needs {human(plan.bytes_needed)} "
-                    f"({human(plan.bytes_to_fetch)} to fetch + {human(plan.min_free)} margin) and "
-                    f"{human(plan.free_bytes)} is free.\nDownload anyway?")
+    def _submit(self, request: dict[str, Any]) -> None:
+        """Hand a download to the root's service (it plans with the listing cache, checks the disk, downloads)."""
+        self.cancel_event = threading.Event()
+        self.submitting += 1
+        self._follow_service()
+        self.submit_download(request, self.cancel_event, self.service_watch)
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.start_download(plan)
-            else:
-                self._download_done("not started: not enough free space")
-
-        self.push_screen(ConfirmScreen(question), answered)
-
-    def start_download(self, plan: Plan) -> None:
-        self.downloads_pane.note = ""
-        self.run_download(plan, self.cancel_event)
+    def _follow_service(self) -> None:
+        if not self.watching:
+            self.watching = True
+            self.watch_service(self.service_watch)
 
     def action_cancel(self) -> None:
         if self.downloading:
             self.cancel_event.set()
+            self.cancel_downloads()
             self.downloads_pane.note = "cancelling… partial files are kept for resume"
             self.downloads_pane.update_summary()
         else:
@@ -249,12 +244,20 @@ class MusicgenApp(WorkerApp):
 
     async def action_quit(self) -> None:
         """Answer at once, then leave: Textual's shutdown (closing every widget, stopping its input thread) takes
-        0.2-0.8 s before the terminal is back, so the tabs line says what is happening in the next frame."""
-        self.cancel_event.set()
+        0.2-0.8 s before the terminal is back, so the tabs line says what is happening in the next frame. The
+        downloads are the service's: they go on, and the line printed after the app says how to reach them."""
         self.closing.set()
-        what = "stopping the downloads, partial files are kept" if self.downloading else "closing"
-        self.query_one("#tabs", Static).update(Text(f"Quitting: {what}…"))
+        self.service_watch.close()
+        if self.downloading:
+            self.farewell = ("the downloads go on in this root's download service: `musicgen-tui status --follow` "
+                             "watches them, `musicgen-tui stop` ends them (partial files are kept)")
+        self.query_one("#tabs", Static).update(Text(f"Quitting: {self.farewell or 'closing'}…"))
         self.call_after_refresh(self.exit, 0)
+
+    def on_unmount(self) -> None:
+        """However the app ends: its workers stop, the watch of the service lets go (the service goes on)."""
+        self.closing.set()
+        self.service_watch.close()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place worker failures land: a line on screen, the details in the log file."""
@@ -265,7 +268,11 @@ class MusicgenApp(WorkerApp):
         message = describe(error, token=self.settings.token)
         log.error("%s failed: %s", event.worker.group, message, exc_info=error)
         self.notify(f"{event.worker.group}: {message} (details in {LOG_NAME})", severity="error", timeout=10)
-        if event.worker.group in ("download", "download-plan"):
+        if event.worker.group == "submit":
+            self.submitting = max(0, self.submitting - 1)
+        if event.worker.group == "service":
+            self.watching = False
+        if event.worker.group in ("submit", "service") and not self.downloading:
             self._download_done(f"stopped: {message}")
 
     # --- messages from workers ----------------------------------------------------------------
@@ -282,27 +289,115 @@ class MusicgenApp(WorkerApp):
             self.downloads_pane.show_planning(message.steps)
 
     def on_download_progress(self, message: m.DownloadProgress) -> None:
-        self.downloads_pane.apply(message.events)
+        self._show_files(message.events)
 
-    def on_download_finished(self, message: m.DownloadFinished) -> None:
-        result = message.result
-        if result is None:
-            self._download_done(message.error or "failed")
+    def _show_files(self, events: list[FileEvent]) -> None:
+        """Files to the Downloads pane; a repo that failed as a whole (a file with no path) is its red row."""
+        whole = [e for e in events if not e.path]
+        if whole:
+            self.downloads_pane.add_repo_errors([(e.repo_id, e.repo_type, e.message or "failed") for e in whole])
+            events = [e for e in events if e.path]
+        if events:
+            self.downloads_pane.apply(events)
+
+    # --- the download service -----------------------------------------------------------------
+    @property
+    def downloading(self) -> bool:
+        """A download of this app is being handed over or runs, or the service runs one (another client's)."""
+        return self.submitting > 0 or bool(self.jobs) or self.busy
+
+    def on_service_attached(self, message: m.ServiceAttached) -> None:
+        if message.endpoint and message.endpoint != self.settings.endpoint:
+            self.notify(f"This root's download service uses {message.endpoint}, not {self.settings.endpoint}: "
+                        "`musicgen-tui stop` ends it, the next download starts one with these settings.",
+                        severity="warning", timeout=15)
+        self.busy = message.busy
+        if message.files and (message.busy or not self.downloads_pane.rows):
+            self._show_files(message.files)
+        if message.busy and message.planning and not self.downloads_pane.rows:
+            self.downloads_pane.show_planning(message.planning)
+        self.ended.update(message.results)
+        self._jobs_ended({j: r for j, r in message.results.items() if j in self.jobs})
+
+    def on_submitted(self, message: m.Submitted) -> None:
+        self.submitting = max(0, self.submitting - 1)
+        self.jobs[message.job] = message.request
+        if message.job in self.ended:  # it ended before the app heard its number
+            self._jobs_ended({message.job: self.ended[message.job]})
+
+    def on_jobs_ended(self, message: m.JobsEnded) -> None:
+        self.ended.update(message.results)
+        while len(self.ended) > KEEP_ENDED:
+            del self.ended[next(iter(self.ended))]
+        self._jobs_ended(message.results)
+
+    def _jobs_ended(self, results: dict[int, dict[str, Any] | None]) -> None:
+        for job, data in results.items():
+            request = self.jobs.pop(job, None)
+            if request is not None and data is not None and data.get("space") and not self.closing.is_set():
+                self._ask_space(request, data["space"])
+                continue
+            result = run_result(data)
+            self.run_results[job] = result
+            if request is not None:
+                self.downloads_pane.add_repo_errors([(r.repo_id, r.repo_type, r.error)
+                                                     for r in result.repos if r.error])
+                self.select_pane.show_downloaded(result)
+        self._maybe_done()
+
+    def _ask_space(self, request: dict[str, Any], space: dict[str, Any]) -> None:
+        """The service found the disk short: ask, and on a yes hand the download over again, forced, with the
+        listing it has just made."""
+        self.submitting += 1  # still this app's download until answered
+        question = (f"Not enough free space at {space['root']}: this needs {human(space['needed'])} "
+                    f"({human(space['to_fetch'])} to fetch + {human(space['margin'])} margin) and "
+                    f"{human(space['free'])} is free.\nDownload anyway?")
+
+        def answered(yes: bool | None) -> None:
+            self.submitting -= 1
+            self.downloads_pane.reset()
+            if yes:
+                self._submit({**request, "force": True, "cache": "read"})
+            else:
+                self._download_done("not started: not enough free space")
+
+        self.push_screen(ConfirmScreen(question), answered)
+
+    def on_service_idle(self, _message: m.ServiceIdle) -> None:
+        self.busy = False
+        self._maybe_done()
+
+    def on_service_detached(self, _message: m.ServiceDetached) -> None:
+        """The service ended: a job of this app it had not finished is over (stopped or killed; the partial
+        files stay for the next download)."""
+        self.busy = False
+        for job in list(self.jobs):
+            self.jobs.pop(job)
+            self.run_results[job] = run_result(None)
+        self._maybe_done()
+
+    def on_service_failed(self, message: m.ServiceFailed) -> None:
+        self.notify(message.error, severity="error", timeout=15)
+        if not self.downloading:
+            self._download_done(message.error)
+
+    def _maybe_done(self) -> None:
+        """Once nothing is handed over, queued or running: the note for the jobs that ended meanwhile."""
+        if self.downloading or not self.run_results:
             return
-        self.downloads_pane.add_repo_errors([(r.repo_id, r.repo_type, r.error) for r in result.repos if r.error])
-        self.select_pane.show_downloaded(result)
-        failed = sum(1 for r in result.repos if not r.ok)
-        if result.cancelled:
-            note = (f"cancelled: {human(result.bytes_fetched)} fetched, partial files kept "
-                    f"({key_of(self, 'download')} resumes)")
-        elif result.ok:
-            note = f"finished: {human(result.bytes_fetched)} fetched, every file checked against the Hub's hash"
-        else:
+        results = list(self.run_results.values())
+        self.run_results.clear()
+        fetched = human(sum(r.bytes_fetched for r in results))
+        failed = sum(1 for result in results for r in result.repos if not r.ok)
+        if any(r.cancelled for r in results):
+            note = f"cancelled: {fetched} fetched, partial files kept ({key_of(self, 'download')} resumes)"
+        elif failed:
             note = f"finished with failures: {failed} repo(s) failed (reasons in red above)"
+        else:
+            note = f"finished: {fetched} fetched, every file checked against the Hub's hash"
         self._download_done(note)
 
     def _download_done(self, note: str) -> None:
-        self.downloading = False
         self.downloads_pane.note = note
         self.downloads_pane.update_summary()
         self.select_pane.update_summary(self.disk_free(self.settings.root))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from textual.message import Message
 
-from core.hub.download import FileEvent, RunResult
+from core.hub.download import FileEvent
 from core.local.inventory import LocalRepo
 from core.local.verify import FileCheck, Queued, VerifyResult
-from core.plan import Plan, RepoPlan
+from core.plan import RepoPlan
 from core.repos import RepoRef
 
 
@@ -36,13 +37,6 @@ class PlanProgress(Message):
 
 
 @dataclass
-class DownloadPlanned(Message):
-    """The plan for the selection is ready; the app checks disk space and starts the download."""
-
-    plan: Plan
-
-
-@dataclass
 class DownloadProgress(Message):
     """The latest event of every file that moved since the last batch."""
 
@@ -50,11 +44,47 @@ class DownloadProgress(Message):
 
 
 @dataclass
-class DownloadFinished(Message):
-    """The run is over: its result, or why it never started."""
+class ServiceAttached(Message):
+    """The root's download service, as the app found it: its files, what it plans, its jobs and their results."""
 
-    result: RunResult | None
-    error: str | None = None
+    files: list[FileEvent]
+    planning: list[tuple[RepoRef, str]]
+    busy: bool
+    jobs: list[int]
+    results: dict[int, dict[str, Any] | None]
+    endpoint: str
+
+
+@dataclass
+class Submitted(Message):
+    """The service took the download as job ``job``."""
+
+    job: int
+    request: dict[str, Any]
+
+
+@dataclass
+class JobsEnded(Message):
+    """Jobs of the service ended, with their results (the protocol's RESULT)."""
+
+    results: dict[int, dict[str, Any] | None]
+
+
+@dataclass
+class ServiceIdle(Message):
+    """Nothing is queued or running in the service any more."""
+
+
+@dataclass
+class ServiceDetached(Message):
+    """The service ended (stopped, idle, killed): the app looks for the next one."""
+
+
+@dataclass
+class ServiceFailed(Message):
+    """The service could not be reached, started or asked: one line for the user."""
+
+    error: str
 
 
 @dataclass

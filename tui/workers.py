@@ -4,29 +4,32 @@ event), reads nothing else of the app, and only posts messages back."""
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from textual import work
 from textual.app import App
 
 from core.catalog import Catalog
-from core.hub.download import Downloader, FileEvent
 from core.hub.planner import CacheUse, make_plan
 from core.local import checksums, inventory
-from core.local.lock import LockHeld, root_lock
 from core.local.verify import FileCheck, verify, write_report
-from core.plan import Plan
 from core.progress import Coalescer
 from core.repos import RepoRef
+from core.service.client import ServiceError, Watch, connect, ensure, file_event
 from core.settings import Settings
 
 from .messages import (
-    DownloadFinished,
-    DownloadPlanned,
     DownloadProgress,
     Exported,
+    JobsEnded,
     LocalScanned,
     PlanProgress,
     RepoPlanned,
+    ServiceAttached,
+    ServiceDetached,
+    ServiceFailed,
+    ServiceIdle,
+    Submitted,
     VerifyFinished,
     VerifyProgress,
     VerifyQueued,
@@ -59,32 +62,56 @@ class WorkerApp(App[int]):
         make_plan(self.settings, list(profiles), profiles=profiles, catalog=self.catalog, dependencies=False,
                   on_repo=lambda rp: self.post_message(RepoPlanned(rp)), cancel=self.closing, cache=cache)
 
-    @work(thread=True, exclusive=True, group="download-plan", exit_on_error=False)
-    def plan_download(self, refs: list[RepoRef], profiles: dict[RepoRef, str], cancel: threading.Event) -> None:
-        relay: Coalescer[tuple[RepoRef, str]] = Coalescer(lambda batch: self.post_message(PlanProgress(batch)),
-                                                          key=lambda step: step[0], interval=0.2)
-        try:
-            plan = make_plan(self.settings, refs, profiles=profiles, catalog=self.catalog, cancel=cancel,
-                             cache="write", on_progress=lambda ref, text: relay.push((ref, text)))
-        finally:
-            relay.flush()
-        self.post_message(DownloadPlanned(plan))
+    @work(thread=True, exclusive=True, group="service", exit_on_error=False)
+    def watch_service(self, watch: Watch) -> None:
+        """Follow the root's download service for as long as the app runs (until ``watch.close``): its files, its
+        planning, its jobs' ends, across its restarts."""
+        for event in watch.events():
+            kind = event.get("event")
+            if kind == "attached":
+                self.post_message(ServiceAttached(
+                    [file_event(f) for f in event.get("files", [])], _planning(event), bool(event.get("busy")),
+                    list(event.get("jobs", [])), {int(j): r for j, r in event.get("results", {}).items()},
+                    str(event.get("endpoint", ""))))
+            elif kind == "files":
+                self.post_message(DownloadProgress([file_event(f) for f in event["files"]]))
+            elif kind == "planning":
+                self.post_message(PlanProgress(_planning(event)))
+            elif kind == "ended":
+                self.post_message(JobsEnded({int(j): r for j, r in event["results"].items()}))
+            elif kind == "idle":
+                self.post_message(ServiceIdle())
+            elif kind == "detached":
+                self.post_message(ServiceDetached())
+            elif kind == "error":
+                self.post_message(ServiceFailed(str(event["error"])))
 
-    @work(thread=True, exclusive=True, group="download", exit_on_error=False)
-    def run_download(self, plan: Plan, cancel: threading.Event) -> None:
-        relay: Coalescer[FileEvent] = Coalescer(lambda batch: self.post_message(DownloadProgress(batch)),
-                                                key=lambda e: (e.repo_type, e.repo_id, e.path))
+    @work(thread=True, group="submit", exit_on_error=False)
+    def submit_download(self, request: dict[str, Any], cancel: threading.Event, watch: Watch) -> None:
+        """Hand a download to the root's service, started when none runs (with the app's settings); a cancel
+        pressed meanwhile cancels the job as soon as it has a number."""
         try:
-            with root_lock(self.settings.root):
-                result = Downloader(self.settings, relay.push, cancel=cancel).run(plan)
-        except LockHeld as e:
-            from core.service.client import held_by
-
-            self.post_message(DownloadFinished(None, held_by(self.settings.root, e)))
+            with ensure(self.settings.root, self.settings) as client:
+                job = int(client.request(request)["job"])
+                if cancel.is_set():
+                    client.request({"op": "cancel", "job": job})
+        except (ServiceError, OSError, ValueError) as e:
+            self.post_message(ServiceFailed(str(e) if isinstance(e, ServiceError) else f"download service: {e}"))
             return
         finally:
-            relay.flush()
-        self.post_message(DownloadFinished(result))
+            watch.wake()
+        self.post_message(Submitted(job, request))
+
+    @work(thread=True, group="cancel", exit_on_error=False)
+    def cancel_downloads(self) -> None:
+        """Cancel everything the service has queued or running (what the Downloads pane shows)."""
+        try:
+            client = connect(self.settings.root)
+            if client is not None:
+                with client:
+                    client.request({"op": "cancel"})
+        except (ServiceError, OSError, ValueError) as e:
+            self.post_message(ServiceFailed(f"cancel: {e}"))
 
     @work(thread=True, exclusive=True, group="verify", exit_on_error=False)
     def run_verify(self, refs: list[RepoRef] | None) -> None:
@@ -104,3 +131,8 @@ class WorkerApp(App[int]):
         paths += [c.path for c in checksums.write_checksums(self.settings.root, repos=repos)]
         self.post_message(Exported(paths))
         self.post_message(LocalScanned(repos))
+
+
+def _planning(event: dict[str, Any]) -> list[tuple[RepoRef, str]]:
+    """The service's planning lines, per repo (a job's failure outside any repo is in its result instead)."""
+    return [(RepoRef(t, i), text) for t, i, text in event.get("planning", []) if t and i]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..common import UsageError, settings_for
 from ..output import Output
@@ -14,4 +15,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
         raise UsageError(f"the root {settings.root} is not a folder (create it, or pass --root DIR)")
     from tui.app import make_app
 
-    return int(make_app(settings).run() or 0)
+    app = make_app(settings)
+    code = int(app.run() or 0)
+    if app.farewell:
+        print(f"musicgen-tui: {app.farewell}", file=sys.stderr)
+    return code

@@ -48,6 +48,10 @@ def run(args: argparse.Namespace, out: Output) -> int:
         from tui.app import make_app
 
         code = make_app(load_settings(workdir)).run()
+        from core.service.client import stop
+
+        if stop(workdir):  # its downloads came from this process's Hub, which ends now
+            print("demo: the workspace's download service stopped with the demo's Hub (partial files are kept)")
         print(f"demo workspace: {workdir}")
         return int(code or 0)
 

@@ -122,7 +122,7 @@ def _detach(args: argparse.Namespace, settings: Settings, refs: list[RepoRef], o
     from core.service.protocol import LOG_NAME
 
     try:
-        with ensure(settings.root) as client:
+        with ensure(settings.root, settings) as client:
             client.request(_submission(args, refs))
             pid = client.request({"op": "status"}).get("pid")
     except ServiceError as e:
@@ -135,7 +135,7 @@ def _detach(args: argparse.Namespace, settings: Settings, refs: list[RepoRef], o
 def _submission(args: argparse.Namespace, refs: list[RepoRef]) -> dict[str, Any]:
     return {"op": "submit", "repos": [[r.repo_type, r.repo_id] for r in refs], "profile": args.profile,
             "fp32": args.fp32, "include": args.include, "exclude": args.exclude, "revision": args.revision,
-            "dependencies": not args.no_deps, "max_workers": args.max_workers}
+            "dependencies": not args.no_deps, "max_workers": args.max_workers, "force": args.force}
 
 
 def _through_service(args: argparse.Namespace, settings: Settings, refs: list[RepoRef], client: Any,
@@ -147,7 +147,7 @@ def _through_service(args: argparse.Namespace, settings: Settings, refs: list[Re
     import sys
 
     from core.hub.download import FileEvent
-    from core.service.client import ServiceError, connect
+    from core.service.client import ServiceError, connect, file_event, run_result
     from core.states import FileState
 
     from ..progress import ProgressPrinter
@@ -179,8 +179,7 @@ def _through_service(args: argparse.Namespace, settings: Settings, refs: list[Re
                                                    f["total"]))  # every file is counted once, queued first
                     seen.add(key)
                     if f["path"]:
-                        printer.on_event(FileEvent(f["repo_id"], f["repo_type"], f["path"], FileState(f["state"]),
-                                                   f["done"], f["total"], f["rate"], f["message"]))
+                        printer.on_event(file_event(f))
                 for _type, repo_id, text in event.get("planning", []) if kind == "planning" else []:
                     if said.get(repo_id) != text and not out.as_json:
                         said[repo_id] = text
@@ -200,20 +199,9 @@ def _through_service(args: argparse.Namespace, settings: Settings, refs: list[Re
         return EXIT_FAILED
     finally:
         printer.finish()
-    result = _result_of(ended)
+    result = run_result(ended)
     out.show(RunView(result))
     return EXIT_OK if result.ok else EXIT_FAILED
-
-
-def _result_of(data: dict[str, Any] | None) -> RunResult:
-    """The job's result as the service sent it; none (the service was stopped first) is a cancelled run."""
-    from core.hub.download import RepoResult, RunResult
-
-    if data is None:
-        return RunResult([], 0, cancelled=True)
-    repos = [RepoResult(r["repo_id"], r["repo_type"], r["done"], r["skipped"],
-                        [(f["path"], f["message"]) for f in r["failed"]], r["error"]) for r in data["repos"]]
-    return RunResult(repos, data["bytes_fetched"], cancelled=data["cancelled"])
 
 
 class DetachedView:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 
 from ..common import EXIT_FAILED, EXIT_OK, settings_for
 from ..output import Output
@@ -17,24 +16,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
-    from core.service.client import ServiceError, connect
-    from core.service.protocol import socket_path
+    from core.service.client import ServiceError, stop
 
     settings = settings_for(args)
     try:
-        client = connect(settings.root)
-        if client is None:
-            out.say("no download service runs on this root")
-            return EXIT_OK
-        with client:
-            client.request({"op": "stop"})
+        stopped = stop(settings.root, STOP_WAIT)
     except ServiceError as e:
         out.error(str(e))
         return EXIT_FAILED
-    deadline = time.monotonic() + STOP_WAIT
-    while socket_path(settings.root).exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if socket_path(settings.root).exists():
+    if stopped is None:
+        out.say("no download service runs on this root")
+        return EXIT_OK
+    if not stopped:
         out.error(f"the download service did not stop within {STOP_WAIT:.0f} s")
         return EXIT_FAILED
     out.say("stopped: partial files are kept; run the download again to resume")

@@ -3,16 +3,23 @@ when none runs, and speak the protocol (``protocol``)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import stat
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .protocol import LOG_NAME, decode, encode, socket_path
+
+if TYPE_CHECKING:
+    from ..hub.download import FileEvent, RunResult
+    from ..settings import Settings
 
 START_WAIT = 15.0  # seconds a starting service has to open its socket
 
@@ -82,12 +89,17 @@ def connect(root: Path, timeout: float = 5.0) -> Client | None:
     return Client(sock)
 
 
-def start(root: Path) -> None:
+def start(root: Path, settings: Settings | None = None) -> None:
     """A new service for ``root``, in its own session without a terminal (a hang-up never reaches it), once it
-    listens. It reads the settings itself and logs to ``musicgen-tui-service.log`` in the root."""
+    listens. It reads the settings itself (``.env``, the environment, where ``settings`` are the starting
+    client's) and logs to ``musicgen-tui-service.log`` in the root."""
     root.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    if settings is not None:
+        env.pop("HF_TOKEN", None)
+        env.update(settings.environ())
     with open(root / LOG_NAME, "ab") as log:
-        starter = subprocess.Popen([sys.executable, "-m", "core.service", "--root", str(root)],
+        starter = subprocess.Popen([sys.executable, "-m", "core.service", "--root", str(root)], env=env,
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     try:
         code = starter.wait(START_WAIT)
@@ -100,15 +112,34 @@ def start(root: Path) -> None:
         raise ServiceError(f"the download service did not start: {_last_line(root / LOG_NAME)}")
 
 
-def ensure(root: Path) -> Client:
-    """The root's service, started when none runs."""
+def ensure(root: Path, settings: Settings | None = None) -> Client:
+    """The root's service, started (with ``settings``, see ``start``) when none runs."""
     client = connect(root)
     if client is None:
-        start(root)
+        start(root, settings)
         client = connect(root)
     if client is None:
         raise ServiceError(f"the download service started but cannot be reached (see {root / LOG_NAME})")
     return client
+
+
+def stop(root: Path, wait: float = 60.0) -> bool | None:
+    """Stop the root's service: its downloads are cancelled (partial files kept), and it ends. None when no
+    service runs; else whether its process ended within ``wait`` seconds (the root's lock released with it)."""
+    client = connect(root)
+    if client is None:
+        return None
+    with client:
+        pid = int(client.request({"op": "status"})["pid"])
+        client.request({"op": "stop"})
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _last_line(path: Path) -> str:
@@ -136,3 +167,71 @@ def held_by(root: Path, held: Exception) -> str:
     return (f"the download service of this root (pid {pid}) is downloading into it: watch it with "
             "`musicgen-tui status --follow`, end it with `musicgen-tui stop`, or hand it this download with "
             "`musicgen-tui download … --run`")
+
+
+def file_event(f: dict[str, Any]) -> FileEvent:
+    """A FILE of the protocol as the downloader's event."""
+    from ..hub.download import FileEvent
+    from ..states import FileState
+
+    return FileEvent(f["repo_id"], f["repo_type"], f["path"], FileState(f["state"]), f["done"], f["total"],
+                     f["rate"], f["message"])
+
+
+def run_result(data: dict[str, Any] | None) -> RunResult:
+    """A job's RESULT as the downloader's; none (the service was stopped first) is a cancelled run."""
+    from ..hub.download import RepoResult, RunResult
+
+    if data is None:
+        return RunResult([], 0, cancelled=True)
+    repos = [RepoResult(r["repo_id"], r["repo_type"], r["done"], r["skipped"],
+                        [(f["path"], f["message"]) for f in r["failed"]], r["error"]) for r in data["repos"]]
+    return RunResult(repos, data["bytes_fetched"], cancelled=data["cancelled"])
+
+
+class Watch:
+    """Follows the root's service across its lives, for a client that shows it (the app): ``events`` yields each
+    service's status as it attaches (``"event": "attached"``), its events, then ``{"event": "detached"}`` when it
+    ends; between two services it looks for a new one every ``poll`` seconds, or at once after ``wake``."""
+
+    def __init__(self, root: Path, poll: float = 1.0) -> None:
+        self.root, self.poll = root, poll
+        self.closed = threading.Event()
+        self._wake = threading.Event()
+        self._client: Client | None = None
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        while not self.closed.is_set():
+            try:
+                client = connect(self.root)
+            except ServiceError as e:
+                yield {"event": "error", "error": str(e)}
+                client = None
+                self.closed.wait(10 * self.poll)
+            if client is None:
+                self._wake.wait(self.poll)
+                self._wake.clear()
+                continue
+            self._client = client
+            try:
+                with client:
+                    for i, message in enumerate(client.subscribe()):
+                        yield {**message, "event": "attached"} if i == 0 else message
+            except (OSError, ValueError):
+                pass  # the service went mid-line (killed): it is detached, as when it ends
+            finally:
+                self._client = None
+            yield {"event": "detached"}
+
+    def wake(self) -> None:
+        """Look for the service now (a client just started one)."""
+        self._wake.set()
+
+    def close(self) -> None:
+        """End ``events`` at once, from any thread: the connection is shut, the service goes on."""
+        self.closed.set()
+        self._wake.set()
+        client = self._client
+        if client is not None:
+            with contextlib.suppress(OSError):
+                client.sock.shutdown(socket.SHUT_RDWR)

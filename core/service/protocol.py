@@ -2,12 +2,16 @@
 
 Requests, each answered by one line (``{"ok": false, "error": "one line"}`` when refused):
 
-- ``{"op": "status"}`` -> ``{"ok": true, "service": "running", "pid": N, "busy": bool, "planning": [[type, id,
-  text], ...], "files": [FILE, ...]}``
-- ``{"op": "submit", "repos": [[type, id], ...], "profile": "full", "fp32": false, "include": [...],
-  "exclude": [...], "revision": null, "dependencies": true, "max_workers": 8}`` -> ``{"ok": true, "queued": N,
-  "job": ID}``: the service plans (with its own settings: the token never crosses the socket), then downloads;
-  jobs run one after another.
+- ``{"op": "status"}`` -> ``{"ok": true, "service": "running", "pid": N, "endpoint": URL, "busy": bool,
+  "planning": [[type, id, text], ...], "jobs": [ID, ...] (queued or running), "results": {ID: RESULT} (the
+  latest jobs that ended), "files": [FILE, ...]}``
+- ``{"op": "submit", "repos": [[type, id], ...], "profile": "full", "profiles": [[type, id, profile], ...],
+  "fp32": false, "include": [...], "exclude": [...], "revision": null, "dependencies": true, "max_workers": 8,
+  "cache": "off" | "read" | "write", "force": false}`` -> ``{"ok": true, "queued": N, "job": ID}``: the service
+  plans (with its own settings: the token never crosses the socket; ``profiles`` overrides ``profile`` per repo;
+  ``cache`` is the listing cache's use), then downloads; jobs run one after another. Short of disk space and
+  without ``force``, the job fails every repo and its RESULT has ``"space": {"root", "needed", "to_fetch",
+  "margin", "free"}``.
 - ``{"op": "cancel"}`` -> ``{"ok": true}``: everything queued or running stops; partial files are kept.
   ``{"op": "cancel", "job": ID}``: that job only.
 - ``{"op": "stop"}`` -> ``{"ok": true}``: a cancel, then the service ends.

@@ -30,6 +30,7 @@ from .protocol import TICK, decode, encode, socket_path
 
 log = logging.getLogger("musicgen_tui.service")
 Key = tuple[str, str, str]  # (repo_type, repo_id, path)
+KEEP_RESULTS = 50  # the results of the latest jobs, in every status: a client that came late still reads its own
 
 
 @dataclass
@@ -124,6 +125,8 @@ class Service:
                     self.seq += 1
                     self.ended[job.id] = self.seq
                     self.results[job.id] = result
+                    while len(self.results) > KEEP_RESULTS:
+                        del self.results[next(iter(self.results))]
                     self._touch()
 
     def _run(self, job: Job) -> dict[str, Any]:
@@ -132,12 +135,14 @@ class Service:
         refs = [RepoRef(t, i) for t, i in req.get("repos", [])]
         choice = Choice(str(req.get("profile", "full")), bool(req.get("fp32")), tuple(req.get("include", ())),
                         tuple(req.get("exclude", ())), req.get("revision"))
+        profiles = {RepoRef(t, i): str(p) for t, i, p in req.get("profiles", [])}
         try:
             catalog = load_catalog(self.settings.root)
         except CatalogError:
             catalog = None
-        plan = make_plan(self.settings, refs, choice, catalog=catalog,
+        plan = make_plan(self.settings, refs, choice, profiles=profiles, catalog=catalog,
                          dependencies=bool(req.get("dependencies", True)), cancel=job.cancel,
+                         cache=req.get("cache", "off"),
                          on_progress=lambda ref, text: self._planned(ref.repo_type, ref.repo_id, text))
         with self.lock:
             self.planning.clear()
@@ -148,14 +153,16 @@ class Service:
         for rp in plan.repos:
             if not rp.ok:
                 on_event(_whole_repo(rp.ref, rp.message or rp.status.label))
-        if not plan.space_ok:
+        if not plan.space_ok and not req.get("force"):
             msg = (f"not enough free space: need {human(plan.bytes_needed)}, free {human(plan.free_bytes)}; "
-                   "free some space and submit again")
+                   "free some space, or submit again with force")
             for rp in plan.repos:
                 if rp.ok:
                     on_event(_whole_repo(rp.ref, msg))
             failed = [RepoResult(rp.ref.repo_id, rp.ref.repo_type, error=rp.message or msg) for rp in plan.repos]
-            return result_data(RunResult(failed))
+            return {**result_data(RunResult(failed)),
+                    "space": {"root": str(plan.root), "needed": plan.bytes_needed, "to_fetch": plan.bytes_to_fetch,
+                              "margin": plan.min_free, "free": plan.free_bytes}}
         return result_data(Downloader(self.settings, on_event, max_workers=int(req.get("max_workers", 8)),
                                       cancel=job.cancel).run(plan))
 
@@ -218,8 +225,11 @@ class Service:
                 return {"ok": False, "error": "submit names no repos"}
             try:
                 [RepoRef(t, i) for t, i in repos]
+                [RepoRef(t, i) for t, i, _p in request.get("profiles", [])]
             except (ValueError, TypeError) as e:
                 return {"ok": False, "error": f"bad repo: {e}"}
+            if request.get("cache", "off") not in ("off", "read", "write"):
+                return {"ok": False, "error": "cache must be off, read or write"}
             with self.lock:
                 job = Job(self.next_id, request)
                 self.next_id += 1
@@ -247,8 +257,9 @@ class Service:
 
     def status(self) -> dict[str, Any]:
         with self.lock:
-            return {"ok": True, "service": "running", "pid": os.getpid(), "busy": self.running > 0,
-                    "planning": [[t, i, text] for (t, i), text in self.planning.items()],
+            return {"ok": True, "service": "running", "pid": os.getpid(), "endpoint": self.settings.endpoint,
+                    "busy": self.running > 0, "planning": [[t, i, text] for (t, i), text in self.planning.items()],
+                    "jobs": sorted(self.live), "results": {str(j): r for j, r in self.results.items()},
                     "files": list(self.files.values()), "seq": self.seq}
 
     def _subscribe(self, conn: socket.socket) -> None:
