@@ -263,6 +263,10 @@ def app(n: int, data: Path, work: Path, quick: bool = False) -> None:
               f"{(time.perf_counter() - quit_start) * 1000:.0f} ms", flush=True)
     finally:
         tmux("kill-session", "-t", name)
+        sys.path.insert(0, str(HERE))
+        from core.service.client import stop
+
+        stop(root)  # the app's downloads are its service's, which outlives the app
         hub.stop()
 
 

@@ -12,12 +12,13 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from .commands import app, catalog, checksums, demo, download, inventory, status, stop, verify
+from .commands import app, cancel, catalog, checksums, demo, download, inventory, status, stop, verify
 from .common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, UsageError, add_root
 from .output import Output
 
 COMMANDS: dict[str, ModuleType] = {m.__name__.rsplit(".", 1)[-1]: m
-                                   for m in (download, status, stop, inventory, checksums, verify, catalog, demo)}
+                                   for m in (download, status, cancel, stop, inventory, checksums, verify, catalog,
+                                             demo)}
 
 
 def build_parser() -> argparse.ArgumentParser:

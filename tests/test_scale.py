@@ -210,3 +210,48 @@ def test_a_plan_holds_no_object_per_file(root: Path, hub) -> None:  # type: igno
     alive = sum(isinstance(o, (RemoteFile, FilePlan)) for o in gc.get_objects())
     assert alive < 50, alive
     assert sum(1 for _ in rp.pending_files()) == 2_502 and rp.bytes_to_fetch == sum(f.size for f in rp.listing.files)
+
+
+def test_the_services_file_table_is_packed_and_finds_changes_without_a_pass() -> None:
+    """The service's table of N files adds no tracked object per file (no dict each), a subscriber's look at
+    what changed reads only the changed rows, and a status of every file is one valid line sent in pieces."""
+    import gc
+    import json
+
+    from core.hub.download import FileEvent
+    from core.service.protocol import encode_files
+    from core.service.table import FileTable
+    from core.states import FileState
+
+    table = FileTable()
+    gc.collect()
+    before = len(gc.get_objects())
+    for i in range(N):
+        table.put(FileEvent("acme/scale", "dataset", f"clips/{i:05d}.wav", FileState.QUEUED, 0, i), 1, i + 1)
+    gc.collect()
+    assert len(gc.get_objects()) - before < 50
+    for i in (7, 1999, 3):  # three files move on, the latest last
+        table.put(FileEvent("acme/scale", "dataset", f"clips/{i:05d}.wav", FileState.DONE, i, i, 1.25, None), 2,
+                  N + 1 + len(table.changed_since(N)))
+    seq = table.seq
+    assert table.changed_since(N) == [7, 1999, 3]
+    reads = 0
+
+    def counting(row: int) -> int:
+        nonlocal reads
+        reads += 1
+        return seq[row]
+
+    table.seq = type("Counted", (), {"__getitem__": lambda _self, row: counting(row)})()  # type: ignore[assignment]
+    assert table.changed_since(N + 1) == [1999, 3] and reads == 3  # the two changed rows, then one older: stop
+    table.seq = seq
+    rows = range(len(table))
+    piece = 700  # the pieces of a long line join into one valid line
+    pieces = [[table.file(r) for r in rows[i:i + piece]] for i in range(0, len(rows), piece)]
+    line = b"".join(encode_files({"ok": True}, pieces))
+    assert line.endswith(b"]}\n") and line.count(b"\n") == 1 and len(pieces) == 3
+    files = json.loads(line)["files"]
+    assert len(files) == N and files[3] == {"repo_id": "acme/scale", "repo_type": "dataset", "path": "clips/00003.wav",
+                                            "state": "done", "done": 3, "total": 3, "rate": 1.2, "message": None,
+                                            "job": 2}
+    assert b"".join(encode_files({}, [])) == b'{"files":[]}\n'

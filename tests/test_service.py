@@ -229,3 +229,31 @@ def test_ctrl_c_of_a_run_through_the_service_cancels_its_job_only(svc_root: Path
     assert seen[-1]["service"] == "running"  # the service did not
     assert [f["state"] for f in seen[-1]["files"] if f["path"] == "big.bin"] != ["done"]
     assert list(repo_dir(svc_root, *BIG).rglob("*.incomplete"))
+
+
+def test_cancel_one_file_then_one_repo_and_the_rest_runs_on(svc_root: Path, hub: LocalHub, cli: Any) -> None:
+    """``cancel --model ID --file PATH`` stops that file only (failed as cancelled, its partial kept) while the
+    rest of the job completes; ``cancel --model ID`` stops a repo's files; the service runs on throughout."""
+    hub.inject(Fault("slow", "big.bin", times=1000, delay=0.2))
+    with service.ensure(svc_root) as client:
+        client.request({"op": "submit", "repos": [["model", "acme/big-file"], ["model", "acme/tiny-model"]]})
+    _until(lambda: _files(svc_root, BIG).get("big.bin", {}).get("done", 0) > 0)
+    r = cli("cancel", "--model", "acme/big-file", "--file", "big.bin")
+    assert r.code == 0 and "cancelled acme/big-file/big.bin in 1 job(s)" in r.out, r.err
+    _until(lambda: not _status(svc_root)["busy"])
+    big = _files(svc_root, BIG)
+    assert big["big.bin"]["state"] == "failed" and big["big.bin"]["message"].startswith("cancelled")
+    assert big["small.txt"]["state"] == "done"
+    assert {f["state"] for f in _files(svc_root, ("model", "acme/tiny-model")).values()} == {"done"}
+    partial = list(repo_dir(svc_root, *BIG).rglob("*.incomplete"))
+    assert partial and 0 < partial[0].stat().st_size < BIG_SIZE
+    with service.connect(svc_root) as client:  # type: ignore[union-attr]
+        job = client.request({"op": "submit", "repos": [["model", "acme/big-file"]]})["job"]
+    _until(lambda: _files(svc_root, BIG)["big.bin"]["state"] == "downloading")
+    r = cli("cancel", "--model", "acme/big-file")
+    assert r.code == 0 and "cancelled acme/big-file in 1 job(s)" in r.out
+    _until(lambda: not _status(svc_root)["busy"])
+    status = _status(svc_root)
+    assert status["service"] == "running" and status["results"][str(job)]["repos"][0]["failed"][0]["path"] == "big.bin"
+    assert "nothing to cancel" in cli("cancel").out
+    assert cli("cancel", "--file", "big.bin").code == 2

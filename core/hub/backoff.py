@@ -4,6 +4,7 @@ eight, or what the server asked for (``Retry-After``, the Hub's ``RateLimit`` ``
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -15,6 +16,26 @@ T = TypeVar("T")
 
 class Cancelled(Exception):
     """Raised inside a worker when the run is cancelled."""
+
+
+class FileStop(threading.Event):
+    """One file's own cancel, which the run's cancel sets too (a file cancelled alone, or with its run)."""
+
+    def __init__(self, run: threading.Event) -> None:
+        super().__init__()
+        self.run = run
+
+    def is_set(self) -> bool:
+        return super().is_set() or self.run.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        end = None if timeout is None else time.monotonic() + timeout
+        while not self.is_set():
+            left = 0.1 if end is None else min(0.1, end - time.monotonic())
+            if left <= 0:
+                return False
+            super().wait(left)
+        return True
 
 
 class Backoff:

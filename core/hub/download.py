@@ -26,7 +26,7 @@ from ..remote import Paths
 from ..settings import Settings
 from ..sizes import human
 from ..states import FileState
-from .backoff import Backoff, Cancelled
+from .backoff import Backoff, Cancelled, FileStop
 from .errors import describe, is_repo_level, is_transient
 from .transfer import CHUNK_SIZE, Attempt
 
@@ -88,6 +88,8 @@ class Downloader:
         self._lock = threading.Lock()
         self._fetched = 0
         self._made: set[Path] = set()
+        self._dropped: set[tuple[str, str, str | None]] = set()  # repos (path None) and files cancelled alone
+        self._inflight: dict[tuple[str, str, str], FileStop] = {}
         # huggingface_hub reads the token file on every header build: once a run is enough
         self._headers = build_hf_headers(token=settings.token, library_name="musicgen-tui")
         disable_progress_bars()
@@ -139,6 +141,19 @@ class Downloader:
             raise crashed[0]
         return RunResult(list(results.values()), self._fetched, self.cancel.is_set())
 
+    def drop(self, repo_type: str, repo_id: str, path: str | None = None) -> None:
+        """Cancel one repo's files (``path`` None) or one file, and nothing else: a queued file is not started, one
+        in flight stops at its next read; each ends failed as cancelled, its partial file kept for resume."""
+        with self._lock:
+            self._dropped.add((repo_type, repo_id, path))
+            for (t, i, p), stop in self._inflight.items():
+                if (t, i) == (repo_type, repo_id) and path in (None, p):
+                    stop.set()
+
+    def _is_dropped(self, repo_type: str, repo_id: str, path: str) -> bool:
+        dropped = self._dropped
+        return bool(dropped) and ((repo_type, repo_id, None) in dropped or (repo_type, repo_id, path) in dropped)
+
     def _prepare(self, rp: RepoPlan, res: RepoResult) -> Iterator[FilePlan]:
         """Record the repo's listing and queue its pending files; a repo that failed to plan only reports. The
         files are made from the packed plan as they are reached, here and again as the workers take them."""
@@ -179,13 +194,15 @@ class Downloader:
         try:
             if self.cancel.is_set():
                 return FileState.QUEUED, None
+            if self._is_dropped(*key, fp.remote.path):
+                return self._cancelled(rp, fp)
             if key in self._repo_errors or self._abort:
                 msg = self._repo_errors.get(key) or self._abort
                 self._emit(rp, fp, FileState.FAILED, fp.present, message=msg)
                 return FileState.FAILED, msg
             return self._fetch(rp, fp)
         except Cancelled:
-            return FileState.QUEUED, None
+            return (FileState.QUEUED, None) if self.cancel.is_set() else self._cancelled(rp, fp)
         except Exception as e:
             msg = self._describe(e)
             if is_repo_level(e, self.settings.endpoint):
@@ -198,7 +215,27 @@ class Downloader:
             self._emit(rp, fp, FileState.FAILED, 0, message=msg)
             return FileState.FAILED, msg
 
+    def _cancelled(self, rp: RepoPlan, fp: FilePlan) -> Outcome:
+        """A file cancelled alone (or with its repo): failed as cancelled, what arrived kept."""
+        paths = metadata.download_paths(rp.local_dir, fp.remote.path)
+        msg = "cancelled: what arrived is kept, and the next download resumes it"
+        self._emit(rp, fp, FileState.FAILED, max(fp.present, metadata.partial_size(paths, fp.remote.etag)), message=msg)
+        return FileState.FAILED, msg
+
     def _fetch(self, rp: RepoPlan, fp: FilePlan) -> Outcome:
+        key = (rp.ref.repo_type, rp.ref.repo_id, fp.remote.path)
+        stop = FileStop(self.cancel)
+        with self._lock:
+            self._inflight[key] = stop
+            if self._is_dropped(*key):
+                stop.set()
+        try:
+            return self._fetch_file(rp, fp, stop)
+        finally:
+            with self._lock:
+                self._inflight.pop(key, None)
+
+    def _fetch_file(self, rp: RepoPlan, fp: FilePlan, stop: FileStop) -> Outcome:
         remote = fp.remote
         assert rp.listing is not None
         commit = rp.listing.commit
@@ -211,10 +248,10 @@ class Downloader:
         url = hf_hub_url(rp.ref.repo_id, remote.path, repo_type=rp.ref.repo_type, revision=commit,
                          endpoint=self.settings.endpoint)
         corrupt = 0
-        backoff = Backoff(self.cancel)
+        backoff = Backoff(stop)
         last_error: BaseException | None = None
         for _attempt in range(self.settings.retries):
-            attempt = Attempt(remote, incomplete, self.cancel,
+            attempt = Attempt(remote, incomplete, stop,
                               lambda done, rate: self._emit(rp, fp, FileState.DOWNLOADING, done, rate))
             try:
                 digest = attempt.run(url, self._headers)

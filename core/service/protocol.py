@@ -12,8 +12,9 @@ Requests, each answered by one line (``{"ok": false, "error": "one line"}`` when
   ``cache`` is the listing cache's use), then downloads; jobs run one after another. Short of disk space and
   without ``force``, the job fails every repo and its RESULT has ``"space": {"root", "needed", "to_fetch",
   "margin", "free"}``.
-- ``{"op": "cancel"}`` -> ``{"ok": true}``: everything queued or running stops; partial files are kept.
-  ``{"op": "cancel", "job": ID}``: that job only.
+- ``{"op": "cancel"}`` -> ``{"ok": true, "jobs": [ID, ...]}``: everything queued or running stops; partial
+  files are kept. ``"job": ID`` narrows it to that job; ``"repo": [type, id]`` to that repo's files and
+  ``"repo"`` with ``"path": P`` to that one file (each ends failed as cancelled, the rest of its job runs on).
 - ``{"op": "stop"}`` -> ``{"ok": true}``: a cancel, then the service ends.
 - ``{"op": "subscribe"}`` -> the status line, then events until the client goes: ``{"event": "files", "files":
   [FILE, ...]}`` (the files changed since the last one, at most every ``TICK`` s), ``{"event": "planning",
@@ -31,12 +32,14 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 SOCKET_NAME = ".musicgen-tui.sock"
 LOG_NAME = "musicgen-tui-service.log"
 TICK = 0.2  # seconds between two events to a subscriber
+PIECE = 2000  # files read (under the service's lock) and encoded at a time
 MAX_PATH = 100  # a Unix socket's path holds 108 bytes on Linux
 
 
@@ -53,6 +56,19 @@ def socket_path(root: Path) -> Path:
 
 def encode(message: dict[str, Any]) -> bytes:
     return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+def encode_files(head: dict[str, Any], pieces: Iterable[list[dict[str, Any]]]) -> Iterator[bytes]:
+    """One line: ``head`` with a ``files`` list, in pieces as the files come (a status of 300,000 files is
+    never one string)."""
+    text = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
+    yield (text[:-1] + ("," if head else "") + '"files":[').encode()
+    sep = ""
+    for files in pieces:
+        if files:
+            yield (sep + json.dumps(files, ensure_ascii=False, separators=(",", ":"))[1:-1]).encode()
+            sep = ","
+    yield b"]}\n"
 
 
 def decode(line: bytes) -> dict[str, Any]:

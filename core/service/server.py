@@ -13,7 +13,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,10 +26,10 @@ from ..repos import RepoRef
 from ..settings import Settings
 from ..sizes import human
 from ..states import FileState
-from .protocol import TICK, decode, encode, socket_path
+from .protocol import PIECE, TICK, decode, encode, encode_files, socket_path
+from .table import FileTable
 
 log = logging.getLogger("musicgen_tui.service")
-Key = tuple[str, str, str]  # (repo_type, repo_id, path)
 KEEP_RESULTS = 50  # the results of the latest jobs, in every status: a client that came late still reads its own
 
 
@@ -38,6 +38,8 @@ class Job:
     id: int
     request: dict[str, Any]
     cancel: threading.Event = field(default_factory=threading.Event)
+    drops: list[tuple[str, str, str | None]] = field(default_factory=list)  # repos and files cancelled alone
+    downloader: Downloader | None = None  # once planned
 
 
 class Service:
@@ -45,8 +47,7 @@ class Service:
         self.settings = settings
         self.idle_exit = settings.service_idle if idle_exit is None else idle_exit
         self.lock = threading.Lock()
-        self.files: dict[Key, dict[str, Any]] = {}
-        self.changes: dict[Key, int] = {}  # each file's last change, the latest last: a subscriber sends the tail
+        self.table = FileTable()  # every file seen, and the order of their last changes
         self.seq = 0
         self.planning: dict[tuple[str, str], str] = {}
         self.jobs: queue.Queue[Job] = queue.Queue()
@@ -163,8 +164,12 @@ class Service:
             return {**result_data(RunResult(failed)),
                     "space": {"root": str(plan.root), "needed": plan.bytes_needed, "to_fetch": plan.bytes_to_fetch,
                               "margin": plan.min_free, "free": plan.free_bytes}}
-        return result_data(Downloader(self.settings, on_event, max_workers=int(req.get("max_workers", 8)),
-                                      cancel=job.cancel).run(plan))
+        downloader = Downloader(self.settings, on_event, max_workers=int(req.get("max_workers", 8)), cancel=job.cancel)
+        with self.lock:
+            job.downloader = downloader
+            for drop in job.drops:
+                downloader.drop(*drop)
+        return result_data(downloader.run(plan))
 
     def _planned(self, repo_type: str, repo_id: str, text: str) -> None:
         with self.lock:
@@ -172,14 +177,9 @@ class Service:
             self.seq += 1
 
     def _on_event(self, e: FileEvent, job: int) -> None:
-        key = (e.repo_type, e.repo_id, e.path)
         with self.lock:
             self.seq += 1
-            self.files[key] = {"repo_id": e.repo_id, "repo_type": e.repo_type, "path": e.path, "state": str(e.state),
-                               "done": e.done, "total": e.total, "rate": round(e.rate, 1), "message": e.message,
-                               "job": job}
-            self.changes.pop(key, None)
-            self.changes[key] = self.seq
+            self.table.put(e, job, self.seq)
 
     # --- the clients ------------------------------------------------------------------------------
     def _client(self, conn: socket.socket) -> None:
@@ -199,6 +199,10 @@ class Service:
                     if request.get("op") == "subscribe":
                         self._subscribe(conn)
                         return
+                    if request.get("op") == "status":
+                        head, count = self._head()
+                        self._send_files(conn, head, range(count))
+                        continue
                     conn.sendall(encode(self._answer(request)))
                     if request.get("op") == "stop":
                         return
@@ -217,8 +221,6 @@ class Service:
 
     def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
-        if op == "status":
-            return self.status()
         if op == "submit":
             repos = request.get("repos")
             if not isinstance(repos, list) or not repos:
@@ -242,30 +244,64 @@ class Service:
             job_id = request.get("job") if op == "cancel" else None
             if job_id is not None and not isinstance(job_id, int):
                 return {"ok": False, "error": "job must be a number"}
-            self._cancel(job_id)
+            repo, path = request.get("repo") if op == "cancel" else None, request.get("path")
+            if repo is not None:
+                try:
+                    RepoRef(*repo)
+                except (ValueError, TypeError) as e:
+                    return {"ok": False, "error": f"bad repo: {e}"}
+                if path is not None and not isinstance(path, str):
+                    return {"ok": False, "error": "path must be a string"}
+            found = self._cancel(job_id, None if repo is None else (repo[0], repo[1], path))
             if op == "stop":
                 self.stopping.set()
-            return {"ok": True}
+            return {"ok": True, "jobs": found}
         return {"ok": False, "error": f"unknown op {op!r}"}
 
-    def _cancel(self, job_id: int | None) -> None:
-        """One job (queued or running), or every job: its downloads stop, partial files are kept."""
+    def _cancel(self, job_id: int | None, drop: tuple[str, str, str | None] | None = None) -> list[int]:
+        """One job (queued or running), or every job; with ``drop``, only that repo (path None) or file of them.
+        What stops keeps its partial files. Returns the jobs it reached."""
+        found = []
         with self.lock:
             for job in self.live.values():
-                if job_id is None or job.id == job_id:
+                if job_id is not None and job.id != job_id:
+                    continue
+                found.append(job.id)
+                if drop is None:
                     job.cancel.set()
+                    continue
+                job.drops.append(drop)
+                if job.downloader is not None:
+                    job.downloader.drop(*drop)
+        return found
 
-    def status(self) -> dict[str, Any]:
+    def _head(self) -> tuple[dict[str, Any], int]:
+        """The status but its files, and how many files there are now (``_send_files`` sends them)."""
         with self.lock:
             return {"ok": True, "service": "running", "pid": os.getpid(), "endpoint": self.settings.endpoint,
-                    "busy": self.running > 0, "planning": [[t, i, text] for (t, i), text in self.planning.items()],
+                    "busy": self.running > 0, "planning": self._planning(),
                     "jobs": sorted(self.live), "results": {str(j): r for j, r in self.results.items()},
-                    "files": list(self.files.values()), "seq": self.seq}
+                    "seq": self.seq}, len(self.table)
+
+    def _planning(self) -> list[list[str]]:
+        return [[t, i, text] for (t, i), text in self.planning.items()]
+
+    def _send_files(self, conn: socket.socket, head: dict[str, Any], rows: Sequence[int]) -> None:
+        """``head`` with the FILEs of ``rows`` as one line, read under the lock a piece at a time and encoded and
+        sent outside it: the downloads never wait on a long status, and it is never one string in memory."""
+        def pieces() -> Iterator[list[dict[str, Any]]]:
+            for start in range(0, len(rows), PIECE):
+                with self.lock:
+                    files = [self.table.file(row) for row in rows[start:start + PIECE]]
+                yield files
+
+        for data in encode_files(head, pieces()):
+            conn.sendall(data)
 
     def _subscribe(self, conn: socket.socket) -> None:
-        first = self.status()
+        first, count = self._head()
         seen, was_busy, said = first["seq"], first["busy"], first["planning"]
-        conn.sendall(encode(first))
+        self._send_files(conn, first, range(count))
         if not was_busy:
             conn.sendall(encode({"event": "idle"}))
         while not self.stopping.is_set():
@@ -273,22 +309,17 @@ class Service:
             if _gone(conn):
                 return
             with self.lock:
-                changed = []
-                for key, seq in reversed(self.changes.items()):
-                    if seq <= seen:
-                        break
-                    changed.append(self.files[key])
-                planning = [[t, i, text] for (t, i), text in self.planning.items()]
+                changed = self.table.changed_since(seen)
+                planning = self._planning()
                 ended = [j for j, at in self.ended.items() if at > seen]
+                results = {str(j): self.results.get(j) for j in ended}
                 seen, busy = self.seq, self.running > 0
             if changed:
-                conn.sendall(encode({"event": "files", "files": changed[::-1]}))
+                self._send_files(conn, {"event": "files"}, changed)
             if planning != said:
                 said = planning
                 conn.sendall(encode({"event": "planning", "planning": planning}))
             if ended:
-                with self.lock:
-                    results = {str(j): self.results.get(j) for j in ended}
                 conn.sendall(encode({"event": "ended", "jobs": ended, "results": results}))
             if was_busy and not busy:
                 conn.sendall(encode({"event": "idle"}))
