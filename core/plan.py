@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from .remote import Listing, Packed, RemoteFile, RemoteFiles
 from .repos import RepoRef
@@ -154,3 +154,19 @@ class Plan:
     @property
     def space_ok(self) -> bool:
         return self.free_bytes >= self.bytes_needed
+
+
+def plan_data(plan: Plan) -> dict[str, Any]:
+    """The plan as ``download --json`` prints it (and the download service returns it with a job's result)."""
+    return {
+        "root": str(plan.root), "free_bytes": plan.free_bytes, "bytes_to_fetch": plan.bytes_to_fetch,
+        "bytes_present": plan.bytes_present, "bytes_needed": plan.bytes_needed, "space_ok": plan.space_ok,
+        "repos": [{
+            "repo_id": r.ref.repo_id, "repo_type": r.ref.repo_type, "path": r.ref.relpath(), "status": str(r.status),
+            "status_label": r.status.label, "message": r.message, "profile": r.profile,
+            "requested_id": r.requested_id, "dependency_of": r.dependency_of, "depends": r.depends,
+            "notes": r.notes, "commit": r.listing.commit if r.listing else None, "file_count": len(r.files),
+            "bytes_total": r.bytes_total, "bytes_to_fetch": r.bytes_to_fetch, "bytes_present": r.bytes_present,
+            "unsafe": [{"path": p, "reason": why} for p, why in r.unsafe.items()],
+        } for r in plan.repos],
+    }

@@ -207,6 +207,8 @@ def test_a_foreground_run_goes_through_a_running_service(svc_root: Path, hub: Lo
     assert tree_bytes(repo_dir(svc_root, "model", "acme/tiny-model")) == expected
     r = cli("download", "--model", "acme/tiny-model", "--run", "--json")
     assert r.code == 0 and r.json()["result"]["repos"][0]["skipped"] == 8  # nothing to fetch the second time
+    plan = r.json()  # the plan as a foreground run prints it, then its result
+    assert plan["space_ok"] and plan["repos"][0]["file_count"] == 8 and plan["repos"][0]["status"] == "complete"
     r = cli("download", "--model", "acme/no-such-model", "--run")
     assert r.code == 1 and "not on this endpoint" in r.out
 

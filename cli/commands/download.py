@@ -200,6 +200,8 @@ def _through_service(args: argparse.Namespace, settings: Settings, refs: list[Re
     finally:
         printer.finish()
     result = run_result(ended)
+    if ended is not None and "plan" in ended:
+        out.show(PlanData(ended["plan"]))  # JSON only: the planning was printed as it went
     out.show(RunView(result))
     return EXIT_OK if result.ok else EXIT_FAILED
 
@@ -226,19 +228,9 @@ class PlanView:
         self.plan = plan
 
     def data(self) -> dict[str, Any]:
-        plan = self.plan
-        return {
-            "root": str(plan.root), "free_bytes": plan.free_bytes, "bytes_to_fetch": plan.bytes_to_fetch,
-            "bytes_present": plan.bytes_present, "bytes_needed": plan.bytes_needed, "space_ok": plan.space_ok,
-            "repos": [{
-                "repo_id": r.ref.repo_id, "repo_type": r.ref.repo_type, "path": r.ref.relpath(), "status": r.status,
-                "status_label": r.status.label, "message": r.message, "profile": r.profile,
-                "requested_id": r.requested_id, "dependency_of": r.dependency_of, "depends": r.depends,
-                "notes": r.notes, "commit": r.listing.commit if r.listing else None, "file_count": len(r.files),
-                "bytes_total": r.bytes_total, "bytes_to_fetch": r.bytes_to_fetch, "bytes_present": r.bytes_present,
-                "unsafe": [{"path": p, "reason": why} for p, why in r.unsafe.items()],
-            } for r in plan.repos],
-        }
+        from core.plan import plan_data
+
+        return plan_data(self.plan)
 
     def text(self) -> Iterator[str]:
         from core.sizes import human
@@ -260,6 +252,19 @@ class PlanView:
         yield from notes
         yield (f"total: {human(plan.bytes_to_fetch)} to fetch, {human(plan.bytes_present)} present; "
                f"free at {plan.root}: {human(plan.free_bytes)}")
+
+
+class PlanData:
+    """A plan the download service made, as data (``download --json`` through the service)."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.plan = data
+
+    def data(self) -> dict[str, Any]:
+        return self.plan
+
+    def text(self) -> Iterator[str]:
+        return iter(())
 
 
 class RunView:

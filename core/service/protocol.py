@@ -19,8 +19,8 @@ Requests, each answered by one line (``{"ok": false, "error": "one line"}`` when
 - ``{"op": "subscribe"}`` -> the status line, then events until the client goes: ``{"event": "files", "files":
   [FILE, ...]}`` (the files changed since the last one, at most every ``TICK`` s), ``{"event": "planning",
   "planning": [...]}``, ``{"event": "ended", "jobs": [ID, ...], "results": {ID: RESULT}}`` (RESULT: the keys of
-  ``download --json``'s ``result``), ``{"event": "idle"}`` each time nothing is
-  left queued or running, and ``{"event": "stopped"}`` when the service ends.
+  ``download --json``'s ``result``, and ``plan``: its plan as ``download --json`` prints it, once planned),
+  ``{"event": "idle"}`` each time nothing is left queued or running, and ``{"event": "stopped"}`` when the service ends.
 
 A FILE is ``{"repo_id", "repo_type", "path", "state", "done", "total", "rate", "message", "job"}``; a repo that
 failed as a whole (not found, gated, no space) is one FILE with path ``""`` and state ``failed``.

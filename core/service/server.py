@@ -22,6 +22,7 @@ from ..hub.download import Downloader, FileEvent, RepoResult, RunResult
 from ..hub.errors import describe
 from ..hub.planner import Choice, make_plan
 from ..local.lock import root_lock
+from ..plan import plan_data
 from ..repos import RepoRef
 from ..settings import Settings
 from ..sizes import human
@@ -147,6 +148,7 @@ class Service:
                          on_progress=lambda ref, text: self._planned(ref.repo_type, ref.repo_id, text))
         with self.lock:
             self.planning.clear()
+        planned = plan_data(plan)  # with the result: ``download --run --json`` through the service prints it
 
         def on_event(e: FileEvent) -> None:
             self._on_event(e, job.id)
@@ -161,7 +163,7 @@ class Service:
                 if rp.ok:
                     on_event(_whole_repo(rp.ref, msg))
             failed = [RepoResult(rp.ref.repo_id, rp.ref.repo_type, error=rp.message or msg) for rp in plan.repos]
-            return {**result_data(RunResult(failed)),
+            return {**result_data(RunResult(failed)), "plan": planned,
                     "space": {"root": str(plan.root), "needed": plan.bytes_needed, "to_fetch": plan.bytes_to_fetch,
                               "margin": plan.min_free, "free": plan.free_bytes}}
         downloader = Downloader(self.settings, on_event, max_workers=int(req.get("max_workers", 8)), cancel=job.cancel)
@@ -169,7 +171,7 @@ class Service:
             job.downloader = downloader
             for drop in job.drops:
                 downloader.drop(*drop)
-        return result_data(downloader.run(plan))
+        return {**result_data(downloader.run(plan)), "plan": planned}
 
     def _planned(self, repo_type: str, repo_id: str, text: str) -> None:
         with self.lock:
