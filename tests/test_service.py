@@ -259,3 +259,13 @@ def test_cancel_one_file_then_one_repo_and_the_rest_runs_on(svc_root: Path, hub:
     assert status["service"] == "running" and status["results"][str(job)]["repos"][0]["failed"][0]["path"] == "big.bin"
     assert "nothing to cancel" in cli("cancel").out
     assert cli("cancel", "--file", "big.bin").code == 2
+
+
+def test_a_service_with_another_endpoint_is_named_to_the_client(svc_root: Path, cli: Any) -> None:
+    from dataclasses import replace
+
+    with service.ensure(svc_root, replace(load_settings(svc_root), endpoint="http://127.0.0.1:9")):
+        pass  # started by a client with other settings: it keeps them
+    r = cli("download", "--model", "acme/tiny-model", "--run", "--detach")
+    assert r.code == 0 and "service uses http://127.0.0.1:9, not http://127.0.0.1:" in r.err
+    assert "`musicgen-tui stop` ends it" in r.err

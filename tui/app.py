@@ -19,7 +19,7 @@ from core.hub.download import FileEvent, RunResult
 from core.hub.errors import describe
 from core.local.space import free_space
 from core.repos import RepoRef
-from core.service.client import Watch, run_result
+from core.service.client import Watch, other_settings, run_result
 from core.settings import Settings
 from core.sizes import human
 
@@ -307,10 +307,8 @@ class MusicgenApp(WorkerApp):
         return self.submitting > 0 or bool(self.jobs) or self.busy
 
     def on_service_attached(self, message: m.ServiceAttached) -> None:
-        if message.endpoint and message.endpoint != self.settings.endpoint:
-            self.notify(f"This root's download service uses {message.endpoint}, not {self.settings.endpoint}: "
-                        "`musicgen-tui stop` ends it, the next download starts one with these settings.",
-                        severity="warning", timeout=15)
+        if note := other_settings({"endpoint": message.endpoint}, self.settings):
+            self.notify(note[0].upper() + note[1:], severity="warning", timeout=15)
         self.busy = message.busy
         if message.files and (message.busy or not self.downloads_pane.rows):
             self._show_files(message.files)

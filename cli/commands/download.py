@@ -118,13 +118,18 @@ def _run(args: argparse.Namespace, settings: Settings, plan: Plan, out: Output) 
 def _detach(args: argparse.Namespace, settings: Settings, refs: list[RepoRef], out: Output) -> int:
     """Hand the selection to the root's service (started when none runs): it plans with its own settings and
     downloads without this terminal."""
-    from core.service.client import ServiceError, ensure
+    import sys
+
+    from core.service.client import ServiceError, ensure, other_settings
     from core.service.protocol import LOG_NAME
 
     try:
         with ensure(settings.root, settings) as client:
             client.request(_submission(args, refs))
-            pid = client.request({"op": "status"}).get("pid")
+            status = client.request({"op": "status"})
+            pid = status.get("pid")
+            if note := other_settings(status, settings):
+                print(f"musicgen-tui: {note}", file=sys.stderr)
     except ServiceError as e:
         out.error(str(e))
         return EXIT_FAILED
@@ -147,7 +152,7 @@ def _through_service(args: argparse.Namespace, settings: Settings, refs: list[Re
     import sys
 
     from core.hub.download import FileEvent
-    from core.service.client import ServiceError, connect, file_event, run_result
+    from core.service.client import ServiceError, connect, file_event, other_settings, run_result
     from core.states import FileState
 
     from ..progress import ProgressPrinter
@@ -163,7 +168,9 @@ def _through_service(args: argparse.Namespace, settings: Settings, refs: list[Re
             raise ServiceError("the download service ended before the download was handed to it")
         with watcher:
             events = watcher.subscribe()
-            next(events)  # subscribed before the job exists: its every event, its end included, comes after
+            first = next(events)  # subscribed before the job exists: its every event, its end included, comes after
+            if note := other_settings(first, settings):
+                print(f"musicgen-tui: {note}", file=sys.stderr)
             job = client.request(_submission(args, refs))["job"]
             if not out.as_json:
                 print(f"the download service of this root downloads it (job {job}); Ctrl-C cancels this job only",

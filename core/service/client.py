@@ -142,6 +142,15 @@ def stop(root: Path, wait: float = 60.0) -> bool | None:
     return False
 
 
+def other_settings(status: dict[str, Any], settings: Settings) -> str | None:
+    """What a client should hear when the running service, started by another client, uses another endpoint."""
+    endpoint = status.get("endpoint")
+    if not endpoint or endpoint == settings.endpoint:
+        return None
+    return (f"this root's download service uses {endpoint}, not {settings.endpoint}: `musicgen-tui stop` ends it, "
+            "and the next download starts one with these settings")
+
+
 def _last_line(path: Path) -> str:
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
