@@ -11,6 +11,8 @@ DEFAULT_READ_TIMEOUT = 30.0
 DEFAULT_MIN_FREE = 1 << 30
 DEFAULT_RETRIES = 6
 DEFAULT_SERVICE_IDLE = 60.0
+DEFAULT_CONNECTIONS = 8
+DEFAULT_SEGMENT_MIN = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class Settings:
     keymap: str = ""  # the app's key remapping, ``id=keys`` entries (parsed by the app, which knows the ids)
     debug: bool = False  # full tracebacks for bug reports instead of one-line errors
     service_idle: float = DEFAULT_SERVICE_IDLE  # seconds the download service waits, with nothing to do, before it ends
+    connections: int = DEFAULT_CONNECTIONS  # ranged connections for one big file (1: one stream per file)
+    segment_min: int = DEFAULT_SEGMENT_MIN  # files from this size on are fetched in ranges
 
     @property
     def token_state(self) -> str:
@@ -37,7 +41,8 @@ class Settings:
         (the download service). The token goes into that process's environment only, never onto its socket."""
         env = {"HF_ENDPOINT": self.endpoint, "MUSICGEN_READ_TIMEOUT": repr(self.read_timeout),
                "MUSICGEN_MIN_FREE": str(self.min_free), "MUSICGEN_RETRIES": str(self.retries),
-               "MUSICGEN_SERVICE_IDLE": repr(self.service_idle), "MUSICGEN_DEBUG": "1" if self.debug else ""}
+               "MUSICGEN_SERVICE_IDLE": repr(self.service_idle), "MUSICGEN_DEBUG": "1" if self.debug else "",
+               "MUSICGEN_CONNECTIONS": str(self.connections), "MUSICGEN_SEGMENT_MIN": str(self.segment_min)}
         if self.token:
             env["HF_TOKEN"] = self.token
         return env
@@ -76,4 +81,6 @@ def load_settings(root: str | Path | None = None) -> Settings:
         keymap=env.get("MUSICGEN_KEYMAP", ""),
         debug=is_true(env.get("MUSICGEN_DEBUG", "")),
         service_idle=float(env.get("MUSICGEN_SERVICE_IDLE") or DEFAULT_SERVICE_IDLE),
+        connections=max(1, int(env.get("MUSICGEN_CONNECTIONS") or DEFAULT_CONNECTIONS)),
+        segment_min=parse_size(env.get("MUSICGEN_SEGMENT_MIN") or str(DEFAULT_SEGMENT_MIN)),
     )

@@ -6,6 +6,8 @@ import argparse
 import threading
 from pathlib import Path
 
+from core.sizes import parse_size
+
 from .faults import Fault
 from .repos import load_store
 from .server import LocalHub
@@ -18,6 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--standins", action="store_true", help="serve the catalog's stand-ins as well")
     parser.add_argument("--slow", type=float, metavar="SECONDS", help="pause this long after every 4 KiB of a body")
+    parser.add_argument("--limit", metavar="SIZE", help="cap each connection's body at SIZE a second, like 8M")
     parser.add_argument("--plain", action="store_true",
                         help="serve bodies from resolve itself: no CDN redirect, no gzip (quicker, less like the Hub)")
     parser.add_argument("--prefix", default="", help="serve under this path, as some mirrors do")
@@ -31,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     for r in repos:
         r.commit  # noqa: B018 - hash everything before announcing the address
     hub = LocalHub(repos, port=args.port, realistic=not args.plain, prefix=args.prefix,
-                   link_host=args.link_host).start()
+                   link_host=args.link_host, conn_limit=float(parse_size(args.limit)) if args.limit else None).start()
     if args.slow:
         hub.inject(Fault("slow", "*", times=1 << 62, delay=args.slow))
     print(hub.url, flush=True)

@@ -33,7 +33,8 @@ class LocalHub:
 
     def __init__(self, repos: list[HubRepo] | None = None, *, tokens: set[str] | None = None,
                  host: str = "127.0.0.1", port: int = 0, realistic: bool = True, prefix: str = "",
-                 link_host: str | None = None, api_quota: int | None = None) -> None:
+                 link_host: str | None = None, api_quota: int | None = None,
+                 conn_limit: float | None = None) -> None:
         self.repos: dict[tuple[str, str], HubRepo] = {}
         for repo in repos or []:
             self.add(repo)
@@ -44,6 +45,7 @@ class LocalHub:
         self.prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
         self.link_host = link_host
         self.api_quota = api_quota
+        self.conn_limit = conn_limit  # bytes a second for each connection's body, as CDNs and mirrors cap it
         self.url_lifetime = URL_LIFETIME
         self.secret = os.urandom(16)
         self.stats = HubStats()

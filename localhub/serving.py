@@ -29,6 +29,7 @@ class HubState(Protocol):
     link_host: str | None
     secret: bytes
     stats: HubStats
+    conn_limit: float | None  # bytes a second one connection's body may take (a CDN's or mirror's cap)
 
     @property
     def url(self) -> str: ...
@@ -167,17 +168,24 @@ class BaseHandler(BaseHTTPRequestHandler):
             sent += len(chunk)
 
     def _stream(self, f: HubFile, path: str, start: int, end: int, fault: Fault | None) -> None:
-        if fault is None and f.source is not None and end > start:
+        limit = self.hub.conn_limit
+        if fault is None and f.source is not None and end > start and not limit:
             with f.source.open("rb") as fh:  # zero-copy: the server is never the bottleneck of a benchmark
                 sent = self.connection.sendfile(fh, start, end - start)
             self.stats.served(path, sent)
             return
+        began, sent = time.monotonic(), 0
         for chunk in self._chunks(f, path, start, end, fault):
             if isinstance(chunk, str):
                 self._hang_up(chunk, fault)
                 return
             self.wfile.write(chunk)
             self.stats.served(path, len(chunk))
+            if limit:  # paced: this connection never runs ahead of the cap
+                sent += len(chunk)
+                ahead = sent / limit - (time.monotonic() - began)
+                if ahead > 0:
+                    time.sleep(ahead)
 
     def _stream_gzip(self, f: HubFile, path: str, fault: Fault | None) -> None:
         """The body gzip-compressed in HTTP/1.1 chunks; faults count the uncompressed bytes."""

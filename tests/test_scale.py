@@ -253,5 +253,5 @@ def test_the_services_file_table_is_packed_and_finds_changes_without_a_pass() ->
     files = json.loads(line)["files"]
     assert len(files) == N and files[3] == {"repo_id": "acme/scale", "repo_type": "dataset", "path": "clips/00003.wav",
                                             "state": "done", "done": 3, "total": 3, "rate": 1.2, "message": None,
-                                            "job": 2}
+                                            "job": 2, "connections": 0}
     assert b"".join(encode_files({}, [])) == b'{"files":[]}\n'

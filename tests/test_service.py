@@ -69,7 +69,7 @@ def test_submit_subscribe_and_the_files_arrive_whole(svc_root: Path, hub: LocalH
     files = _files(svc_root, ("model", "acme/tiny-model"))
     assert len(files) == 8 and {f["state"] for f in files.values()} == {"done"}
     assert {k for f in files.values() for k in f} == {"repo_id", "repo_type", "path", "state", "done", "total",
-                                                       "rate", "message", "job"}
+                                                       "rate", "message", "job", "connections"}
     expected = {f.path: f.read() for f in hub.repos[("model", "acme/tiny-model")].files}
     assert tree_bytes(repo_dir(svc_root, "model", "acme/tiny-model")) == expected
     _until(lambda: not socket_path(svc_root).exists(), timeout=15)  # idle, no client: it ends by itself

@@ -47,6 +47,7 @@ class FileRow:
     state: FileState = FileState.QUEUED
     message: str | None = None
     whole_repo: bool = False
+    connections: int = 0  # ranged connections open for a big file (0: one stream)
     key: str = ""
     shown: tuple[object, ...] = ()
     shown_at: float = 0.0
@@ -178,6 +179,7 @@ class DownloadsPane(Vertical):
             resort |= e.state is not row.state
             self.tally.change(key, row, e)
             row.done, row.total, row.rate, row.state = e.done, e.total, e.rate, e.state
+            row.connections = e.connections
             row.message = e.message if e.state in (FileState.FAILED, FileState.DOWNLOADING) else None
             if row.in_table:  # a row still in the backlog enters the table with its latest cells
                 self.dirty[key] = None
@@ -279,12 +281,15 @@ class DownloadsPane(Vertical):
 
     def update_summary(self) -> None:
         t = self.tally
-        speed = sum(self.rows[k].rate for k in t.active if self.rows[k].state is FileState.DOWNLOADING) or \
-            t.speed(time.monotonic())
+        streaming = [self.rows[k] for k in t.active if self.rows[k].state is FileState.DOWNLOADING]
+        speed = sum(r.rate for r in streaming) or t.speed(time.monotonic())
         finished = t.states[FileState.DONE] + t.states[FileState.SKIPPED]
         active = sum(n for s, n in t.states.items() if s.active)
+        ranged = sum(r.connections for r in streaming)
+        conns = f" ({len(streaming) - sum(1 for r in streaming if r.connections) + ranged} connections)" \
+            if ranged else ""
         text = (f"{size(t.done)} / {size(t.total)} · {rate(speed)} · ETA {eta(t.total - t.done, speed)} · "
-                f"{active} active · {t.states[FileState.QUEUED]} queued · {finished} done · "
+                f"{active} active{conns} · {t.states[FileState.QUEUED]} queued · {finished} done · "
                 f"{t.states[FileState.FAILED]} failed")
         if self.note:
             text += f"\n{self.note}"

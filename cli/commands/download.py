@@ -36,6 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-deps", action="store_true", help="do not add the repos the selection depends on")
     p.add_argument("--revision", metavar="REV", help="a branch, tag or commit of the named repos (default main)")
     p.add_argument("--max-workers", type=int, default=8, metavar="N", help="files fetched at once (default 8)")
+    p.add_argument("--connections", type=int, metavar="N",
+                   help="ranged connections for each file from MUSICGEN_SEGMENT_MIN (64M) on (default "
+                        "MUSICGEN_CONNECTIONS, 8; 1: one stream per file); a run opens at most --max-workers + N - 1")
     p.add_argument("--force", action="store_true", help="start even when free disk looks too small")
     p.add_argument("--run", action="store_true", help="download; without it, only print the plan")
     p.add_argument("--detach", action="store_true",
@@ -47,6 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, out: Output) -> int:
     if args.max_workers < 1:
         raise UsageError("--max-workers must be at least 1")
+    if args.connections is not None and args.connections < 1:
+        raise UsageError("--connections must be at least 1")
     settings = settings_for(args)
     catalog = catalog_for(settings)
     refs = refs_from(args, catalog, groups=True)
@@ -103,7 +108,8 @@ def _run(args: argparse.Namespace, settings: Settings, plan: Plan, out: Output) 
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         with root_lock(settings.root):
-            result = Downloader(settings, printer.on_event, max_workers=args.max_workers).run(plan)
+            result = Downloader(settings, printer.on_event, max_workers=args.max_workers,
+                                connections=args.connections).run(plan)
     except LockHeld as e:
         from core.service.client import held_by
 
@@ -140,7 +146,8 @@ def _detach(args: argparse.Namespace, settings: Settings, refs: list[RepoRef], o
 def _submission(args: argparse.Namespace, refs: list[RepoRef]) -> dict[str, Any]:
     return {"op": "submit", "repos": [[r.repo_type, r.repo_id] for r in refs], "profile": args.profile,
             "fp32": args.fp32, "include": args.include, "exclude": args.exclude, "revision": args.revision,
-            "dependencies": not args.no_deps, "max_workers": args.max_workers, "force": args.force}
+            "dependencies": not args.no_deps, "max_workers": args.max_workers, "force": args.force,
+            "connections": args.connections}
 
 
 def _through_service(args: argparse.Namespace, settings: Settings, refs: list[RepoRef], client: Any,

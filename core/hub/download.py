@@ -28,6 +28,7 @@ from ..sizes import human
 from ..states import FileState
 from .backoff import Backoff, Cancelled, FileStop
 from .errors import describe, is_repo_level, is_transient
+from .segments import RangeIgnored, SegmentedAttempt, drop_segmented, segmented_paths, to_single
 from .transfer import CHUNK_SIZE, Attempt
 
 MAX_CORRUPT = 2
@@ -46,6 +47,7 @@ class FileEvent:
     total: int
     rate: float = 0.0
     message: str | None = None
+    connections: int = 0  # ranged connections open for it (0: one stream)
 
 
 @dataclass
@@ -78,8 +80,11 @@ class Downloader:
     ``cancel`` stops the run; what arrived is kept for the next one."""
 
     def __init__(self, settings: Settings, on_event: Callable[[FileEvent], None] | None = None,
-                 max_workers: int = 8, cancel: threading.Event | None = None) -> None:
+                 max_workers: int = 8, cancel: threading.Event | None = None, connections: int | None = None) -> None:
         self.settings = settings
+        self.connections = max(1, settings.connections if connections is None else connections)
+        # The connections of a run: one per file worker, and CONNECTIONS - 1 more in all for big files' ranges.
+        self._slots = threading.Semaphore(self.connections - 1)
         self.on_event = on_event or (lambda e: None)
         self.max_workers = max(1, max_workers)
         self.cancel = cancel or threading.Event()
@@ -184,9 +189,9 @@ class Downloader:
 
     # --- one file -----------------------------------------------------------------------------
     def _emit(self, rp: RepoPlan, fp: FilePlan, state: FileState, done: int, rate: float = 0.0,
-              message: str | None = None) -> None:
+              message: str | None = None, connections: int = 0) -> None:
         self.on_event(FileEvent(rp.ref.repo_id, rp.ref.repo_type, fp.remote.path, state, done, fp.remote.size,
-                                rate, message))
+                                rate, message, connections))
 
     def _fetch_one(self, rp: RepoPlan, fp: FilePlan) -> Outcome:
         """Fetch one file; every error becomes its outcome (a repo-level one stops the repo's other files)."""
@@ -250,13 +255,30 @@ class Downloader:
         corrupt = 0
         backoff = Backoff(stop)
         last_error: BaseException | None = None
+        segmented = self.connections > 1 and remote.size >= self.settings.segment_min
+        if not segmented:
+            to_single(incomplete)  # a segmented partial from a run with ranges: its first bytes are kept
         for _attempt in range(self.settings.retries):
-            attempt = Attempt(remote, incomplete, stop,
-                              lambda done, rate: self._emit(rp, fp, FileState.DOWNLOADING, done, rate))
+            attempt: Attempt | SegmentedAttempt
+            if segmented:
+                attempt = SegmentedAttempt(
+                    remote, incomplete, stop,
+                    lambda done, rate, n: self._emit(rp, fp, FileState.DOWNLOADING, done, rate, connections=n),
+                    connections=self.connections, retries=self.settings.retries, endpoint=self.settings.endpoint,
+                    slots=self._slots)
+            else:
+                attempt = Attempt(remote, incomplete, stop,
+                                  lambda done, rate: self._emit(rp, fp, FileState.DOWNLOADING, done, rate))
             try:
                 digest = attempt.run(url, self._headers)
             except Cancelled:
                 raise
+            except RangeIgnored:  # nothing was written: one stream, from the partial's first bytes
+                segmented = False
+                to_single(incomplete)
+                self._emit(rp, fp, FileState.DOWNLOADING, metadata.partial_size(paths, remote.etag),
+                           message="the server ignores Range: one connection")
+                continue
             except Exception as e:
                 # a CDN link that expired or failed is transient: the next attempt resolves a fresh one
                 if not is_transient(e, self.settings.endpoint):
@@ -273,6 +295,7 @@ class Downloader:
             if digest != remote.etag:
                 corrupt += 1
                 incomplete.unlink(missing_ok=True)
+                drop_segmented(incomplete)
                 if corrupt >= MAX_CORRUPT:
                     msg = (f"{remote.algorithm} mismatch: the Hub says {remote.etag[:12]}…, "
                            f"{corrupt} downloads gave {digest[:12]}… (nothing kept)")
@@ -280,7 +303,12 @@ class Downloader:
                     return FileState.FAILED, msg
                 self._emit(rp, fp, FileState.DOWNLOADING, 0, message=f"{remote.algorithm} mismatch, downloading again")
                 continue
-            os.replace(incomplete, paths.file_path)
+            if segmented:
+                data, state = segmented_paths(incomplete)
+                os.replace(data, paths.file_path)
+                state.unlink(missing_ok=True)
+            else:
+                os.replace(incomplete, paths.file_path)
             metadata.write_metadata(paths, commit, remote.etag)
             self._emit(rp, fp, FileState.DONE, remote.size)
             return FileState.DONE, None

@@ -184,7 +184,7 @@ def file_event(f: dict[str, Any]) -> FileEvent:
     from ..states import FileState
 
     return FileEvent(f["repo_id"], f["repo_type"], f["path"], FileState(f["state"]), f["done"], f["total"],
-                     f["rate"], f["message"])
+                     f["rate"], f["message"], f.get("connections", 0))
 
 
 def run_result(data: dict[str, Any] | None) -> RunResult:

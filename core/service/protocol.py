@@ -7,11 +7,11 @@ Requests, each answered by one line (``{"ok": false, "error": "one line"}`` when
   latest jobs that ended), "files": [FILE, ...]}``
 - ``{"op": "submit", "repos": [[type, id], ...], "profile": "full", "profiles": [[type, id, profile], ...],
   "fp32": false, "include": [...], "exclude": [...], "revision": null, "dependencies": true, "max_workers": 8,
-  "cache": "off" | "read" | "write", "force": false}`` -> ``{"ok": true, "queued": N, "job": ID}``: the service
-  plans (with its own settings: the token never crosses the socket; ``profiles`` overrides ``profile`` per repo;
-  ``cache`` is the listing cache's use), then downloads; jobs run one after another. Short of disk space and
-  without ``force``, the job fails every repo and its RESULT has ``"space": {"root", "needed", "to_fetch",
-  "margin", "free"}``.
+  "cache": "off" | "read" | "write", "force": false, "connections": null}`` -> ``{"ok": true, "queued": N,
+  "job": ID}``: the service plans (with its own settings: the token never crosses the socket; ``profiles``
+  overrides ``profile`` per repo; ``cache`` is the listing cache's use; ``connections`` overrides the setting),
+  then downloads; jobs run one after another. Short of disk space and without ``force``, the job fails every
+  repo and its RESULT has ``"space": {"root", "needed", "to_fetch", "margin", "free"}``.
 - ``{"op": "cancel"}`` -> ``{"ok": true, "jobs": [ID, ...]}``: everything queued or running stops; partial
   files are kept. ``"job": ID`` narrows it to that job; ``"repo": [type, id]`` to that repo's files and
   ``"repo"`` with ``"path": P`` to that one file (each ends failed as cancelled, the rest of its job runs on).
@@ -22,7 +22,8 @@ Requests, each answered by one line (``{"ok": false, "error": "one line"}`` when
   ``download --json``'s ``result``, and ``plan``: its plan as ``download --json`` prints it, once planned),
   ``{"event": "idle"}`` each time nothing is left queued or running, and ``{"event": "stopped"}`` when the service ends.
 
-A FILE is ``{"repo_id", "repo_type", "path", "state", "done", "total", "rate", "message", "job"}``; a repo that
+A FILE is ``{"repo_id", "repo_type", "path", "state", "done", "total", "rate", "message", "job", "connections"}``
+(``connections``: the ranged connections open for a big file, 0 for one stream); a repo that
 failed as a whole (not found, gated, no space) is one FILE with path ``""`` and state ``failed``.
 """
 

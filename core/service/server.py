@@ -166,7 +166,9 @@ class Service:
             return {**result_data(RunResult(failed)), "plan": planned,
                     "space": {"root": str(plan.root), "needed": plan.bytes_needed, "to_fetch": plan.bytes_to_fetch,
                               "margin": plan.min_free, "free": plan.free_bytes}}
-        downloader = Downloader(self.settings, on_event, max_workers=int(req.get("max_workers", 8)), cancel=job.cancel)
+        connections = req.get("connections")
+        downloader = Downloader(self.settings, on_event, max_workers=int(req.get("max_workers", 8)), cancel=job.cancel,
+                                connections=None if connections is None else int(connections))
         with self.lock:
             job.downloader = downloader
             for drop in job.drops:

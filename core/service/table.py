@@ -27,6 +27,7 @@ class FileTable:
         self.total = array("q")
         self.rate = array("d")
         self.job = array("i")
+        self.connections = array("b")
         self.seq = array("q")  # the change number of each row's last event
         self.messages: dict[int, str] = {}
         self.changes: dict[int, None] = {}  # rows, the latest changed last
@@ -47,12 +48,12 @@ class FileTable:
             row = paths[e.path] = len(self.paths)
             self.paths.append(e.path)
             self.repo.append(self.repo_no[repo])
-            for column in (self.state, self.done, self.total, self.job, self.seq):
+            for column in (self.state, self.done, self.total, self.job, self.seq, self.connections):
                 column.append(0)
             self.rate.append(0.0)
         self.state[row] = STATE_CODE[e.state]
         self.done[row], self.total[row], self.rate[row] = e.done, e.total, round(e.rate, 1)
-        self.job[row], self.seq[row] = job, seq
+        self.job[row], self.seq[row], self.connections[row] = job, seq, min(e.connections, 127)
         if e.message:
             self.messages[row] = e.message
         else:
@@ -76,4 +77,5 @@ class FileTable:
         repo_type, repo_id = self.repos[self.repo[row]]
         return {"repo_id": repo_id, "repo_type": repo_type, "path": self.paths[row],
                 "state": str(STATES[self.state[row]]), "done": self.done[row], "total": self.total[row],
-                "rate": self.rate[row], "message": self.messages.get(row), "job": self.job[row]}
+                "rate": self.rate[row], "message": self.messages.get(row), "job": self.job[row],
+                "connections": self.connections[row]}
