@@ -94,7 +94,7 @@ def test_kill_mid_download_then_a_new_run_fetches_only_the_missing_ranges(ranged
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             states = list(folder(ranged).rglob("*.segmented.json"))
-            if states and sum(d for _a, _b, d in json.loads(states[0].read_text())["ranges"]) >= 1 << 20:
+            if states and sum(r[2] for r in json.loads(states[0].read_text())["ranges"]) >= 1 << 20:
                 break
             time.sleep(0.05)
         else:
@@ -104,7 +104,7 @@ def test_kill_mid_download_then_a_new_run_fetches_only_the_missing_ranges(ranged
     finally:
         proc.kill()
     ranges = json.loads(states[0].read_text())["ranges"]
-    assert len(ranges) == 4 and sum(d for _a, _b, d in ranges) >= 1 << 20  # what the record counts is kept
+    assert len(ranges) == 4 and sum(r[2] for r in ranges) >= 1 << 20  # what the record counts is kept
     hub.clear_faults()
     r = cli("download", "--model", "acme/big-file", "--run")
     assert r.code == 0, r.out + r.err
@@ -165,7 +165,7 @@ def test_a_record_is_kept_with_untouched_pieces_and_refused_when_it_claims_more_
         tmp_path: Path) -> None:
     import threading
 
-    from core.hub.segments import SegmentedAttempt, plan_ranges, segmented_paths
+    from core.hub.segments import SegmentedAttempt, boot_id, plan_ranges, segmented_paths
     from core.remote import RemoteFile
 
     mib = 1 << 20
@@ -174,14 +174,43 @@ def test_a_record_is_kept_with_untouched_pieces_and_refused_when_it_claims_more_
     data, state = segmented_paths(incomplete)
     remote = RemoteFile("x", 4 * mib, "", "e" * 64)
 
-    def load(ranges: list[list[int]], have: int) -> list[int]:
+    def load(ranges: list[list[int]], have: int, boot: str) -> list[int]:
         data.write_bytes(b"\1" * have)
-        state.write_text(json.dumps({"version": 1, "size": 4 * mib, "etag": "e" * 64, "ranges": ranges}))
+        state.write_text(json.dumps({"version": 2, "size": 4 * mib, "etag": "e" * 64, "boot": boot,
+                                     "ranges": ranges}))
         attempt = SegmentedAttempt(remote, incomplete, threading.Event(), lambda *a: None, connections=2,
                                    retries=1, endpoint="http://x")
         return [r.done for r in attempt._load()]
 
-    pieces = [[0, mib, mib], [mib, 2 * mib, mib // 2], [2 * mib, 3 * mib, 0], [3 * mib, 4 * mib, 0]]
-    assert load(pieces, mib + mib // 2) == [mib, mib // 2, 0, 0]  # pieces not begun are no reason to start over
-    assert load(pieces, mib) == [0, 0]  # the record claims bytes the file lacks: it is not trusted, nothing kept
+    # [start, end, written, flushed]
+    pieces = [[0, mib, mib, mib], [mib, 2 * mib, mib // 2, 0], [2 * mib, 3 * mib, 0, 0], [3 * mib, 4 * mib, 0, 0]]
+    # pieces not begun are no reason to start over; the bytes written count while the machine has not restarted
+    assert load(pieces, mib + mib // 2, boot_id()) == [mib, mib // 2, 0, 0]
+    assert load(pieces, mib + mib // 2, "another boot") == [mib, 0, 0, 0]  # after a restart, only flushed bytes
+    assert load(pieces, mib, boot_id()) == [0, 0]  # it claims bytes the file lacks: not trusted, nothing kept
     assert data.stat().st_size == 0
+
+
+def test_stopping_the_service_keeps_every_range_and_the_next_run_fetches_the_rest(ranged: Path, hub: LocalHub,
+                                                                                   cli) -> None:
+    from core.service import client as service
+
+    hub.inject(Fault("slow", "big.bin", times=1000, delay=0.01))
+    with service.ensure(ranged) as client:
+        client.request({"op": "submit", "repos": [["model", "acme/big-file"]]})
+    deadline = time.monotonic() + 30
+    while not list(folder(ranged).rglob("*.segmented.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert service.stop(ranged)
+    state = next(folder(ranged).rglob("*.segmented.json"))
+    ranges = json.loads(state.read_text())["ranges"]
+    kept = sum(r[2] for r in ranges)
+    assert [r[3] for r in ranges] == [r[2] for r in ranges]  # a stop flushes what it records
+    served = hub.stats.bytes_served["big.bin"]
+    assert 0 < kept < BIG_SIZE and kept >= served - 4 * 64 * 1024  # all that arrived, but what was in flight
+    hub.clear_faults()
+    r = cli("download", "--model", "acme/big-file", "--run")
+    assert r.code == 0, r.out + r.err
+    assert (folder(ranged) / "big.bin").read_bytes() == big_bytes(hub)
+    assert hub.stats.bytes_served["big.bin"] - served == BIG_SIZE - kept  # only what was missing

@@ -27,16 +27,27 @@ from ..remote import RemoteFile
 from .backoff import Backoff, Cancelled
 from .errors import is_transient
 
-CHECKPOINT_SECONDS = 0.25  # between two records of the ranges' progress: a kill loses about this much of each
+CHECKPOINT_SECONDS = 0.25  # between two records of the bytes written: a kill loses about this much of each range
+DURABLE_SECONDS = 5.0  # between two flushes: a machine that stops (power, crash) loses about this much
 HASH_BLOCK = 1 << 20
 PIECE_MIN = 8 << 20  # the smallest range: one request each
 MAX_PIECES = 256  # a bigger file has bigger pieces, so its progress record stays small
+PROBE_SECONDS = 0.3  # one connection alone first…
+FAST_LINK = 50_000_000  # …and more only when it brings less than this, in bytes a second
 PROGRESS_INTERVAL = 0.1
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 class RangeIgnored(Exception):
     """The server answered a ranged request with the whole file."""
+
+
+def boot_id() -> str:
+    """This boot of the machine: the page cache, and every byte written to it, lasts as long as it does."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
 
 
 def segmented_paths(incomplete: Path) -> tuple[Path, Path]:
@@ -60,7 +71,7 @@ class Range:
 
 def plan_ranges(size: int, connections: int) -> list[Range]:
     """Pieces of at least PIECE_MIN (at most MAX_PIECES of them), fetched in order by whichever connection is
-    free: the hashed prefix trails the download by a few pieces, not by most of the file."""
+    free: the hashed prefix trails the download by a piece a connection, not by most of the file."""
     step = max(PIECE_MIN, -(-size // MAX_PIECES), 1)
     step = min(step, max(1, -(-size // connections)))  # a file just over the threshold still uses every connection
     return [Range(a, min(a + step, size)) for a in range(0, size, step)]
@@ -82,23 +93,30 @@ class SegmentedAttempt:
         self.open = 0  # connections open now (the app shows them)
         self.lock = threading.Condition()
         self.saving = threading.Lock()  # one record written at a time
-        self.saved_at = time.monotonic()
+        self.durable: list[int] = []  # each range's bytes known to be on disk (flushed before recorded)
+        self.settled = threading.Event()  # every range is taken, or the attempt failed: no connection is added
         self.ranges: list[Range] = []
         self.failure: BaseException | None = None
         self.location: str | None = None
 
     # --- the progress file --------------------------------------------------------------------
     def _load(self) -> list[Range]:
+        """The ranges as recorded: the bytes written, when the machine has not restarted since (the page cache
+        kept them through a kill), else only those flushed to disk."""
         size = self.remote.size
         try:
             saved = json.loads(self.state.read_text())
-            ranges = [Range(a, b, d) for a, b, d in saved["ranges"]]
+            boot = boot_id()
+            trust_written = bool(boot) and saved.get("boot") == boot
+            ranges = [Range(a, b, w if trust_written else d) for a, b, w, d in saved["ranges"]]
             have = self.data.stat().st_size
             ok = (saved.get("version") == STATE_VERSION and saved.get("size") == size
                   and saved.get("etag") == self.remote.etag and ranges and ranges[0].start == 0
                   and ranges[-1].end == size and all(0 <= r.done <= r.end - r.start for r in ranges)
                   and all(r.done == 0 or r.start + r.done <= have for r in ranges))
             if ok:
+                self.durable = [r.done for r in ranges] if not trust_written else [d for _a, _b, _w, d in
+                                                                                   saved["ranges"]]
                 return ranges
         except (OSError, ValueError, KeyError, TypeError):
             pass
@@ -113,22 +131,39 @@ class SegmentedAttempt:
             fh.truncate(have)
         for r in ranges:
             r.done = max(0, min(have - r.start, r.end - r.start))
+        self.durable = [0] * len(ranges)
         return ranges
 
-    def _save(self, fd: int) -> None:
-        """Count what has been written, flush it, then record the count: the record never counts a byte the disk
-        may not hold (a byte written after the count waits for the next record)."""
+    def _record(self, fd: int, durable: bool) -> None:
+        """Record each range's bytes written, and those known to be on disk. Counted before any flush, so the
+        record never claims a byte that was not written when it was counted; with ``durable``, the data is
+        flushed (``fdatasync``) before the count becomes the durable one."""
         with self.saving:
             with self.lock:
-                data = {"version": STATE_VERSION, "size": self.remote.size, "etag": self.remote.etag,
-                        "ranges": [[r.start, r.end, r.done] for r in self.ranges]}
-            os.fdatasync(fd)
+                written = [r.done for r in self.ranges]
+            if durable:
+                os.fdatasync(fd)
+                self.durable = written
+            data = {"version": STATE_VERSION, "size": self.remote.size, "etag": self.remote.etag, "boot": boot_id(),
+                    "ranges": [[r.start, r.end, w, d] for r, w, d in zip(self.ranges, written, self.durable,
+                                                                         strict=True)]}
             tmp = self.state.with_name(self.state.name + ".tmp")
             with open(tmp, "w") as fh:
                 json.dump(data, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
+                if durable:
+                    fh.flush()
+                    os.fsync(fh.fileno())
             os.replace(tmp, self.state)
+
+    def _checkpoints(self, fd: int, stop: threading.Event) -> None:
+        """Record the progress every CHECKPOINT_SECONDS and flush it every DURABLE_SECONDS, off the ranges'
+        threads: a connection never waits for the disk."""
+        flushed = time.monotonic()
+        while not stop.wait(CHECKPOINT_SECONDS):
+            durable = time.monotonic() - flushed >= DURABLE_SECONDS
+            if durable:
+                flushed = time.monotonic()
+            self._record(fd, durable)
 
     # --- the run ------------------------------------------------------------------------------
     def run(self, url: str, headers: dict[str, str]) -> str:
@@ -140,20 +175,18 @@ class SegmentedAttempt:
         started, present = time.monotonic(), self._present()
         hasher = Prefix(self, fd)
         threads: list[threading.Thread] = []
+        done = threading.Event()
+        recorder = threading.Thread(target=self._checkpoints, args=(fd, done), name="segment_record", daemon=True)
+        recorder.start()
+        args = (fd, url, headers, cdn_headers, started, present)
+        opener = threading.Thread(target=self._open_more, args=(args, threads), name="segment_open", daemon=True)
         try:
             self._report(present, started, present)
-            extra = 0
-            for _ in range(min(self.connections, len(self.ranges)) - 1):
-                if self.slots is not None and not self.slots.acquire(blocking=False):
-                    break
-                extra += 1
             hasher.start()
-            for i in range(extra):
-                threads.append(threading.Thread(target=self._worker, args=(fd, url, headers, cdn_headers, started,
-                                                                            present, True),
-                                                name=f"segment_{i + 1}", daemon=True))
-                threads[-1].start()
-            self._worker(fd, url, headers, cdn_headers, started, present, False)
+            opener.start()
+            self._worker(*args, False)
+            self.settled.set()  # no range left to start: no more connections
+            opener.join()
             for t in threads:
                 t.join()
             if self.failure is not None:
@@ -165,14 +198,37 @@ class SegmentedAttempt:
             with self.lock:
                 self.failure = self.failure or Cancelled()  # a worker still waiting stops; the hasher too
                 self.lock.notify_all()
+            self.settled.set()
+            if opener.is_alive():
+                opener.join()
             for t in threads:
                 t.join()
             hasher.stop()
-            self._save(fd)  # what arrived, for the next attempt or run
+            done.set()
+            recorder.join()
+            self._record(fd, durable=True)  # what arrived, for the next attempt or run
             raise
         finally:
+            done.set()
+            recorder.join()
             os.close(fd)
         return digest  # whole: the caller checks it and moves the file into place (no record needed)
+
+    def _open_more(self, args: tuple[Any, ...], threads: list[threading.Thread]) -> None:
+        """After PROBE_SECONDS on one connection, the others (as the run's slots allow), unless that one already
+        brings FAST_LINK: on a fast link more connections only cost (more threads, a longer hash at the end)."""
+        if self.settled.wait(PROBE_SECONDS):
+            return
+        with self.lock:
+            rate = self.received / PROBE_SECONDS
+        if rate >= FAST_LINK:
+            return
+        for i in range(min(self.connections, len(self.ranges)) - 1):
+            if self.settled.is_set() or (self.slots is not None and not self.slots.acquire(blocking=False)):
+                break
+            t = threading.Thread(target=self._worker, args=(*args, True), name=f"segment_{i + 1}", daemon=True)
+            threads.append(t)
+            t.start()
 
     def _present(self) -> int:
         return sum(r.done for r in self.ranges)
@@ -266,12 +322,8 @@ class SegmentedAttempt:
                     with self.lock:
                         r.done += len(chunk)
                         self.received += len(chunk)
-                        self.lock.notify_all()
-                        due = now - self.saved_at >= CHECKPOINT_SECONDS
-                        if due:
-                            self.saved_at = now  # one range records them all
-                    if due:
-                        self._save(fd)
+                        if pos == r.end:
+                            self.lock.notify_all()  # the hasher goes on at each whole range (and every 0.5 s)
                     if now - last >= PROGRESS_INTERVAL:
                         last = now
                         self._report(self._present(), started, resumed)
@@ -350,12 +402,14 @@ def to_single(incomplete: Path) -> None:
         return
     try:
         saved = json.loads(state.read_text())
+        trusted = 2 if boot_id() and saved.get("boot") == boot_id() else 3  # written, else flushed
         prefix = 0
-        for a, b, d in saved["ranges"]:
+        for entry in saved["ranges"]:
+            a, b, d = entry[0], entry[1], entry[trusted]
             prefix = a + d
             if a + d < b:
                 break
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
         prefix = 0
     if prefix and not incomplete.exists():
         with open(data, "r+b") as fh:
