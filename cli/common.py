@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from core.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away
 
 
 class UsageError(Exception):

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from .commands import app, cancel, catalog, checksums, demo, download, inventory, status, stop, verify
-from .common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, UsageError, add_root
+from .common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PIPE, EXIT_USAGE, UsageError, add_root
 from .output import Output
 
 COMMANDS: dict[str, ModuleType] = {m.__name__.rsplit(".", 1)[-1]: m
@@ -46,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: partial files are kept; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        raise  # the reader of stdout went away: ``run`` ends quietly
     except Exception as e:
         return _failed(e, args)
     out.close()
@@ -76,8 +78,15 @@ def _failed(exc: Exception, args: argparse.Namespace) -> int:
 
 
 def run() -> None:
-    """Console-script entry."""
-    sys.exit(main())
+    """Console-script entry. Output read by ``head``, ``less`` or a pipe that closes ends quietly, with the status
+    of a process the pipe's signal ended (141), as ``yes | head`` does."""
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        code = EXIT_PIPE
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -60,3 +60,19 @@ def test_musicgen_debug_shows_the_traceback_without_the_token(cli, root: Path, b
     assert "Traceback (most recent call last)" in r.err and "raise RuntimeError" in r.err
     assert r.err.rstrip().endswith("musicgen-tui: error: RuntimeError: boom")
     assert TOKEN not in r.err and "***" in r.err
+
+
+def test_output_into_a_closed_pipe_ends_quietly_with_the_pipes_status(root: Path) -> None:
+    """``musicgen-tui … | head`` when head has gone: no "Broken pipe" line, no traceback, status 141 (as a
+    process the pipe's signal ends, like ``yes | head``)."""
+    import subprocess
+
+    from conftest import bin_path, subprocess_env
+
+    for args in (("catalog",), ("catalog", "--json"), ("inventory", "--json")):
+        proc = subprocess.Popen([bin_path("musicgen-tui"), *args, "--root", str(root)], env=subprocess_env(root),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()  # the reader is gone before the first line
+        err = proc.stderr.read()
+        assert (proc.wait(timeout=60), err) == (141, b""), args
