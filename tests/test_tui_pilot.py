@@ -323,3 +323,28 @@ def test_profile_per_repo_and_dependency(tmp_path: Path, catalog_hub: LocalHub) 
     run(tmp_path, catalog_hub, script)
     assert set(tree_bytes(repo_dir(tmp_path, "model", "facebook/musicgen-stereo-small"))) == {
         "state_dict.bin", "compression_state_dict.bin"}
+
+
+def test_verify_tells_not_downloaded_from_not_on_this_endpoint_and_promises_only_what_d_can_do(
+        tmp_path: Path, catalog_hub: LocalHub) -> None:
+    def summary(app: MusicgenApp) -> str:
+        return str(app.verify_pane.query_one("#verify-summary").render())
+
+    async def script(app: MusicgenApp, pilot: Pilot[int]) -> None:
+        assert app.entries["dataset:muso-ai/musicnet"].plan.status == "not on endpoint"  # type: ignore[union-attr]
+        await tick(app, pilot, "muso-ai/musicnet", "facebook/encodec_24khz")
+        await pilot.press("v")
+        await until(pilot, lambda: "PROBLEMS FOUND" in summary(app))
+        assert "d fetches 1 again; 1 not available on this endpoint" in summary(app)
+        details = {str(k.value): str(app.verify_pane.table.get_row(k)[-1]) for k in app.verify_pane.table.rows}
+        assert "not downloaded, and a download cannot bring it: not on this endpoint" in details.values(), details
+        assert any(d == "not downloaded" for d in details.values()), details
+        await pilot.press("1")
+        app.select_pane.move_to("model:facebook/encodec_24khz")
+        await pilot.press("space")  # untick: only the repo d cannot bring is left
+        assert not app.entries["model:facebook/encodec_24khz"].selected
+        await pilot.press("v")
+        await until(pilot, lambda: "cannot fetch them" in summary(app))
+        assert "1 not available on this endpoint: d cannot fetch them" in summary(app)
+
+    run(tmp_path, catalog_hub, script)

@@ -74,6 +74,7 @@ class MusicgenApp(WorkerApp):
         self.ended: dict[int, dict[str, Any] | None] = {}  # the results of the latest jobs the service ended
         self.run_results: dict[int, RunResult] = {}  # the jobs ended since the last note
         self.farewell = ""  # what quitting leaves behind, printed after the app
+        self.unavailable: dict[tuple[str, str], str] = {}  # ticked repos this endpoint lacks, at the last verify
         self.keymap: dict[str, str] = {}  # what set_keymap was given: the help and the hints show it
         keymap, self.keymap_errors = parse_keymap(settings.keymap)
         self.set_keymap(keymap)
@@ -236,7 +237,9 @@ class MusicgenApp(WorkerApp):
     def action_verify(self) -> None:
         self.action_pane("verify")
         self.verify_pane.start()
-        self.run_verify(self.select_pane.selected_refs() or None)
+        self.unavailable = {(e.ref.repo_type, e.ref.repo_id): e.plan.status.label for e in self.entries.values()
+                            if e.selected and e.plan is not None and not e.plan.ok}
+        self.run_verify(self.select_pane.selected_refs() or None, self.unavailable)
 
     def action_export(self) -> None:
         self.notify("Exporting inventories and checksums…")
@@ -411,7 +414,7 @@ class MusicgenApp(WorkerApp):
 
     def on_verify_finished(self, message: m.VerifyFinished) -> None:
         result = message.result
-        self.verify_pane.finish(result, message.report.relative_to(self.settings.root).as_posix())
+        self.verify_pane.finish(result, message.report.relative_to(self.settings.root).as_posix(), self.unavailable)
         self.select_pane.show_verified(result)
 
     def on_exported(self, message: m.Exported) -> None:

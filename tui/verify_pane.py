@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -59,13 +61,20 @@ class VerifyPane(Vertical):
             self._sort()
         self._summary()
 
-    def finish(self, result: VerifyResult, report: str) -> None:
+    def finish(self, result: VerifyResult, report: str, unavailable: Container[tuple[str, str]] = ()) -> None:
+        """The verdict; it promises a download only for the problems a download can mend (not those of repos this
+        endpoint does not have)."""
         c = result.counts
         if not c["checked"]:
             self.query_one("#verify-summary", Static).update("nothing to verify yet: no downloads in this root")
             return
+        elsewhere = sum(1 for p in result.problems if (p.repo_type, p.repo_id) in unavailable)
+        fetchable = len(result.problems) - elsewhere
+        d = key_of(self.app, "download")
         verdict = "all files match the Hub's hashes ✓" if result.ok else \
-            f"PROBLEMS FOUND ✗ ({key_of(self.app, 'download')} fetches them again)"
+            f"PROBLEMS FOUND ✗ ({d} fetches them again)" if not elsewhere else \
+            f"PROBLEMS FOUND ✗ ({elsewhere} not available on this endpoint: {d} cannot fetch them)" if not fetchable \
+            else f"PROBLEMS FOUND ✗ ({d} fetches {fetchable} again; {elsewhere} not available on this endpoint)"
         self.query_one(ProgressBar).update(total=max(1, c["checked"]), progress=max(1, c["checked"]))
         self.query_one("#verify-summary", Static).update(
             f"{verdict} · {c['ok']} OK · {c['mismatch']} mismatch · {c['missing']} missing · "

@@ -4,6 +4,7 @@ event), reads nothing else of the app, and only posts messages back."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import Any
 
 from textual import work
@@ -17,6 +18,7 @@ from core.progress import Coalescer
 from core.repos import RepoRef
 from core.service.client import ServiceError, Watch, connect, ensure, file_event
 from core.settings import Settings
+from core.states import CheckStatus
 
 from .messages import (
     DownloadProgress,
@@ -114,10 +116,19 @@ class WorkerApp(App[int]):
             self.post_message(ServiceFailed(f"cancel: {e}"))
 
     @work(thread=True, exclusive=True, group="verify", exit_on_error=False)
-    def run_verify(self, refs: list[RepoRef] | None) -> None:
+    def run_verify(self, refs: list[RepoRef] | None, unavailable: dict[tuple[str, str], str]) -> None:
+        """Verify; a repo never downloaded that this endpoint does not have (``unavailable``: its status) is said
+        to be so, not only "not downloaded": a download cannot bring it."""
         relay: Coalescer[FileCheck] = Coalescer(lambda batch: self.post_message(VerifyProgress(batch)),
                                                 key=lambda c: (c.source, c.repo_type, c.repo_id, c.path))
-        result = verify(self.settings.root, refs, on_check=relay.push, cancel=self.closing,
+
+        def on_check(c: FileCheck) -> None:
+            why = unavailable.get((c.repo_type, c.repo_id))
+            if why is not None and c.status is CheckStatus.MISSING and c.detail == "not downloaded":
+                c = replace(c, detail=f"not downloaded, and a download cannot bring it: {why}")
+            relay.push(c)
+
+        result = verify(self.settings.root, refs, on_check=on_check, cancel=self.closing,
                         on_queued=lambda files: self.post_message(VerifyQueued(files)))
         relay.flush()
         if self.closing.is_set():
