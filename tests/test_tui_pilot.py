@@ -348,3 +348,19 @@ def test_verify_tells_not_downloaded_from_not_on_this_endpoint_and_promises_only
         assert "1 not available on this endpoint: d cannot fetch them" in summary(app)
 
     run(tmp_path, catalog_hub, script)
+
+
+def test_a_long_reason_is_read_in_full_under_the_downloads_table(tmp_path: Path, catalog_hub: LocalHub) -> None:
+    async def go() -> None:
+        app = app_for(tmp_path, catalog_hub)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: all(e.plan is not None for e in app.entries.values()))
+            reason = app.entries["dataset:muso-ai/musicnet"].plan.message  # type: ignore[union-attr]
+            assert reason and len(reason) > 80
+            await tick(app, pilot, "muso-ai/musicnet")
+            await download(app, pilot)
+            detail = app.downloads_pane.query_one("#dl-detail")
+            assert " ".join(reason.split()) in " ".join(str(detail.render()).split())
+            assert detail.size.height >= -(-len(reason) // 78)  # wrapped, every line of it, not cut at 80
+
+    asyncio.run(go())
