@@ -9,7 +9,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,6 +139,15 @@ def subprocess_env(root: Path, **extra: str) -> dict[str, str]:
 
 def run_bin(args: list[str], root: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, env=subprocess_env(root, **extra), timeout=120)
+
+
+def eventually(cond: Callable[[], object], timeout: float = 30) -> None:
+    """Wait until ``cond()`` holds (polled every 50 ms), or fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition never met")
+        time.sleep(0.05)
 
 
 def repo_dir(root: Path, repo_type: str, repo_id: str) -> Path:

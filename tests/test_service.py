@@ -12,12 +12,11 @@ import socket
 import stat
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BIG_SIZE, bin_path, repo_dir, run_bin, subprocess_env, tree_bytes
+from conftest import BIG_SIZE, bin_path, eventually, repo_dir, run_bin, subprocess_env, tree_bytes
 
 from core.local.lock import LockHeld
 from core.service import client as service
@@ -34,14 +33,6 @@ def svc_root(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A root whose services end 2 s after they have nothing to do (conftest stops any left running)."""
     monkeypatch.setenv("MUSICGEN_SERVICE_IDLE", "2")
     return root
-
-
-def _until(cond: Callable[[], object], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition never met")
-        time.sleep(0.05)
 
 
 def _status(root: Path) -> dict[str, Any]:
@@ -72,7 +63,7 @@ def test_submit_subscribe_and_the_files_arrive_whole(svc_root: Path, hub: LocalH
                                                        "rate", "message", "job", "connections"}
     expected = {f.path: f.read() for f in hub.repos[("model", "acme/tiny-model")].files}
     assert tree_bytes(repo_dir(svc_root, "model", "acme/tiny-model")) == expected
-    _until(lambda: not socket_path(svc_root).exists(), timeout=15)  # idle, no client: it ends by itself
+    eventually(lambda: not socket_path(svc_root).exists(), timeout=15)  # idle, no client: it ends by itself
     assert _status(svc_root) == {"service": "not running", "files": []}
 
 
@@ -86,7 +77,7 @@ def test_owner_only_socket_one_service_per_root_and_a_stale_socket(svc_root: Pat
     with service.connect(svc_root) as still:  # type: ignore[union-attr]
         assert still.request({"op": "status"})["pid"] == pid  # the first still answers
     os.kill(pid, signal.SIGKILL)  # a killed service leaves its socket behind
-    _until(lambda: not _alive(pid))
+    eventually(lambda: not _alive(pid))
     assert path.exists()
     assert service.connect(svc_root) is None and not path.exists()  # nobody listens: cleaned
     with service.ensure(svc_root) as client:  # and the next client starts a new one
@@ -94,7 +85,7 @@ def test_owner_only_socket_one_service_per_root_and_a_stale_socket(svc_root: Pat
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     with service.connect(svc_root) as client:  # type: ignore[union-attr]
         client.request({"op": "stop"})
-    _until(lambda: not path.exists())
+    eventually(lambda: not path.exists())
     os.chmod(svc_root, 0o700)
     sock.bind(str(path))
     os.chmod(path, 0o666)  # someone else's kind of socket: refused, never connected to
@@ -123,7 +114,7 @@ def test_detach_status_stop_then_resume_serves_the_file_once(svc_root: Path, hub
     r = run_bin([bin_path("musicgen-tui"), "download", "--model", "acme/big-file", "--run", "--detach"], svc_root)
     assert r.returncode == 0, r.stderr
     assert time.monotonic() - started < 15 and "status --follow" in r.stdout
-    _until(lambda: _files(svc_root, BIG).get("big.bin", {}).get("done", 0) > 0)
+    eventually(lambda: _files(svc_root, BIG).get("big.bin", {}).get("done", 0) > 0)
     r = run_bin([bin_path("musicgen-tui"), "status", "--json"], svc_root)
     assert r.returncode == 0 and '"service": "running"' in r.stdout and "big.bin" in r.stdout
     r = run_bin([bin_path("musicgen-tui"), "stop"], svc_root)
@@ -135,7 +126,7 @@ def test_detach_status_stop_then_resume_serves_the_file_once(svc_root: Path, hub
     r = run_bin([bin_path("musicgen-tui"), "download", "--model", "acme/big-file", "--run", "--detach"], svc_root)
     assert r.returncode == 0, r.stderr
     before = partial[0].stat().st_size
-    _until(lambda: partial[0].exists() and partial[0].stat().st_size > before)
+    eventually(lambda: partial[0].exists() and partial[0].stat().st_size > before)
     os.kill(_status(svc_root)["pid"], signal.SIGKILL)
     hub.clear_faults()
     r = run_bin([bin_path("musicgen-tui"), "download", "--model", "acme/big-file", "--run", "--detach"], svc_root)
@@ -165,12 +156,12 @@ def test_a_hang_up_never_stops_a_detached_download(svc_root: Path, hub: LocalHub
     cmd = f"env -i {env} {mgt} download --model acme/big-file --run --detach; sleep 60"
     subprocess.run(["tmux", "-L", server, "new-session", "-d", "-x", "80", "-y", "24", cmd], check=True)
     try:
-        _until(lambda: _files(svc_root, BIG).get("big.bin", {}).get("done", 0) > 0)
+        eventually(lambda: _files(svc_root, BIG).get("big.bin", {}).get("done", 0) > 0)
     finally:
         subprocess.run(["tmux", "-L", server, "kill-server"], capture_output=True, check=False)
     done = _files(svc_root, BIG)["big.bin"]["done"]
-    _until(lambda: _files(svc_root, BIG).get("big.bin", {}).get("done", 0) > done)  # still arriving
-    _until(lambda: _files(svc_root, BIG).get("big.bin", {}).get("state") == "done", timeout=60)
+    eventually(lambda: _files(svc_root, BIG).get("big.bin", {}).get("done", 0) > done)  # still arriving
+    eventually(lambda: _files(svc_root, BIG).get("big.bin", {}).get("state") == "done", timeout=60)
     assert (repo_dir(svc_root, *BIG) / "big.bin").read_bytes() == hub.repos[BIG].get("big.bin").read()  # type: ignore[union-attr]
 
 
@@ -186,10 +177,10 @@ def test_a_hang_up_never_stops_a_foreground_download(root: Path, hub: LocalHub) 
     subprocess.run(["tmux", "-L", server, "new-session", "-d", "-x", "80", "-y", "24", cmd], check=True)
     folder = repo_dir(root, *BIG)
     try:
-        _until(lambda: any(p.stat().st_size > 0 for p in folder.rglob("*.incomplete")))
+        eventually(lambda: any(p.stat().st_size > 0 for p in folder.rglob("*.incomplete")))
     finally:
         subprocess.run(["tmux", "-L", server, "kill-server"], capture_output=True, check=False)
-    _until(lambda: (folder / "big.bin").is_file(), timeout=60)
+    eventually(lambda: (folder / "big.bin").is_file(), timeout=60)
     assert (folder / "big.bin").read_bytes() == hub.repos[BIG].get("big.bin").read()  # type: ignore[union-attr]
     assert not socket_path(root).exists()
 
@@ -220,14 +211,14 @@ def test_ctrl_c_of_a_run_through_the_service_cancels_its_job_only(svc_root: Path
     proc = subprocess.Popen([bin_path("musicgen-tui"), "download", "--model", "acme/big-file", "--run"],
                             env=subprocess_env(svc_root), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _until(lambda: _files(svc_root, BIG).get("big.bin", {}).get("done", 0) > 0)
+        eventually(lambda: _files(svc_root, BIG).get("big.bin", {}).get("done", 0) > 0)
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
     assert proc.returncode == 130 and "partial files are kept" in err
     seen: list[dict[str, Any]] = []
-    _until(lambda: seen.append(_status(svc_root)) or not seen[-1].get("busy"))  # the job stopped
+    eventually(lambda: seen.append(_status(svc_root)) or not seen[-1].get("busy"))  # the job stopped
     assert seen[-1]["service"] == "running"  # the service did not
     assert [f["state"] for f in seen[-1]["files"] if f["path"] == "big.bin"] != ["done"]
     assert list(repo_dir(svc_root, *BIG).rglob("*.incomplete"))
@@ -239,10 +230,10 @@ def test_cancel_one_file_then_one_repo_and_the_rest_runs_on(svc_root: Path, hub:
     hub.inject(Fault("slow", "big.bin", times=1000, delay=0.2))
     with service.ensure(svc_root) as client:
         client.request({"op": "submit", "repos": [["model", "acme/big-file"], ["model", "acme/tiny-model"]]})
-    _until(lambda: _files(svc_root, BIG).get("big.bin", {}).get("done", 0) > 0)
+    eventually(lambda: _files(svc_root, BIG).get("big.bin", {}).get("done", 0) > 0)
     r = cli("cancel", "--model", "acme/big-file", "--file", "big.bin")
     assert r.code == 0 and "cancelled acme/big-file/big.bin in 1 job(s)" in r.out, r.err
-    _until(lambda: not _status(svc_root)["busy"])
+    eventually(lambda: not _status(svc_root)["busy"])
     big = _files(svc_root, BIG)
     assert big["big.bin"]["state"] == "failed" and big["big.bin"]["message"].startswith("cancelled")
     assert big["small.txt"]["state"] == "done"
@@ -251,10 +242,10 @@ def test_cancel_one_file_then_one_repo_and_the_rest_runs_on(svc_root: Path, hub:
     assert partial and 0 < partial[0].stat().st_size < BIG_SIZE
     with service.connect(svc_root) as client:  # type: ignore[union-attr]
         job = client.request({"op": "submit", "repos": [["model", "acme/big-file"]]})["job"]
-    _until(lambda: _files(svc_root, BIG)["big.bin"]["state"] == "downloading")
+    eventually(lambda: _files(svc_root, BIG)["big.bin"]["state"] == "downloading")
     r = cli("cancel", "--model", "acme/big-file")
     assert r.code == 0 and "cancelled acme/big-file in 1 job(s)" in r.out
-    _until(lambda: not _status(svc_root)["busy"])
+    eventually(lambda: not _status(svc_root)["busy"])
     status = _status(svc_root)
     assert status["service"] == "running" and status["results"][str(job)]["repos"][0]["failed"][0]["path"] == "big.bin"
     assert "nothing to cancel" in cli("cancel").out

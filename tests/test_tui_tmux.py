@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import BIG_SIZE, bin_path, repo_dir, run_bin, subprocess_env
+from conftest import BIG_SIZE, bin_path, eventually, repo_dir, run_bin, subprocess_env
 
 from localhub import Fault, LocalHub
 
@@ -115,13 +115,6 @@ def _big(root: Path) -> dict[str, object]:
     return next((f for f in files if f["path"] == "big.bin"), {})
 
 
-def _until(cond: Callable[[], object], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.1)
-
-
 def test_the_apps_download_outlives_its_terminal_and_shows_in_the_next_app(tmp_path: Path, hub: LocalHub) -> None:
     """``d`` in the app, then its terminal goes (the tmux server killed: a hang-up): the service downloads on;
     a new app shows the file live; ``status --json`` and ``stop`` reach it; a new run resumes the partial file,
@@ -139,11 +132,11 @@ def test_the_apps_download_outlives_its_terminal_and_shows_in_the_next_app(tmp_p
         first.keys("Enter")
         first.wait(lambda s: "acme/big-file" in s and "1 selected" in s)
         first.keys("d")
-        _until(lambda: int(_big(root).get("done", 0)) > 0)  # type: ignore[call-overload]
+        eventually(lambda: int(_big(root).get("done", 0)) > 0)  # type: ignore[call-overload]
     finally:
         first.tmux("kill-server")
     done = int(_big(root)["done"])  # type: ignore[call-overload]
-    _until(lambda: int(_big(root).get("done", 0)) > done)  # type: ignore[call-overload]  # still arriving
+    eventually(lambda: int(_big(root).get("done", 0)) > done)  # type: ignore[call-overload]  # still arriving
     second = _app_in_tmux(root, hub, f"mgt-app-again-{os.getpid()}")
     try:
         second.wait(lambda s: "facebook/musicgen-small" in s)

@@ -115,8 +115,7 @@ class SegmentedAttempt:
                   and ranges[-1].end == size and all(0 <= r.done <= r.end - r.start for r in ranges)
                   and all(r.done == 0 or r.start + r.done <= have for r in ranges))
             if ok:
-                self.durable = [r.done for r in ranges] if not trust_written else [d for _a, _b, _w, d in
-                                                                                   saved["ranges"]]
+                self.durable = [entry[3] for entry in saved["ranges"]]
                 return ranges
         except (OSError, ValueError, KeyError, TypeError):
             pass
