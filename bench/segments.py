@@ -13,7 +13,6 @@ Usage: python bench/segments.py [--quick] [--connections N]   (--quick: 32 MiB f
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import signal
@@ -25,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import HERE, HF, MGT, env  # bench/ is scripts, not a package
+from run import HERE, HF, MGT, env, write_random  # bench/ is scripts, not a package
 
 sys.path.insert(0, str(HERE))
 from localhub import Fault, HubFile, HubRepo, LocalHub
@@ -34,15 +33,10 @@ MiB = 1 << 20
 LIMIT = 8_000_000  # bytes a second, each connection
 
 
-def blob_file(path: Path, size: int, seed: str) -> Path:
-    """A file of ``size`` pseudo-random bytes (kept between runs)."""
-    if path.exists() and path.stat().st_size == size:
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    block = hashlib.sha256(seed.encode()).digest() * 32768  # 1 MiB
-    with open(path, "wb") as fh:
-        for i in range(size // MiB):
-            fh.write(hashlib.sha256(b"%d" % i).digest() + block[32:])
+def kept_random(path: Path, size: int) -> Path:
+    """``size`` random bytes at ``path``, kept between runs."""
+    if not (path.exists() and path.stat().st_size == size):
+        write_random(path, size)
     return path
 
 
@@ -90,7 +84,7 @@ def main() -> None:
     n = args.connections
     size, pair = (32 * MiB, 48 * MiB) if args.quick else (256 * MiB, 384 * MiB)
     data = Path(tempfile.gettempdir()) / "musicgen-bench-segments"
-    big = blob_file(data / f"one-{size}.bin", size, "one")
+    big = kept_random(data / f"one-{size}.bin", size)
     work = Path(tempfile.mkdtemp(prefix="musicgen-segments-"))
     print(f"# segmented downloads: {size // MiB} MiB, {n} connections, 2 cores, {time.strftime('%Y-%m-%d')}",
           flush=True)
@@ -145,7 +139,7 @@ def main() -> None:
               f"{killed_served:.3f}× (goal ≤ 1.10×); byte-identical {ok}; hf cache verify exit "
               f"{verify.returncode}", flush=True)
         # 4. memory, two big files at once
-        a, b = blob_file(data / f"a-{pair}.bin", pair, "a"), blob_file(data / f"b-{pair}.bin", pair, "b")
+        a, b = kept_random(data / f"a-{pair}.bin", pair), kept_random(data / f"b-{pair}.bin", pair)
         hub.add(repo("acme/pair", {"a.safetensors": a, "b.safetensors": b}))
         rss = peak_rss_of([MGT, "download", "--model", "acme/pair", "--run", "--root", str(work / "pair")], e)
         print(f"4  peak RSS fetching two {pair // MiB} MiB files in ranges: {rss:.1f} MB (goal ≤ 150)", flush=True)

@@ -168,8 +168,8 @@ class SegmentedAttempt:
     def run(self, url: str, headers: dict[str, str]) -> str:
         """Fetch every missing range; returns the hex digest of the whole file. On any error the progress is
         saved and the error raised (the next attempt or run continues from there)."""
-        self.ranges = self._load()
-        self.location, cdn_headers = self._resolve(url, headers)
+        self.location, cdn_headers = self._resolve(url, headers)  # before the partial is touched: a failed
+        self.ranges = self._load()  # resolve leaves a single stream's partial where it was, for the next attempt
         fd = os.open(self.data, os.O_RDWR)
         started, present = time.monotonic(), self._present()
         hasher = Prefix(self, fd)
