@@ -7,7 +7,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from core.sizes import human
+from core.sizes import eta, human
 from core.states import FileState
 
 if TYPE_CHECKING:
@@ -65,6 +65,7 @@ class ProgressPrinter:
         self.lock, self.out_lock = threading.Lock(), threading.Lock()
         self.active: dict[tuple[str, str, str], int] = {}  # bytes on disk of each file in flight
         self.resumed: dict[tuple[str, str, str], int] = {}  # bytes kept for resume of each queued partial file
+        self.retrying: dict[tuple[str, str, str], str] = {}  # the retry reason printed for each file in flight
         self.files = self.bytes_total = self.bytes_ended = self.bytes_queued = 0
         self.finished = self.failed = self.base = 0
         self.started = self.last = self.flushed = time.monotonic()
@@ -91,6 +92,7 @@ class ProgressPrinter:
                 if e.state in ENDED:
                     self.bytes_ended += e.done
                     self.active.pop(key, None)
+                    self.retrying.pop(key, None)
                 else:
                     self.active[key] = e.done
             if e.state is FileState.DONE:
@@ -101,7 +103,8 @@ class ProgressPrinter:
             elif e.state is FileState.FAILED:
                 self.failed += 1
                 line = f"FAILED  {e.repo_id}/{e.path}: {e.message}"
-            elif e.message:
+            elif e.message and self.retrying.get(key) != e.message:  # once a reason: a retry's events all carry it
+                self.retrying[key] = e.message
                 line = f"retry   {e.repo_id}/{e.path}: {e.message}"
             if self.quiet:
                 return
@@ -119,8 +122,9 @@ class ProgressPrinter:
     def _status(self) -> str:
         done = self.bytes_ended + self.bytes_queued + sum(self.active.values())
         rate = (done - self.base) / max(self._time() - self.started, 1e-6)  # bytes of this run only
-        return (f"[{human(done)} / {human(self.bytes_total)}, {human(int(rate))}/s] {self.finished} done, "
-                f"{self.failed} failed, {self.files - self.finished - self.failed} to go")
+        return (f"[{human(done)} / {human(self.bytes_total)}, {human(int(rate))}/s, ETA "
+                f"{eta(self.bytes_total - done, rate)}] {self.finished} done, {self.failed} failed, "
+                f"{self.files - self.finished - self.failed} to go")
 
     def _write(self, batch: list[str]) -> None:
         """Progress is for a terminal that may be gone (a hang-up): a write that fails ends the printing, never

@@ -1,4 +1,4 @@
-"""Byte sizes: parse ``100M``/``1.5G`` and print human sizes (humanize, binary units)."""
+"""Byte sizes: parse ``100M``/``1.5G`` and print human sizes (humanize, binary units) and times left."""
 
 from __future__ import annotations
 
@@ -21,3 +21,17 @@ def human(n: int) -> str:
     import humanize
 
     return humanize.naturalsize(n, binary=True, format="%.1f")
+
+
+def eta(remaining: int, bps: float) -> str:
+    """The time ``remaining`` bytes take at ``bps``: ``42s``, ``3m05s``, ``1h20m``; ``?`` with no rate yet."""
+    if remaining <= 0:
+        return "-"
+    if bps <= 0:
+        return "?"
+    s = int(remaining / bps + 0.999)
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    if s >= 60:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s}s"

@@ -208,3 +208,36 @@ def test_progress_lines_from_many_threads_arrive_whole_and_in_full(capsys) -> No
                                                  if i != 7}
     assert sorted(failed) == sorted(f"FAILED  acme/x/t{t}/f7.bin: boom" for t in range(8))
     assert all(ln.startswith(("done    ", "FAILED  ", "[")) for ln in lines)  # no line cut into another
+
+
+def test_progress_prints_each_retry_once_and_totals_with_an_eta(capsys) -> None:  # type: ignore[no-untyped-def]
+    """Every event of a retried attempt carries its reason: the line is printed once a reason, not per event."""
+    from cli.progress import ProgressPrinter
+    from core.hub.download import FileEvent
+    from core.states import FileState
+
+    printer = ProgressPrinter(interval=0.0)
+    printer._time = lambda: 4.0  # four seconds into the run, for every event
+    printer.started = printer.last = printer.flushed = 0.0
+
+    def event(state: FileState, done: int, message: str | None = None) -> None:
+        printer.on_event(FileEvent("acme/x", "model", "a.bin", state, done, 1_000, 100.0, message))
+
+    event(FileState.QUEUED, 0)
+    event(FileState.DOWNLOADING, 100)
+    for done in (200, 300, 400):
+        event(FileState.DOWNLOADING, done, "retrying (attempt 2 of 6): connection reset")
+    for done in (500, 600):
+        event(FileState.DOWNLOADING, done, "retrying (attempt 3 of 6): connection reset")
+    event(FileState.DONE, 1_000)
+    printer.finish()
+    lines = capsys.readouterr().err.splitlines()
+    assert [ln for ln in lines if ln.startswith("retry")] == [
+        "retry   acme/x/a.bin: retrying (attempt 2 of 6): connection reset",
+        "retry   acme/x/a.bin: retrying (attempt 3 of 6): connection reset"]
+    assert "[400 Bytes / 1000 Bytes, 100 Bytes/s, ETA 6s] 0 done, 0 failed, 1 to go" in lines
+
+
+def test_progress_every_must_be_positive(cli) -> None:  # type: ignore[no-untyped-def]
+    r = cli("download", "--model", "acme/tiny-model", "--run", "--progress-every", "0")
+    assert r.code == 2 and r.err.strip() == "musicgen-tui: error: --progress-every must be more than 0 seconds"

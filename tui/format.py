@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rich.markup import escape
 
+from core.sizes import eta as eta  # the panes' ETAs are the CLI's
 from core.sizes import human
 
 BAR_WIDTH = 10
@@ -23,19 +24,6 @@ def rate(bps: float) -> str:
             v = bps / scale
             return f"{v:.1f} {unit}/s" if v < 10 else f"{v:.0f} {unit}/s"
     return f"{bps:.0f} B/s"
-
-
-def eta(remaining: int, bps: float) -> str:
-    if remaining <= 0:
-        return "-"
-    if bps <= 0:
-        return "?"
-    s = int(remaining / bps + 0.999)
-    if s >= 3600:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    if s >= 60:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s}s"
 
 
 def bar(done: int, total: int, width: int = BAR_WIDTH) -> str:

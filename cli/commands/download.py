@@ -45,6 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --run: hand the download to this root's service and return at once "
                         "(watch with status --follow, end with stop)")
     p.add_argument("--json", action="store_true", help="print the plan and results as JSON on stdout")
+    p.add_argument("--progress-every", type=float, default=5.0, metavar="SECONDS",
+                   help="with --run, when stderr is no terminal: seconds between the totals lines (default 5)")
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
@@ -52,6 +54,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
         raise UsageError("--max-workers must be at least 1")
     if args.connections is not None and args.connections < 1:
         raise UsageError("--connections must be at least 1")
+    if not args.progress_every > 0:
+        raise UsageError("--progress-every must be more than 0 seconds")
     settings = settings_for(args)
     catalog = catalog_for(settings)
     refs = refs_from(args, catalog, groups=True)
@@ -102,7 +106,7 @@ def _run(args: argparse.Namespace, settings: Settings, plan: Plan, out: Output) 
                   f"({human(plan.bytes_to_fetch)} to fetch + {human(plan.min_free)} margin, MUSICGEN_MIN_FREE), "
                   f"free {human(plan.free_bytes)}; free some space or use --force")
         return EXIT_FAILED
-    printer = ProgressPrinter(quiet=out.as_json)
+    printer = ProgressPrinter(quiet=out.as_json, interval=args.progress_every)
     # A closed terminal (a dropped SSH link) sends a hang-up: the download runs on without a terminal, its
     # progress unprinted, and ends as it would have (``download --detach`` hands it to the service instead).
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -164,7 +168,7 @@ def _through_service(args: argparse.Namespace, settings: Settings, refs: list[Re
 
     from ..progress import ProgressPrinter
 
-    printer = ProgressPrinter(quiet=out.as_json)
+    printer = ProgressPrinter(quiet=out.as_json, interval=args.progress_every)
     seen: set[tuple[str, str, str]] = set()  # the job's files met so far
     said: dict[str, str] = {}
     ended: dict[str, Any] | None = None

@@ -37,7 +37,8 @@ Outcome = tuple[FileState, str | None]  # how a file ended, and why when it fail
 
 @dataclass(frozen=True, slots=True)
 class FileEvent:
-    """Progress of one file. ``done``/``total`` are bytes; ``rate`` is bytes a second in this run."""
+    """Progress of one file. ``done``/``total`` are bytes; ``rate`` is bytes a second in this run. A download's
+    ``message`` says why it is downloading again: every event of a retried attempt carries it."""
 
     repo_id: str
     repo_type: str
@@ -193,6 +194,13 @@ class Downloader:
         self.on_event(FileEvent(rp.ref.repo_id, rp.ref.repo_type, fp.remote.path, state, done, fp.remote.size,
                                 rate, message, connections))
 
+    def _progress(self, rp: RepoPlan, fp: FilePlan, note: str | None) -> Callable[..., None]:
+        """One attempt's progress callback, ``(done, rate[, connections])``: on a retry each event says why."""
+        def report(done: int, rate: float, connections: int = 0) -> None:
+            self._emit(rp, fp, FileState.DOWNLOADING, done, rate, note, connections)
+
+        return report
+
     def _fetch_one(self, rp: RepoPlan, fp: FilePlan) -> Outcome:
         """Fetch one file; every error becomes its outcome (a repo-level one stops the repo's other files)."""
         key = (rp.ref.repo_type, rp.ref.repo_id)
@@ -255,20 +263,19 @@ class Downloader:
         corrupt = 0
         backoff = Backoff(stop)
         last_error: BaseException | None = None
+        note: str | None = None  # why the file is downloading again: every progress event of the retry says it
         segmented = self.connections > 1 and remote.size >= self.settings.segment_min
         if not segmented:
             to_single(incomplete)  # a segmented partial from a run with ranges: its first bytes are kept
-        for _attempt in range(self.settings.retries):
+        tries = self.settings.retries
+        for tried in range(tries):
             attempt: Attempt | SegmentedAttempt
             if segmented:
                 attempt = SegmentedAttempt(
-                    remote, incomplete, stop,
-                    lambda done, rate, n: self._emit(rp, fp, FileState.DOWNLOADING, done, rate, connections=n),
-                    connections=self.connections, retries=self.settings.retries, endpoint=self.settings.endpoint,
-                    slots=self._slots)
+                    remote, incomplete, stop, self._progress(rp, fp, note), connections=self.connections,
+                    retries=self.settings.retries, endpoint=self.settings.endpoint, slots=self._slots)
             else:
-                attempt = Attempt(remote, incomplete, stop,
-                                  lambda done, rate: self._emit(rp, fp, FileState.DOWNLOADING, done, rate))
+                attempt = Attempt(remote, incomplete, stop, self._progress(rp, fp, note))
             try:
                 digest = attempt.run(url, self._headers)
             except Cancelled:
@@ -284,9 +291,11 @@ class Downloader:
                 if not is_transient(e, self.settings.endpoint):
                     raise
                 last_error = e
-                self._emit(rp, fp, FileState.DOWNLOADING, metadata.partial_size(paths, remote.etag),
-                           message=f"retrying: {self._describe(e)}")
-                backoff.pause(e)
+                if tried + 1 < tries:  # the last attempt's error ends the file below, with no wait before
+                    note = f"retrying (attempt {tried + 2} of {tries}): {self._describe(e)}"
+                    self._emit(rp, fp, FileState.DOWNLOADING, metadata.partial_size(paths, remote.etag),
+                               message=note)
+                    backoff.pause(e)
                 continue
             finally:
                 with self._lock:  # once per attempt, not per chunk: the byte counter stays off the hot path
@@ -301,7 +310,8 @@ class Downloader:
                            f"{corrupt} downloads gave {digest[:12]}… (nothing kept)")
                     self._emit(rp, fp, FileState.FAILED, 0, message=msg)
                     return FileState.FAILED, msg
-                self._emit(rp, fp, FileState.DOWNLOADING, 0, message=f"{remote.algorithm} mismatch, downloading again")
+                note = f"{remote.algorithm} mismatch, downloading again"
+                self._emit(rp, fp, FileState.DOWNLOADING, 0, message=note)
                 continue
             if segmented:
                 data, state = segmented_paths(incomplete)
@@ -312,7 +322,7 @@ class Downloader:
             metadata.write_metadata(paths, commit, remote.etag)
             self._emit(rp, fp, FileState.DONE, remote.size)
             return FileState.DONE, None
-        msg = f"gave up after {self.settings.retries} attempts: {self._describe(last_error)}" \
+        msg = f"gave up after {tries} attempts: {self._describe(last_error)}" \
             if last_error else "gave up"
         self._emit(rp, fp, FileState.FAILED, metadata.partial_size(paths, remote.etag), message=msg)
         return FileState.FAILED, msg
