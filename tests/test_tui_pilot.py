@@ -364,3 +364,67 @@ def test_a_long_reason_is_read_in_full_under_the_downloads_table(tmp_path: Path,
             assert detail.size.height >= -(-len(reason) // 78)  # wrapped, every line of it, not cut at 80
 
     asyncio.run(go())
+
+
+def test_a_retry_is_read_without_a_key_and_planning_gives_way_to_the_files(tmp_path: Path,
+                                                                           catalog_hub: LocalHub) -> None:
+    """While a file is retried (every event of the retry carries its reason) its row reads "retrying" and the
+    line under the table gives the reason with the cursor elsewhere; the planning note goes with the first files."""
+    from core.hub.download import FileEvent
+    from core.states import FileState
+    from tui.messages import DownloadProgress
+
+    small = "facebook/musicgen-small"
+    reason = "retrying (attempt 2 of 6): connection failed: ReadError: [Errno 104] Connection reset by peer"
+
+    def event(path: str, state: FileState, done: int, message: str | None = None) -> FileEvent:
+        return FileEvent(small, "model", path, state, done, 1_000, 50.0 if state is FileState.DOWNLOADING else 0.0,
+                         message)
+
+    async def go() -> None:
+        app = app_for(tmp_path, catalog_hub)
+        async with app.run_test(size=(80, 24)) as pilot:
+            pane = app.downloads_pane
+            await pilot.press("2")
+            pane.reset("planning 1 repo…", planning=True)
+            assert "planning 1 repo…" in str(pane.query_one("#dl-summary").render())
+            app.post_message(DownloadProgress([event("a.bin", FileState.DOWNLOADING, 100),
+                                               event("b.bin", FileState.DOWNLOADING, 600, reason)]))
+            detail = pane.query_one("#dl-detail")
+            await until(pilot, lambda: "b.bin" in str(detail.render()))
+            table = pane.table
+            assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == "model:" + small + ":a.bin"
+            assert " ".join(str(detail.render()).split()) == f"↻ {small}/b.bin: {reason}"
+            assert "planning" not in str(pane.query_one("#dl-summary").render())
+            app.post_message(DownloadProgress([event("b.bin", FileState.DOWNLOADING, 800, reason)]))
+            await pilot.pause()
+            assert pane.rows["model:" + small + ":b.bin"].label == "retrying"
+            app.post_message(DownloadProgress([event("b.bin", FileState.DONE, 1_000)]))
+            await until(pilot, lambda: str(detail.render()).strip() == "")
+            assert pane.rows["model:" + small + ":b.bin"].state is FileState.DONE
+
+    asyncio.run(go())
+
+
+def test_the_summary_speed_is_what_arrived_not_the_sum_of_the_files_rates() -> None:
+    """A big file at 540 KiB/s beside small files that finish before they report a rate: the summary's speed
+    (and so its ETA) follows the bytes that arrived over the last seconds; before any, the files' own rates."""
+    from core.hub.download import FileEvent
+    from core.states import FileState
+    from tui.downloads_pane import FileRow, Tally
+
+    tally = Tally()
+    big = FileRow("acme/x", "big.bin", 10 << 20, rate=540 * 1024, state=FileState.DOWNLOADING)
+    small = [FileRow("acme/x", f"{i}.wav", 160 << 10) for i in range(36)]
+
+    def finish(rows: list[FileRow]) -> None:
+        for row in rows:
+            tally.add(row.path, row)
+            tally.change(row.path, row, FileEvent("acme/x", "model", row.path, FileState.DONE, 160 << 10, 160 << 10))
+
+    assert tally.overall(0.0, [big]) == 540 * 1024  # nothing arrived yet: the file's own rate
+    finish(small[:12])
+    assert tally.overall(1.0, [big]) == 540 * 1024  # the window has just begun
+    finish(small[12:])
+    assert tally.overall(2.0, [big]) == 24 * (160 << 10)  # 3.75 MiB in that second, whatever the big file said
+    assert tally.overall(8.0, [big]) == 0.0  # nothing for six seconds: stalled, the stale rate is not believed

@@ -208,7 +208,7 @@ class MusicgenApp(WorkerApp):
             return
         profiles = self.select_pane.profiles()
         self.action_pane("downloads")
-        self.downloads_pane.reset(f"planning {len(refs)} repos…")
+        self.downloads_pane.reset(f"planning {len(refs)} repo{'s' if len(refs) != 1 else ''}…", planning=True)
         self._submit({"op": "submit", "repos": [[r.repo_type, r.repo_id] for r in refs],
                       "profiles": [[r.repo_type, r.repo_id, p] for r, p in profiles.items() if r in refs],
                       "cache": "write"})
@@ -229,8 +229,7 @@ class MusicgenApp(WorkerApp):
         if self.downloading:
             self.cancel_event.set()
             self.cancel_downloads()
-            self.downloads_pane.note = "cancelling… partial files are kept for resume"
-            self.downloads_pane.update_summary()
+            self.downloads_pane.say("cancelling… partial files are kept for resume")
         else:
             self.notify("No download is running.")
 
@@ -399,8 +398,7 @@ class MusicgenApp(WorkerApp):
         self._download_done(note)
 
     def _download_done(self, note: str) -> None:
-        self.downloads_pane.note = note
-        self.downloads_pane.update_summary()
+        self.downloads_pane.say(note)
         self.select_pane.update_summary(self.disk_free(self.settings.root))
         if self.background:
             self.scan_local()

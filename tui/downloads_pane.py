@@ -82,14 +82,25 @@ class Tally:
         self.fetched = 0  # bytes that arrived in this run (not those kept from an earlier one)
         self.samples: deque[tuple[float, int]] = deque()  # (time, bytes fetched) over the last SPEED_WINDOW
 
-    def speed(self, now: float) -> float:
-        """Bytes a second over the last few seconds: small files, 160 finishing a second, each report no rate
-        of their own while they are in flight."""
+    def speed(self, now: float) -> float | None:
+        """Bytes a second over the last few seconds, from the first bytes on; None until they span half a second.
+        Small files, 160 finishing a second, each report no rate of their own while they are in flight."""
+        if not self.fetched:  # an idle pane's samples would stretch the first window over the idle time
+            self.samples.clear()
+            return None
         self.samples.append((now, self.fetched))
         while len(self.samples) > 2 and now - self.samples[1][0] >= SPEED_WINDOW:
             self.samples.popleft()
         then, before = self.samples[0]
-        return max(0.0, (self.fetched - before) / (now - then)) if now - then >= 0.5 else 0.0
+        return max(0.0, (self.fetched - before) / (now - then)) if now - then >= 0.5 else None
+
+    def overall(self, now: float, streaming: list[FileRow]) -> float:
+        """The summary's speed: what arrived over the last few seconds (nothing, when the files stall), and until
+        that is known, the streaming files' own rates. (Their sum alone said 540 KiB/s, and an ETA six times too
+        long, for a big file beside eight small ones at 4 MiB/s: a file in flight a third of a second reports no
+        rate.)"""
+        speed = self.speed(now)
+        return sum(r.rate for r in streaming) if speed is None else speed
 
     def add(self, key: str, row: FileRow) -> None:
         self.states[row.state] += 1
@@ -137,6 +148,7 @@ class DownloadsPane(Vertical):
         self.summary_due = False  # a timer will show the latest figures
         self.texts: dict[str, tuple[str, int]] = {}  # what the summary and detail lines show, and their height
         self.note = ""
+        self.planning_note = False  # the note says what planning does: the first files replace it
         self.summary_at = self.sorted_at = 0.0
         self.unsorted = False
         self.update_summary()
@@ -145,7 +157,8 @@ class DownloadsPane(Vertical):
     def table(self) -> LiveTable:
         return self.query_one("#dl-table", LiveTable)
 
-    def reset(self, note: str = "") -> None:
+    def reset(self, note: str = "", *, planning: bool = False) -> None:
+        """Empty the pane; ``note`` under the summary (a ``planning`` one goes when the first files come)."""
         gc.unfreeze()  # the rows frozen by ``_drain`` go back to the collector as they are let go
         self.rows.clear()
         self.tally = Tally()
@@ -153,13 +166,19 @@ class DownloadsPane(Vertical):
         self.backlog.clear()
         self.dirty = {}
         self.table.clear()
-        self.note = note
+        self.note, self.planning_note = note, planning
+        self.update_summary()
+
+    def say(self, note: str) -> None:
+        """A note under the summary that stays (a cancel, a run's end) until the next one."""
+        self.note, self.planning_note = note, False
         self.update_summary()
 
     def show_planning(self, steps: list[tuple[RepoRef, str]]) -> None:
         """Before the first row: what planning is doing, per repo (the latest step of each)."""
         self.planning.update((ref.repo_id, text) for ref, text in steps)
         self.note = "\n".join(f"planning {repo}: {text}" for repo, text in list(self.planning.items())[-3:])
+        self.planning_note = True
         self.update_summary()
 
     def apply(self, events: list[FileEvent]) -> None:
@@ -170,6 +189,8 @@ class DownloadsPane(Vertical):
         terminal gets a few bytes, not a full repaint, however many small files finish each second."""
         resort = False
         now = time.monotonic()
+        if self.planning_note:  # the plan is made: its files say the rest
+            self.note, self.planning_note = "", False
         for e in events:
             key = f"{e.repo_type}:{e.repo_id}:{e.path}"
             row = self.rows.get(key)
@@ -282,7 +303,7 @@ class DownloadsPane(Vertical):
     def update_summary(self) -> None:
         t = self.tally
         streaming = [self.rows[k] for k in t.active if self.rows[k].state is FileState.DOWNLOADING]
-        speed = sum(r.rate for r in streaming) or t.speed(time.monotonic())
+        speed = t.overall(time.monotonic(), streaming)
         finished = t.states[FileState.DONE] + t.states[FileState.SKIPPED]
         active = sum(n for s, n in t.states.items() if s.active)
         ranged = sum(r.connections for r in streaming)
@@ -318,7 +339,8 @@ class DownloadsPane(Vertical):
                 f"then press {keys['download']}")
 
     def show_detail(self) -> None:
-        """The reason of the highlighted row, else of the first failure: always one line, in the error colour."""
+        """The reason of the highlighted row, else of the first failure, else of a file being retried, in full
+        (wrapped): a failure marked ✗, a retry ↻."""
         table = self.table
         if table.row_count == 0:
             return
@@ -327,7 +349,11 @@ class DownloadsPane(Vertical):
         if row is None or not row.message:
             first = next(iter(self.tally.failed), None)
             row = self.rows.get(first) if first is not None else None
-        detail = f"✗ {row.where()}: {row.message}" if row is not None and row.message else ""
+        if row is None:  # the few files in flight, not the table: a retry's reason is seen without a key
+            row = next((r for r in map(self.rows.__getitem__, self.tally.active) if r.message), None)
+        detail = ""
+        if row is not None and row.message:
+            detail = f"{'✗' if row.state is FileState.FAILED else '↻'} {row.where()}: {row.message}"
         self._show("#dl-detail", detail)
 
     def on_data_table_row_highlighted(self) -> None:
