@@ -1,4 +1,5 @@
-"""The repos the local Hub serves: files in memory, on disk or of a virtual size, with the Hub's hashes."""
+"""The repos the local Hub serves: files in memory, tiled from a block, on disk or of a virtual size, with the Hub's
+hashes."""
 
 from __future__ import annotations
 
@@ -13,14 +14,34 @@ RepoType = Literal["model", "dataset"]
 Access = Literal["granted", "pending", "none"]  # a token's access to a gated repo: granted, requested, never asked
 
 
+@dataclass(frozen=True)
+class Tiled:
+    """``size`` bytes made of ``block`` over and over: a big stand-in served and hashed, held in little memory."""
+
+    block: bytes
+    size: int
+
+    def read(self, start: int, end: int) -> bytes:
+        block, n = self.block, len(self.block)
+        out = bytearray()
+        while start < end:
+            offset = start % n
+            piece = block[offset:offset + end - start]
+            out += piece
+            start += len(piece)
+        return bytes(out)
+
+
 @dataclass
 class HubFile:
-    """One file of a repo: bytes in memory, a file on disk, or a virtual size (never served)."""
+    """One file of a repo: bytes in memory or tiled from a block, a file on disk, or a virtual size (never
+    served)."""
 
     path: str
     data: bytes | None = None
     source: Path | None = None
     virtual_size: int | None = None
+    tiled: Tiled | None = None
     lfs: bool | None = None
     _digests: tuple[str, str] | None = field(default=None, repr=False)
 
@@ -28,6 +49,8 @@ class HubFile:
     def size(self) -> int:
         if self.data is not None:
             return len(self.data)
+        if self.tiled is not None:
+            return self.tiled.size
         if self.source is not None:
             return self.source.stat().st_size
         return self.virtual_size or 0
@@ -43,6 +66,8 @@ class HubFile:
         end = self.size if end is None else end
         if self.data is not None:
             return self.data[start:end]
+        if self.tiled is not None:
+            return self.tiled.read(start, min(end, self.tiled.size))
         if self.source is not None:
             with self.source.open("rb") as f:
                 f.seek(start)

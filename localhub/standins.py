@@ -1,7 +1,7 @@
-"""Small stand-ins for every catalog repo: the real repos' file names and folders, tiny deterministic bytes.
+"""Small stand-ins for every catalog repo: the real repos' file names and folders, deterministic bytes.
 
-Sizes follow the real files (see the shared reference notes) scaled down 50,000 times, so a whole catalog
-is a few megabytes and the demo and tests stay fast.
+Sizes follow the real files (see the shared reference notes) scaled down 50,000 times by default, so a whole
+catalog is a few megabytes and the tests stay fast; the demo scales them down 1,000 times (``localhub.demo``).
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ import pickle
 
 from core.catalog import default_catalog
 
-from .repos import HubFile, HubRepo
+from .repos import HubFile, HubRepo, Tiled
 
 SCALE = 50_000
+CLIP = 2_000  # bytes of a GTZAN clip stand-in (a real 30 s clip is 1.32 MB)
+BLOCK = 256 * 1024  # a bigger stand-in repeats its first BLOCK bytes: a catalog of 150 MB holds 35 MB
 KB, MB, GB = 1_000, 1_000_000, 1_000_000_000
 
 _TOKENIZER = {"special_tokens_map.json": 2_200, "spiece.model": 792 * KB, "tokenizer.json": 2_420 * KB,
@@ -100,13 +102,20 @@ def _bytes(seed: str, size: int) -> bytes:
     return bytes(out[:size])
 
 
-def _file(repo_id: str, path: str, real_size: int) -> HubFile:
+def _file(repo_id: str, path: str, real_size: int, scale: int) -> HubFile:
     if path.endswith(".json") and real_size < 100 * KB:
         text = json.dumps({"_name_or_path": repo_id, "stand_in": True, "file": path}, indent=2) + "\n"
         return HubFile(path, text.encode())
     if path == "compression_state_dict.bin" and real_size == _REFERENCE:
         return HubFile(path, reference_file(), lfs=True)
-    return HubFile(path, _bytes(repo_id + path, max(1, real_size // SCALE)))
+    return _random(path, repo_id + path, max(1, real_size // scale))
+
+
+def _random(path: str, seed: str, size: int) -> HubFile:
+    """A file of ``size`` bytes from ``seed``: the same first BLOCK bytes whatever the size."""
+    if size > BLOCK:
+        return HubFile(path, tiled=Tiled(_bytes(seed, BLOCK), size))
+    return HubFile(path, _bytes(seed, size))
 
 
 def _readme(repo_id: str, kind: str) -> HubFile:
@@ -117,8 +126,9 @@ def _readme(repo_id: str, kind: str) -> HubFile:
     return HubFile("README.md", (front + body).encode())
 
 
-def standin(repo_type: str, repo_id: str) -> HubRepo:
-    """The stand-in for one catalog repo."""
+def standin(repo_type: str, repo_id: str, scale: int = SCALE, clip: int = CLIP) -> HubRepo:
+    """The stand-in for one catalog repo, its files ``scale`` times smaller than the real ones (GTZAN's clips,
+    which the real repo holds in one archive, ``clip`` bytes each)."""
     if repo_type == "model":
         sizes = dict(_COMMON)
         if repo_id in _CODECS:
@@ -128,17 +138,18 @@ def standin(repo_type: str, repo_id: str) -> HubRepo:
             sizes = {"htdemucs.th": 84 * MB, "htdemucs_ft/f7e0c4bc-ba3fe64a.th": 84 * MB}
         else:
             sizes.update(_MODELS.get(repo_id, {"model.safetensors": 100 * MB}))
-        files = [_file(repo_id, p, s) for p, s in sizes.items()]
+        files = [_file(repo_id, p, s, scale) for p, s in sizes.items()]
         return HubRepo(repo_id, "model", [_readme(repo_id, "model"), *files])
     sizes = dict(_DATASETS.get(repo_id, {"data/train.csv": 1 * MB}))
-    files = [_file(repo_id, p, s) for p, s in sizes.items()]
+    files = [_file(repo_id, p, s, scale) for p, s in sizes.items()]
     if repo_id == "marsyas/gtzan":
-        files += [HubFile(f"data/genres/{g}/{g}.{i:05d}.wav", _bytes(f"{g}{i}", 2_000 + i)) for g in _GENRES
+        files += [_random(f"data/genres/{g}/{g}.{i:05d}.wav", f"{g}{i}", clip + i) for g in _GENRES
                   for i in range(10)]
     return HubRepo(repo_id, "dataset", [_readme(repo_id, "dataset"), *files])
 
 
-def catalog_standins(everything: bool = False) -> list[HubRepo]:
+def catalog_standins(everything: bool = False, *, scale: int = SCALE, clip: int = CLIP) -> list[HubRepo]:
     """Stand-ins in catalog order, shaped like the public Hub: the seed ids it lacks (entries with a ``source``)
     are left out, unless ``everything`` (a mirror that carries them under the seed id)."""
-    return [standin(e.ref.repo_type, e.repo_id) for e in default_catalog().entries if everything or not e.source]
+    return [standin(e.ref.repo_type, e.repo_id, scale, clip) for e in default_catalog().entries
+            if everything or not e.source]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import io
 import os
+import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
 
-from ..common import add_root
+from ..common import EXIT_INTERRUPTED, EXIT_OK, add_root
 from ..output import Output
 from . import checksums, download, inventory, verify
 
@@ -17,7 +19,7 @@ DEMO_REPOS = ["--model", "facebook/musicgen-small", "--model", "facebook/musicge
               "--model", "facebook/encodec_32khz", "--dataset", "google/musiccaps", "--dataset", "marsyas/gtzan"]
 STEPS: list[tuple[ModuleType, list[str]]] = [
     (download, ["--models", "--datasets"]),
-    (download, [*DEMO_REPOS, "--run"]),
+    (download, [*DEMO_REPOS, "--run", "--progress-every", "1"]),
     (inventory, []),
     (checksums, ["--min-size", "20K"]),
     (verify, []),
@@ -26,34 +28,64 @@ STEPS: list[tuple[ModuleType, list[str]]] = [
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--headless", action="store_true", help="run the workflow with the CLI instead of the app")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the temporary workspace when the demo ends (a --root folder is always kept)")
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
-    """Start the local Hub with stand-ins of the catalog in a (temporary) root, then open the app on it, or,
-    headless, plan, download, inventory, checksum and verify with the CLI, printing each step."""
+    """Start the demo's local Hub (stand-ins at 1/1,000 of the real sizes, each connection capped, one file
+    that breaks off once) for a workspace, a temporary one unless ``--root``, then open the app on it, or,
+    headless, plan, download, inventory, checksum and verify with the CLI, printing each step. A temporary
+    workspace is removed when the demo ends, unless ``--keep``; its path is printed either way."""
     import tempfile
 
-    from localhub import LocalHub
-    from localhub.standins import catalog_standins
+    from core.sizes import human
+    from localhub.demo import DEMO_LIMIT, DEMO_SCALE, demo_hub
 
-    workdir = Path(args.root) if args.root else Path(tempfile.mkdtemp(prefix="musicgen-tui-demo-"))
+    temporary = not args.root
+    workdir = Path(tempfile.mkdtemp(prefix="musicgen-tui-demo-")) if temporary else Path(args.root)
     workdir.mkdir(parents=True, exist_ok=True)
-    with LocalHub(catalog_standins()) as hub:
-        os.environ.update(HF_ENDPOINT=hub.url, MUSICGEN_MIN_FREE="0", MUSICGEN_ROOT=str(workdir))
-        os.environ.pop("HF_TOKEN", None)
-        if args.headless or not sys.stdout.isatty():
-            print(f"local Hub on {hub.url} serving {len(hub.repos)} stand-in repos; workspace: {workdir}\n")
-            return _scripted(workdir)
-        from core.settings import load_settings
-        from tui.app import make_app
+    fate = "removed when the demo ends; --keep keeps it" if temporary and not args.keep else "kept"
+    code = EXIT_OK
+    try:
+        with demo_hub() as hub:
+            os.environ.update(HF_ENDPOINT=hub.url, MUSICGEN_MIN_FREE="0", MUSICGEN_ROOT=str(workdir))
+            os.environ.pop("HF_TOKEN", None)
+            print(f"local Hub on {hub.url}: {len(hub.repos)} stand-in repos at 1/{DEMO_SCALE:,} of the real sizes, "
+                  f"{human(DEMO_LIMIT)}/s a connection\ndemo workspace: {workdir} ({fate})\n", flush=True)
+            if args.headless or not sys.stdout.isatty():
+                code = _scripted(workdir)
+            else:
+                code = _app(workdir, kept=not temporary or args.keep)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    finally:
+        print(_leave(workdir, temporary and not args.keep))
+    return code
 
-        code = make_app(load_settings(workdir)).run()
-        from core.service.client import stop
 
+def _app(workdir: Path, kept: bool) -> int:
+    from core.service.client import stop
+    from core.settings import load_settings
+    from tui.app import make_app
+
+    try:
+        return int(make_app(load_settings(workdir)).run() or 0)
+    finally:
         if stop(workdir):  # its downloads came from this process's Hub, which ends now
-            print("demo: the workspace's download service stopped with the demo's Hub (partial files are kept)")
-        print(f"demo workspace: {workdir}")
-        return int(code or 0)
+            print("demo: the workspace's download service stopped with the demo's Hub"
+                  + (" (partial files are kept)" if kept else ""))
+
+
+def _leave(workdir: Path, remove: bool) -> str:
+    """Remove the demo's workspace or keep it: the line that says which, and where."""
+    if not remove:
+        return f"demo workspace: {workdir}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    if workdir.exists():
+        return f"demo workspace: {workdir} (could not be removed in full)"
+    return f"demo workspace: {workdir} removed (musicgen-tui demo --keep keeps it)"
 
 
 def _scripted(workdir: Path) -> int:
@@ -61,7 +93,9 @@ def _scripted(workdir: Path) -> int:
     whose "not on this endpoint" rows are information, not failure."""
     import shlex
 
-    code = 0
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)  # the steps' lines between their progress lines on stderr
+    code = EXIT_OK
     for i, (command, argv) in enumerate(STEPS):
         print(f"$ musicgen-tui {command.__name__.rsplit('.', 1)[-1]} {shlex.join(argv)}".rstrip())
         parser = argparse.ArgumentParser(prog=f"musicgen-tui {command.__name__}")
@@ -72,5 +106,4 @@ def _scripted(workdir: Path) -> int:
         if i:
             code = max(code, result)
         print()
-    print(f"done: the workspace is in {workdir}")
     return code
