@@ -1,5 +1,5 @@
 """The demo's Hub: stand-ins big enough to watch arrive, each connection capped as a CDN caps it, and one file
-that breaks off midway once, so a retry that resumes is seen too.
+that breaks off partway once, so a retry that resumes is seen too.
 
 At 1/1,000 of the real sizes musicgen-small is 5.8 MB and its biggest file takes about 4.5 s at the cap; GTZAN
 holds 100 clips of about 165 kB; everything the demo's Hub serves adds up to about 150 MB.

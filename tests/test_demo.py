@@ -63,7 +63,7 @@ def test_demo_hub_is_big_enough_to_watch_and_light_on_disk() -> None:
     assert sum(len(f.data or b"") + len(f.tiled.block if f.tiled else b"") for f in files) < 50e6
     small = repos["facebook/musicgen-small"]
     assert max(f.size for f in small.files) / DEMO_LIMIT >= 4  # seconds its biggest file takes
-    assert small.get(FLAKY).size > 2 * FLAKY_AFTER  # type: ignore[union-attr]  # it breaks off midway
+    assert small.get(FLAKY).size > 2 * FLAKY_AFTER  # type: ignore[union-attr]  # it breaks off partway
     clips = [f for f in repos["marsyas/gtzan"].files if f.path.endswith(".wav")]
     assert len(clips) == 100 and min(f.size for f in clips) / DEMO_LIMIT >= 0.3
     assert sum(f.size for f in clips) / (8 * DEMO_LIMIT) >= 3  # eight at a time, the queue moves for seconds
@@ -83,7 +83,7 @@ def test_demo_hub_caps_each_connection() -> None:
 
 
 def test_demo_flaky_file_breaks_off_once_and_resumes(tmp_path: Path) -> None:
-    """The demo's one fault: the first state_dict.bin breaks off midway, is retried, and resumes from what
+    """The demo's one fault: the first state_dict.bin breaks off partway, is retried, and resumes from what
     arrived; every event of the retry says so (the app's row reads "retrying" until the file is done)."""
     from core.hub.download import Downloader, FileEvent
     from core.hub.planner import Choice, make_plan
