@@ -95,10 +95,9 @@ class Tally:
         return max(0.0, (self.fetched - before) / (now - then)) if now - then >= 0.5 else None
 
     def overall(self, now: float, streaming: list[FileRow]) -> float:
-        """The summary's speed: what arrived over the last few seconds (nothing, when the files stall), and until
-        that is known, the streaming files' own rates. (Their sum alone said 540 KiB/s, and an ETA six times too
-        long, for a big file beside eight small ones at 4 MiB/s: a file in flight a third of a second reports no
-        rate.)"""
+        """The summary's speed: what arrived over the last few seconds (0 when the files stall), and until that is
+        known, the streaming files' own rates (their sum misses the small files, which finish before they report
+        one)."""
         speed = self.speed(now)
         return sum(r.rate for r in streaming) if speed is None else speed
 
