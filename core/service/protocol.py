@@ -20,7 +20,8 @@ Requests, each answered by one line (``{"ok": false, "error": "one line"}`` when
   [FILE, ...]}`` (the files changed since the last one, at most every ``TICK`` s), ``{"event": "planning",
   "planning": [...]}``, ``{"event": "ended", "jobs": [ID, ...], "results": {ID: RESULT}}`` (RESULT: the keys of
   ``download --json``'s ``result``, and ``plan``: its plan as ``download --json`` prints it, once planned),
-  ``{"event": "idle"}`` each time nothing is left queued or running, and ``{"event": "stopped"}`` when the service ends.
+  ``{"event": "idle"}`` each time nothing is left queued or running, and ``{"event": "stopped"}`` when the service
+  ends (after the files and ``ended`` of the jobs it stopped).
 
 A FILE is ``{"repo_id", "repo_type", "path", "state", "done", "total", "rate", "message", "job", "connections"}``
 (``connections``: the ranged connections open for a big file, 0 for one stream); a repo that

@@ -31,6 +31,7 @@ from .protocol import PIECE, TICK, decode, encode, encode_files, socket_path
 from .table import FileTable
 
 log = logging.getLogger("musicgen_tui.service")
+STOP_GRACE = 2.0  # seconds a stopping service waits for its subscriptions to send how its jobs ended
 KEEP_RESULTS = 50  # the results of the latest jobs, in every status: a client that came late still reads its own
 
 
@@ -60,6 +61,8 @@ class Service:
         self.clients = 0
         self.idle_since = time.monotonic()
         self.stopping = threading.Event()
+        self.worked = threading.Event()  # stopping, and the worker has ended: every job's end is recorded
+        self.subscribers = 0  # subscriptions that have not yet sent "stopped"
 
     # --- life -----------------------------------------------------------------------------------
     def serve(self, on_ready: Callable[[], object] | None = None) -> None:
@@ -95,7 +98,18 @@ class Service:
                 self.stopping.set()
                 self._cancel(None)
                 worker.join()  # the downloader stops at its next read; the lock is released after it
+                self.worked.set()
+                self._await_subscribers(STOP_GRACE)
                 log.info("service %d ended", os.getpid())
+
+    def _await_subscribers(self, timeout: float) -> None:
+        """Give each subscription the time to send the last files and job ends, then "stopped"."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if not self.subscribers:
+                    return
+            time.sleep(0.02)
 
     def _idle_over(self) -> bool:
         with self.lock:
@@ -303,13 +317,26 @@ class Service:
             conn.sendall(data)
 
     def _subscribe(self, conn: socket.socket) -> None:
+        with self.lock:
+            self.subscribers += 1
+        try:
+            self._events(conn)
+        finally:
+            with self.lock:
+                self.subscribers -= 1
+
+    def _events(self, conn: socket.socket) -> None:
+        """A subscription's events until the service ends: once it stops, its jobs' ends (the files cancelled,
+        the results) still go out before "stopped", so a client that only watched hears how they ended."""
         first, count = self._head()
         seen, was_busy, said = first["seq"], first["busy"], first["planning"]
         self._send_files(conn, first, range(count))
         if not was_busy:
             conn.sendall(encode({"event": "idle"}))
-        while not self.stopping.is_set():
-            time.sleep(TICK)
+        while True:
+            last = self.worked.is_set()  # every job has ended: this pass sends the last of them
+            if not last:
+                time.sleep(TICK)
             if _gone(conn):
                 return
             with self.lock:
@@ -328,6 +355,8 @@ class Service:
             if was_busy and not busy:
                 conn.sendall(encode({"event": "idle"}))
             was_busy = busy
+            if last:
+                break
         conn.sendall(encode({"event": "stopped"}))
 
 
