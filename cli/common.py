@@ -4,6 +4,8 @@ and repo references. Imports ``core`` only when called, so headless commands sta
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -11,7 +13,10 @@ if TYPE_CHECKING:
     from core.repos import RepoRef
     from core.settings import Settings
 
+# 1: the command ran and found problems (a file failed, a repo refused, a damaged file); 2: it could not run (bad
+# arguments or settings, the root held or not writable, no disk space, the service unreachable, an error of ours).
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_CANNOT_RUN = EXIT_USAGE
 EXIT_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away
 
 
@@ -19,8 +24,11 @@ class UsageError(Exception):
     """Bad arguments or settings: one line on stderr, exit code 2."""
 
 
-def add_root(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--root", metavar="DIR", help="workspace root (default: $MUSICGEN_ROOT or the current folder)")
+def add_root(parser: argparse.ArgumentParser, *, inherited: bool = False) -> None:
+    """``--root DIR``; ``inherited`` for a command's own copy, which leaves a ``--root`` given before the command
+    in place (``musicgen-tui --root DIR status`` and ``musicgen-tui status --root DIR`` mean the same)."""
+    parser.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS if inherited else None,
+                        help="workspace root (default: $MUSICGEN_ROOT or the current folder)")
 
 
 def add_repo_ids(parser: argparse.ArgumentParser, what: str = "") -> None:
@@ -33,9 +41,28 @@ def settings_for(args: argparse.Namespace) -> Settings:
     from core.settings import load_settings
 
     try:
-        return load_settings(args.root)
+        settings = load_settings(args.root)
     except ValueError as e:
         raise UsageError(f"bad setting: {e}") from None
+    root_ready(settings.root)
+    return settings
+
+
+def root_ready(root: Path) -> None:
+    """The workspace root as a folder: one that does not exist yet is created, and said so; a file in its place
+    is a usage error; one that other users may write to gets its warning once."""
+    from core.local.safeio import shared_root_warning
+
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"the workspace root {root} is not a folder: give --root (or MUSICGEN_ROOT) a folder")
+    if not root.exists():
+        try:
+            root.mkdir(parents=True)
+        except OSError as e:
+            raise UsageError(f"cannot create the workspace root {root}: {e.strerror or e}") from None
+        print(f"musicgen-tui: created the workspace root {root}", file=sys.stderr)
+    if warning := shared_root_warning(root):
+        print(f"musicgen-tui: {warning}", file=sys.stderr)
 
 
 def catalog_for(settings: Settings) -> Catalog:

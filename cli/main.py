@@ -7,14 +7,15 @@ Headless commands never import Textual or Rich, and import ``core`` only once th
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 
 from .commands import app, cancel, catalog, checksums, demo, download, inventory, status, stop, verify
-from .common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PIPE, EXIT_USAGE, UsageError, add_root
-from .output import Output
+from .common import EXIT_CANNOT_RUN, EXIT_INTERRUPTED, EXIT_PIPE, EXIT_USAGE, UsageError, add_root
+from .output import Output, printable
 
 COMMANDS: dict[str, ModuleType] = {m.__name__.rsplit(".", 1)[-1]: m
                                    for m in (download, status, cancel, stop, inventory, checksums, verify, catalog,
@@ -22,15 +23,16 @@ COMMANDS: dict[str, ModuleType] = {m.__name__.rsplit(".", 1)[-1]: m
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    add_root(common)
+    top, common = argparse.ArgumentParser(add_help=False), argparse.ArgumentParser(add_help=False)
+    add_root(top)
+    add_root(common, inherited=True)
     parser = argparse.ArgumentParser(
-        prog="musicgen-tui", parents=[common],
+        prog="musicgen-tui", parents=[top],
         description="Keep a local workspace of MusicGen models and music datasets from the Hugging Face Hub.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in COMMANDS.items():
-        module.add_arguments(sub.add_parser(name, parents=[common], help=module.HELP))
+        module.add_arguments(sub.add_parser(name, parents=[common], help=module.HELP, epilog=module.EXITS))
     return parser
 
 
@@ -38,10 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = Output(as_json=getattr(args, "json", False))
     command = COMMANDS[args.command] if args.command else app
+    _log_to_stderr()
     try:
         code = command.run(args, out)
     except UsageError as e:
-        print(f"musicgen-tui: error: {e}", file=sys.stderr)
+        print(printable(f"musicgen-tui: error: {e}"), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("\ninterrupted: partial files are kept; run the same command again to resume", file=sys.stderr)
@@ -52,6 +55,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _failed(e, args)
     out.close()
     return code
+
+
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr  # as it is now (a test's capture, a redirected stream)
+        super().emit(record)
+
+
+def _log_to_stderr() -> None:
+    """core's warnings (a damaged record made again) as one line each on stderr; the app sends them to its log."""
+    from core.logtext import install
+
+    log = logging.getLogger("musicgen_tui")
+    for old in list(log.handlers):  # the app's log file, of an app this process ran before
+        log.removeHandler(old)
+        old.close()
+    log.addHandler(install(_Stderr(), "musicgen-tui: %(message)s"))
+    log.setLevel(logging.WARNING)
+    log.propagate = False
 
 
 def _failed(exc: Exception, args: argparse.Namespace) -> int:
@@ -73,8 +95,8 @@ def _failed(exc: Exception, args: argparse.Namespace) -> int:
 
         sys.stderr.write(scrub("".join(traceback.format_exception(exc)), token))
         hint = ""
-    print(f"musicgen-tui: error: {describe(exc, token=token)}{hint}", file=sys.stderr)
-    return EXIT_FAILED
+    print(printable(f"musicgen-tui: error: {describe(exc, token=token)}{hint}"), file=sys.stderr)
+    return EXIT_CANNOT_RUN
 
 
 def run() -> None:

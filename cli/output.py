@@ -9,6 +9,8 @@ import sys
 from collections.abc import Container, Iterable
 from typing import Any, Protocol
 
+from core.safety import printable
+
 
 class View(Protocol):
     """A command's result, readable both ways."""
@@ -29,18 +31,18 @@ class Output:
     def show(self, view: View) -> None:
         if not self.as_json:
             for line in view.text():
-                print(line)
+                print(printable(line))
         else:
             self._merge(view.data())
 
     def say(self, text: str) -> None:
-        """A line for people only (a hint, a dry-run notice)."""
+        """A line for people only (a hint, a dry-run notice); control characters escaped, as in every line."""
         if not self.as_json:
-            print(text)
+            print(printable(text))
 
     def error(self, message: str) -> None:
         """A failure the command reports and survives: one line on stderr, and ``error`` in the document."""
-        print(f"musicgen-tui: {message}", file=sys.stderr)
+        print(printable(f"musicgen-tui: {message}"), file=sys.stderr)
         if self.as_json:
             self._merge({"error": message})
 
@@ -58,14 +60,15 @@ class Output:
             raise TypeError("only JSON objects can be merged into one document")
 
 
-def table(rows: list[list[str]], right: Container[int] = ()) -> str:
-    """Columns padded to their widest cell; the columns in ``right`` aligned right."""
+def table(rows: list[list[str]], right: Container[int] = ()) -> list[str]:
+    """The lines of a table: columns padded to their widest cell; the columns in ``right`` aligned right."""
+    rows = [[printable(c) for c in r] for r in rows]  # an escape widens a cell: escaped before it is measured
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for r in rows:
         cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))]
         lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
+    return lines
 
 
 def shown(path: os.PathLike[str] | str) -> str:

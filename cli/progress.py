@@ -7,6 +7,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from core.safety import printable
 from core.sizes import eta, human
 from core.states import FileState
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from core.hub.download import FileEvent
     from core.repos import RepoRef
 
-ENDED = (FileState.DONE, FileState.SKIPPED, FileState.FAILED)
+ENDED = tuple(s for s in FileState if s.ended)
 
 
 class PlanningPrinter:
@@ -38,7 +39,7 @@ class PlanningPrinter:
             if not urgent and now - self.last < (0.2 if self.tty else 2.0):
                 return
             self.last = now
-            line = f"planning {ref.repo_id}: {text}"
+            line = printable(f"planning {ref.repo_id}: {text}")
             sys.stderr.write(f"\r\033[K{line}" if self.tty and not urgent else f"{line}\n")
             sys.stderr.flush()
             self.shown = self.tty and not urgent
@@ -67,7 +68,7 @@ class ProgressPrinter:
         self.resumed: dict[tuple[str, str, str], int] = {}  # bytes kept for resume of each queued partial file
         self.retrying: dict[tuple[str, str, str], str] = {}  # the retry reason printed for each file in flight
         self.files = self.bytes_total = self.bytes_ended = self.bytes_queued = 0
-        self.finished = self.failed = self.base = 0
+        self.finished = self.failed = self.cancelled = self.base = 0
         self.started = self.last = self.flushed = time.monotonic()
         self.pending: list[str] = []
         self.gone = False  # the terminal went away: nothing more is printed
@@ -100,6 +101,8 @@ class ProgressPrinter:
                 line = f"done    {e.repo_id}/{e.path} ({human(e.total)})"
             elif e.state is FileState.SKIPPED:
                 self.finished += 1
+            elif e.state is FileState.CANCELLED:
+                self.cancelled += 1
             elif e.state is FileState.FAILED:
                 self.failed += 1
                 line = f"FAILED  {e.repo_id}/{e.path}: {e.message}"
@@ -110,6 +113,7 @@ class ProgressPrinter:
                 return
             now = self._time()
             if line:
+                line = printable(line)  # a remote name never moves the cursor or rewrites the screen
                 self.pending.append(("\r\033[K" if self.tty else "") + line + "\n")
             if now - self.last >= (0.2 if self.tty else self.interval):
                 self.last = now
@@ -124,7 +128,8 @@ class ProgressPrinter:
         rate = (done - self.base) / max(self._time() - self.started, 1e-6)  # bytes of this run only
         return (f"[{human(done)} / {human(self.bytes_total)}, {human(int(rate))}/s, ETA "
                 f"{eta(self.bytes_total - done, rate)}] {self.finished} done, {self.failed} failed, "
-                f"{self.files - self.finished - self.failed} to go")
+                + (f"{self.cancelled} cancelled, " if self.cancelled else "")
+                + f"{self.files - self.finished - self.failed - self.cancelled} to go")
 
     def _write(self, batch: list[str]) -> None:
         """Progress is for a terminal that may be gone (a hang-up): a write that fails ends the printing, never

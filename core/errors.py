@@ -7,6 +7,12 @@ import errno
 TOKEN_HELP = "put HF_TOKEN=<your token> in .env or run `hf auth login`"
 
 
+def cannot_write(exc: BaseException) -> bool:
+    """Whether ``exc`` says a folder cannot be written at all: a read-only file system or a root of another user
+    (what a command that only reads may go on without)."""
+    return isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's text, or its type's name when it has none."""
     text = str(exc)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 DEFAULT_READ_TIMEOUT = 30.0
@@ -63,8 +65,41 @@ def _env(root: Path) -> dict[str, str]:
     return values
 
 
+class SettingError(ValueError):
+    """A setting whose value cannot be used: the message names it, its value and what is accepted."""
+
+
+def _read(env: dict[str, str], name: str, default: object, parse: Callable[[str], Any], accepted: str,
+          ok: Callable[[Any], bool] = lambda v: True) -> Any:
+    """``env[name]`` parsed, else ``default``; a value that does not parse or is out of range is a SettingError."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = parse(text)
+    except (ValueError, OverflowError):
+        value = None
+    if value is None or not ok(value):
+        raise SettingError(f"{name}={text!r} is not accepted: {accepted}")
+    return value
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(text)
+    return value
+
+
+def _endpoint(text: str) -> str:
+    if not text.startswith(("http://", "https://")) or len(text.rstrip("/")) <= len("https://"):
+        raise ValueError(text)
+    return text.rstrip("/")
+
+
 def load_settings(root: str | Path | None = None) -> Settings:
-    """Resolve the root (argument, else ``MUSICGEN_ROOT``, else the current directory) and read its settings."""
+    """Resolve the root (argument, else ``MUSICGEN_ROOT``, else the current directory) and read its settings.
+    Every setting is checked here, once: a bad one raises ``SettingError`` naming it."""
     base = Path(root or os.environ.get("MUSICGEN_ROOT") or ".").expanduser()
     env = _env(base)
     if root is None and "MUSICGEN_ROOT" in env and "MUSICGEN_ROOT" not in os.environ:
@@ -73,14 +108,19 @@ def load_settings(root: str | Path | None = None) -> Settings:
 
     return Settings(
         root=base.resolve(),
-        endpoint=(env.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/"),
+        endpoint=_read(env, "HF_ENDPOINT", DEFAULT_ENDPOINT, _endpoint, "an http:// or https:// URL"),
         token=env.get("HF_TOKEN") or None,
-        read_timeout=float(env.get("MUSICGEN_READ_TIMEOUT") or DEFAULT_READ_TIMEOUT),
-        min_free=parse_size(env.get("MUSICGEN_MIN_FREE") or str(DEFAULT_MIN_FREE)),
-        retries=max(1, int(env.get("MUSICGEN_RETRIES") or DEFAULT_RETRIES)),
+        read_timeout=_read(env, "MUSICGEN_READ_TIMEOUT", DEFAULT_READ_TIMEOUT, _finite,
+                           "seconds, a number above 0 (like 30)", lambda v: v > 0),
+        min_free=_read(env, "MUSICGEN_MIN_FREE", DEFAULT_MIN_FREE, parse_size, "a size like 1G, 500M or 0"),
+        retries=_read(env, "MUSICGEN_RETRIES", DEFAULT_RETRIES, int, "a whole number from 1 to 100",
+                      lambda v: 1 <= v <= 100),
         keymap=env.get("MUSICGEN_KEYMAP", ""),
         debug=is_true(env.get("MUSICGEN_DEBUG", "")),
-        service_idle=float(env.get("MUSICGEN_SERVICE_IDLE") or DEFAULT_SERVICE_IDLE),
-        connections=max(1, int(env.get("MUSICGEN_CONNECTIONS") or DEFAULT_CONNECTIONS)),
-        segment_min=parse_size(env.get("MUSICGEN_SEGMENT_MIN") or str(DEFAULT_SEGMENT_MIN)),
+        service_idle=_read(env, "MUSICGEN_SERVICE_IDLE", DEFAULT_SERVICE_IDLE, _finite,
+                           "seconds, a number from 0 up (like 60)", lambda v: v >= 0),
+        connections=_read(env, "MUSICGEN_CONNECTIONS", DEFAULT_CONNECTIONS, int, "a whole number from 1 to 64",
+                          lambda v: 1 <= v <= 64),
+        segment_min=_read(env, "MUSICGEN_SEGMENT_MIN", DEFAULT_SEGMENT_MIN, parse_size,
+                          "a size above 0, like 64M", lambda v: v > 0),
     )

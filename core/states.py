@@ -18,10 +18,16 @@ class FileState(StrEnum):
     DONE = "done"
     SKIPPED = "skipped"  # already on disk with the Hub's hash: nothing fetched
     FAILED = "failed"
+    CANCELLED = "cancelled"  # stopped by a cancel (of its run, its repo or itself): what arrived is kept for resume
 
     @property
     def label(self) -> str:
         return _FILE_LABELS[self]
+
+    @property
+    def ended(self) -> bool:
+        """Whether nothing more happens to the file in this run."""
+        return self in (FileState.DONE, FileState.SKIPPED, FileState.FAILED, FileState.CANCELLED)
 
     @property
     def active(self) -> bool:
@@ -33,7 +39,8 @@ class FileState(StrEnum):
 
 
 _FILE_LABELS = {FileState.QUEUED: "queued", FileState.DOWNLOADING: "downloading", FileState.VERIFYING: "hashing",
-                FileState.DONE: "done ✓", FileState.SKIPPED: "present ✓", FileState.FAILED: "FAILED ✗"}
+                FileState.DONE: "done ✓", FileState.SKIPPED: "present ✓", FileState.FAILED: "FAILED ✗",
+                FileState.CANCELLED: "cancelled"}
 
 
 class CheckStatus(StrEnum):

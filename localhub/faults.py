@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
-FaultKind = Literal["reset", "status", "corrupt", "slow", "stall", "ignore-range", "expire"]
+FaultKind = Literal["reset", "status", "corrupt", "slow", "stall", "ignore-range", "expire", "bomb"]
 # Where a fault fires: the request that serves a file's bytes (the CDN, the resolve cache, or ``resolve`` itself
 # in plain mode), the ``resolve`` request, or an API request (``path`` then matches the URL path).
 FaultSite = Literal["body", "resolve", "api"]
@@ -19,7 +19,8 @@ class Fault:
 
     ``status`` answers that status (with ``Retry-After`` or a ``RateLimit`` header whose ``t=`` is ``reset_in``);
     ``expire`` answers the CDN's 403 for an expired signed URL; ``stall`` on the API sends the headers and half
-    the body, then waits ``delay`` seconds and hangs up."""
+    the body, then waits ``delay`` seconds and hangs up; ``bomb`` on the API answers a gzip body that inflates to
+    ``after_bytes`` (a few hundred KB on the wire)."""
 
     kind: FaultKind
     path: str = "*"

@@ -117,6 +117,9 @@ class Handler(BaseHandler):
                 self.stats.count("api-429")
             self.send_status_fault(fault)
             return
+        if fault is not None and fault.kind == "bomb":
+            self._send_bomb(fault.after_bytes or 1 << 30)
+            return
         self._stall = fault if fault is not None and fault.kind == "stall" else None
         repo_id = "/".join(rest[:2])
         tail = rest[2:]
@@ -134,6 +137,17 @@ class Handler(BaseHandler):
             self._paths_info(self._repo(repo_type, repo_id, tail[1]))
         else:
             raise HubError(404, None, "Not found")
+
+    def _send_bomb(self, inflated: int) -> None:
+        """A JSON list of ``inflated`` bytes, gzip-encoded: blanks compress a thousandfold."""
+        import zlib
+
+        block = b" " * (1 << 20)
+        gz = zlib.compressobj(9, zlib.DEFLATED, 31)
+        body = [gz.compress(b"[")] + [gz.compress(block) for _ in range(inflated >> 20)] + [gz.compress(b"]"),
+                                                                                          gz.flush()]
+        data = b"".join(body)
+        self.send_bytes(200, data, "application/json", {"Content-Encoding": "gzip"})
 
     def _api_json(self, payload: object, headers: dict[str, str | None] | None = None) -> None:
         """An API answer with the Hub's rate-limit headers; a ``stall`` fault cuts it in half and waits."""

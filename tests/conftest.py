@@ -161,6 +161,24 @@ def tree_bytes(folder: Path) -> dict[str, bytes]:
             if p.is_file() and ".cache" not in p.relative_to(folder).parts}
 
 
+@pytest.fixture
+def svc_root(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A root whose services end 2 s after they have nothing to do (``_no_service_left`` stops any left running)."""
+    monkeypatch.setenv("MUSICGEN_SERVICE_IDLE", "2")
+    return root
+
+
+def service_status(root: Path) -> dict:  # type: ignore[type-arg]
+    """The root's service's status, or ``not running``."""
+    from core.service import client as service
+
+    client = service.connect(root)
+    if client is None:
+        return {"service": "not running", "files": []}
+    with client:
+        return client.request({"op": "status"})
+
+
 @pytest.fixture(autouse=True)
 def _no_service_left(tmp_path: Path) -> Iterator[None]:
     """A download service a test started (the app starts one for its downloads) ends with the test: its slow

@@ -29,7 +29,7 @@ def test_every_json_output_is_one_document(cli, root: Path, hub: LocalHub) -> No
 def test_a_reported_failure_is_in_the_document_and_on_stderr(cli, root: Path, monkeypatch) -> None:
     monkeypatch.setenv("MUSICGEN_MIN_FREE", "1000P")
     r = cli("download", "--model", "acme/tiny-model", "--run", "--json")
-    assert r.code == 1
+    assert r.code == 2
     assert r.json()["error"].startswith("not enough free space")
     assert r.err.startswith("musicgen-tui: not enough free space") and r.err.count("\n") == 1
 
@@ -48,7 +48,7 @@ def broken_inventory(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_an_unexpected_error_is_one_line(cli, root: Path, broken_inventory: None, monkeypatch) -> None:
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     r = cli("inventory")
-    assert r.code == 1
+    assert r.code == 2  # could not run, not "problems found"
     assert r.err == "musicgen-tui: error: RuntimeError: boom (run with MUSICGEN_DEBUG=1 for the details)\n"
 
 
@@ -56,7 +56,7 @@ def test_musicgen_debug_shows_the_traceback_without_the_token(cli, root: Path, b
                                                               monkeypatch) -> None:
     (root / ".env").write_text(f"HF_TOKEN={TOKEN}\nMUSICGEN_DEBUG=1\n")
     r = cli("inventory")
-    assert r.code == 1
+    assert r.code == 2
     assert "Traceback (most recent call last)" in r.err and "raise RuntimeError" in r.err
     assert r.err.rstrip().endswith("musicgen-tui: error: RuntimeError: boom")
     assert TOKEN not in r.err and "***" in r.err

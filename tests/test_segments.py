@@ -165,7 +165,8 @@ def test_a_record_is_kept_with_untouched_pieces_and_refused_when_it_claims_more_
         tmp_path: Path) -> None:
     import threading
 
-    from core.hub.segments import SegmentedAttempt, boot_id, plan_ranges, segmented_paths
+    from core.hub.segments import SegmentedAttempt, plan_ranges
+    from core.local.partials import boot_id, segmented_paths
     from core.remote import RemoteFile
 
     mib = 1 << 20

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BIG_SIZE, bin_path, eventually, repo_dir, run_bin, subprocess_env, tree_bytes
+from conftest import BIG_SIZE, bin_path, eventually, repo_dir, run_bin, service_status, subprocess_env, tree_bytes
 
 from core.local.lock import LockHeld
 from core.service import client as service
@@ -28,19 +28,7 @@ from localhub import Fault, LocalHub
 BIG = ("model", "acme/big-file")
 
 
-@pytest.fixture
-def svc_root(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A root whose services end 2 s after they have nothing to do (conftest stops any left running)."""
-    monkeypatch.setenv("MUSICGEN_SERVICE_IDLE", "2")
-    return root
-
-
-def _status(root: Path) -> dict[str, Any]:
-    client = service.connect(root)
-    if client is None:
-        return {"service": "not running", "files": []}
-    with client:
-        return client.request({"op": "status"})
+_status = service_status
 
 
 def _files(root: Path, repo: tuple[str, str]) -> dict[str, dict[str, Any]]:
@@ -225,7 +213,7 @@ def test_ctrl_c_of_a_run_through_the_service_cancels_its_job_only(svc_root: Path
 
 
 def test_cancel_one_file_then_one_repo_and_the_rest_runs_on(svc_root: Path, hub: LocalHub, cli: Any) -> None:
-    """``cancel --model ID --file PATH`` stops that file only (failed as cancelled, its partial kept) while the
+    """``cancel --model ID --file PATH`` stops that file only (cancelled, its partial kept) while the
     rest of the job completes; ``cancel --model ID`` stops a repo's files; the service runs on throughout."""
     hub.inject(Fault("slow", "big.bin", times=1000, delay=0.2))
     with service.ensure(svc_root) as client:
@@ -235,7 +223,7 @@ def test_cancel_one_file_then_one_repo_and_the_rest_runs_on(svc_root: Path, hub:
     assert r.code == 0 and "cancelled acme/big-file/big.bin in 1 job(s)" in r.out, r.err
     eventually(lambda: not _status(svc_root)["busy"])
     big = _files(svc_root, BIG)
-    assert big["big.bin"]["state"] == "failed" and big["big.bin"]["message"].startswith("cancelled")
+    assert big["big.bin"]["state"] == "cancelled" and big["big.bin"]["message"].startswith("cancelled")
     assert big["small.txt"]["state"] == "done"
     assert {f["state"] for f in _files(svc_root, ("model", "acme/tiny-model")).values()} == {"done"}
     partial = list(repo_dir(svc_root, *BIG).rglob("*.incomplete"))
@@ -247,7 +235,8 @@ def test_cancel_one_file_then_one_repo_and_the_rest_runs_on(svc_root: Path, hub:
     assert r.code == 0 and "cancelled acme/big-file in 1 job(s)" in r.out
     eventually(lambda: not _status(svc_root)["busy"])
     status = _status(svc_root)
-    assert status["service"] == "running" and status["results"][str(job)]["repos"][0]["failed"][0]["path"] == "big.bin"
+    assert status["service"] == "running" and status["results"][str(job)]["repos"][0]["cancelled"] == 1
+    assert _files(svc_root, BIG)["big.bin"]["state"] == "cancelled"
     assert "nothing to cancel" in cli("cancel").out
     assert cli("cancel", "--file", "big.bin").code == 2
 

@@ -85,3 +85,33 @@ def test_readme_key_table_matches_the_bindings() -> None:
         keys, ids = re.findall(r"`([^`]+)`", keys_cell), re.findall(r"`([^`]+)`", ids_cell)
         documented += [(i, names.get(k, k)) for k, i in zip(keys, ids, strict=True)]
     assert documented == [(b.id, b.key) for b in BINDINGS]
+
+
+def test_a_key_given_to_two_actions_is_refused_with_one_line_naming_both() -> None:
+    keymap, errors = parse_keymap("download=v help=h")
+    assert keymap == {"help": "h"}
+    assert errors == ["MUSICGEN_KEYMAP: 'v' would do both download and verify; left out download=v"]
+    keymap, errors = parse_keymap("download=x verify=x")
+    assert keymap == {} and errors == ["MUSICGEN_KEYMAP: 'x' would do both download and verify; left out "
+                                       "download=x, verify=x"]
+    assert parse_keymap("download=v verify=d") == ({"download": "v", "verify": "d"}, [])  # a swap is no clash
+
+
+def test_help_and_palette_say_that_quitting_leaves_the_downloads_running_and_list_one_quit(tmp_path: Path) -> None:
+    async def go() -> None:
+        app = make_app(Settings(root=tmp_path), background=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("question_mark")
+            help_text = str(app.screen.query_one(Static).render())
+            assert "Quit the app: downloads go on in the root's download service" in help_text
+            assert "downloads stop" not in help_text
+            await pilot.press("escape", "ctrl+p")
+            await pilot.press(*"Quit")
+            await until(pilot, lambda: app.screen.query(CommandList).first().option_count > 0)
+            await pilot.pause(0.3)
+            options = app.screen.query_one(CommandList)
+            prompts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+            quits = [p for p in prompts if "Quit" in p]
+            assert len(quits) == 1 and "downloads go on" in quits[0], prompts
+
+    asyncio.run(go())

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
+import shlex
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import pytest
 from conftest import repo_dir, tree_bytes
 from rich.text import Text
 from textual.pilot import Pilot
+from textual.widgets import Static
 
+from cli.main import main
 from core.settings import Settings
 from localhub import Fault, LocalHub
 from tui.app import MusicgenApp, make_app
@@ -161,6 +167,14 @@ def test_two_apps_on_a_busy_service_show_its_downloads_at_once_and_either_cancel
             for app, pilot in ((first, one), (second, two)):
                 await until(pilot, lambda app=app: not app.downloading)  # type: ignore[misc]
                 assert "cancelled" in app.downloads_pane.note
+                rows = app.downloads_pane.rows.values()
+                assert not any(r.state in ("queued", "downloading", "verifying") for r in rows)  # none left hanging
+                cancelled = sum(1 for r in rows if r.state == "cancelled")
+                assert cancelled > 0
+                summary = app.downloads_pane.query_one("#dl-summary", Static)
+                await until(pilot, lambda s=summary: " 0 active" in str(s.render()))  # type: ignore[misc]
+                assert f"0 queued · {sum(1 for r in rows if r.state in ('done', 'skipped'))} done · 0 failed · " \
+                       f"{cancelled} cancelled" in str(summary.render())
             assert {k: r.state for k, r in first.downloads_pane.rows.items()} == \
                 {k: r.state for k, r in second.downloads_pane.rows.items()}
         return first, second
@@ -207,7 +221,8 @@ def test_gated_repo_shows_its_error_while_the_rest_completes(tmp_path: Path, cat
     run(tmp_path, catalog_hub, script)
 
 
-def test_quit_mid_download_leaves_it_to_the_service_which_finishes_it(tmp_path: Path, catalog_hub: LocalHub) -> None:
+def test_quit_mid_download_leaves_it_to_the_service_which_finishes_it(tmp_path: Path, catalog_hub: LocalHub,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
     from core.service import client as service
 
     size = catalog_hub.repos[SMALL].get("model.safetensors").size  # type: ignore[union-attr]
@@ -223,6 +238,11 @@ def test_quit_mid_download_leaves_it_to_the_service_which_finishes_it(tmp_path: 
     app = run(tmp_path, catalog_hub, script)
     assert app.return_code == 0
     assert "go on in this root's download service" in app.farewell and "status --follow" in app.farewell
+    hinted = re.search(r"`musicgen-tui (.*) status --follow`", app.farewell)  # the hint works from any folder
+    assert hinted is not None and shlex.split(hinted.group(1)) == ["--root", str(tmp_path)]
+    capsys.readouterr()
+    assert main([*shlex.split(hinted.group(1)), "status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["busy"]
     client = service.connect(tmp_path)
     assert client is not None
     with client:

@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import shlex
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType, Keymap
+from textual.notifications import SeverityLevel
+from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
@@ -27,6 +30,7 @@ from . import messages as m
 from .bindings import BINDINGS, current_keys, key_lines, key_of, parse_keymap
 from .commands import MusicgenCommands
 from .downloads_pane import DownloadsPane
+from .format import lines_printable
 from .inventory_pane import InventoryPane
 from .logfile import LOG_NAME, log, log_to
 from .screens import AddRepoScreen, ConfirmScreen, HelpScreen
@@ -47,6 +51,15 @@ class MusicgenApp(WorkerApp):
     COMMANDS = App.COMMANDS | {MusicgenCommands}
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar[list[BindingType]] = list(BINDINGS)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's own palette entries but its Quit: ours (from the bindings) says what quitting leaves running."""
+        return (c for c in super().get_system_commands(screen) if c.title != "Quit")
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every toast as plain text with its control characters escaped: messages carry remote names."""
+        super().notify(lines_printable(message), title=title, severity=severity, timeout=timeout, markup=markup)
 
     def __init__(self, settings: Settings, *, background: bool = True,
                  disk_free: Callable[[Path], int] = free_space) -> None:
@@ -251,8 +264,9 @@ class MusicgenApp(WorkerApp):
         self.closing.set()
         self.service_watch.close()
         if self.downloading:
-            self.farewell = ("the downloads go on in this root's download service: `musicgen-tui status --follow` "
-                             "watches them, `musicgen-tui stop` ends them (partial files are kept)")
+            at = f"--root {shlex.quote(str(self.settings.root))}"
+            self.farewell = (f"the downloads go on in this root's download service: `musicgen-tui {at} status "
+                             f"--follow` watches them, `musicgen-tui {at} stop` ends them (partial files are kept)")
         self.query_one("#tabs", Static).update(Text(f"Quitting: {self.farewell or 'closing'}…"))
         self.call_after_refresh(self.exit, 0)
 
@@ -388,8 +402,8 @@ class MusicgenApp(WorkerApp):
         results = list(self.run_results.values())
         self.run_results.clear()
         fetched = human(sum(r.bytes_fetched for r in results))
-        failed = sum(1 for result in results for r in result.repos if not r.ok)
-        if any(r.cancelled for r in results):
+        failed = sum(1 for result in results for r in result.repos if r.failed or r.error)
+        if any(result.cancelled or any(r.cancelled for r in result.repos) for result in results):
             note = f"cancelled: {fetched} fetched, partial files kept ({key_of(self, 'download')} resumes)"
         elif failed:
             note = f"finished with failures: {failed} repo(s) failed (reasons in red above)"

@@ -40,7 +40,7 @@ BINDINGS: list[Binding] = [
     Binding("question_mark", "help", "Help", id="help", tooltip="Show these keys"),
     Binding("ctrl+p", "command_palette", "Palette", id="palette", show=False, priority=True,
             tooltip="Open the command palette: every action by name"),
-    Binding("q", "quit", "Quit", id="quit", tooltip="Quit: downloads stop, partial files are kept"),
+    Binding("q", "quit", "Quit", id="quit", tooltip="Quit the app: downloads go on in the root's download service"),
 ]
 IDS = [b.id for b in BINDINGS if b.id]
 
@@ -69,7 +69,33 @@ def parse_keymap(text: str) -> tuple[dict[str, str], list[str]]:
             errors.append(f"MUSICGEN_KEYMAP: no key has the id {binding_id!r} (ids: {', '.join(IDS)})")
         else:
             keymap[binding_id] = keys
-    return keymap, errors
+    return keymap, errors + _clashes(keymap)
+
+
+def _clashes(keymap: dict[str, str]) -> list[str]:
+    """Refuse a remapping that gives one key to two actions: each such entry is left out (its action keeps its
+    own key), with one line naming both actions."""
+    errors: list[str] = []
+    while True:
+        owner: dict[str, str] = {}
+        clash = None
+        for b in BINDINGS:
+            if not b.id:
+                continue
+            for key in (k.strip() for k in keymap.get(b.id, b.key).split(",")):
+                if key in owner and (b.id in keymap or owner[key] in keymap):
+                    clash = (key, owner[key], b.id)
+                    break
+                owner.setdefault(key, b.id)
+            if clash:
+                break
+        if clash is None:
+            return errors
+        key, first, second = clash
+        errors.append(f"MUSICGEN_KEYMAP: {key!r} would do both {first} and {second}; "
+                      f"left out {', '.join(f'{i}={keymap[i]}' for i in (first, second) if i in keymap)}")
+        for i in (first, second):
+            keymap.pop(i, None)
 
 
 def current_keys(app: App[Any]) -> dict[str, str]:

@@ -17,7 +17,7 @@ from core.repos import RepoRef
 from core.states import FileState
 
 from .bindings import current_keys
-from .format import bar, eta, plain, rate, size, styled
+from .format import bar, eta, lines_printable, plain, rate, size, styled
 from .live_table import LiveTable
 
 PROGRESS_REDRAW = 0.5  # seconds between redraws of a row whose state has not changed
@@ -31,7 +31,7 @@ COLUMNS = (("STATE", "state", 11), ("FILE", "path", 24), ("PROGRESS", "progress"
            ("RATE", "rate", 10), ("ETA", "eta", 6), ("REPO", "repo", 24), ("REASON", "reason", 60))
 # Active first, then failures, then the queue, then what is finished; by the label the STATE column shows.
 RANK = {FileState.DOWNLOADING.label: 0, RETRYING: 0, FileState.VERIFYING.label: 0, FileState.FAILED.label: 1,
-        FileState.QUEUED.label: 2, FileState.DONE.label: 3, FileState.SKIPPED.label: 3}
+        FileState.QUEUED.label: 2, FileState.CANCELLED.label: 2, FileState.DONE.label: 3, FileState.SKIPPED.label: 3}
 STATE_RANK = {s: RANK.get(s.label, 0) for s in FileState}  # the same by state (a retry ranks as a download)
 
 
@@ -60,7 +60,8 @@ class FileRow:
     def cells(self) -> tuple[str, str, str, str, str, str, str, str]:
         """Strings only (the state's colour as markup, names escaped): 20,000 rows hold no Rich objects."""
         state, whole = self.state, self.whole_repo
-        style = "bold red" if state is FileState.FAILED else "green" if state.finished else ""
+        style = "bold red" if state is FileState.FAILED else "green" if state.finished else \
+            "yellow" if state is FileState.CANCELLED else ""
         return (styled(self.label, style), plain(f"{self.repo_id} (whole repo)" if whole else self.path),
                 "-" if whole else bar(self.done, self.total), "-" if whole else size(self.total),
                 rate(self.rate) if state.active else "-",
@@ -310,7 +311,8 @@ class DownloadsPane(Vertical):
             if ranged else ""
         text = (f"{size(t.done)} / {size(t.total)} · {rate(speed)} · ETA {eta(t.total - t.done, speed)} · "
                 f"{active} active{conns} · {t.states[FileState.QUEUED]} queued · {finished} done · "
-                f"{t.states[FileState.FAILED]} failed")
+                f"{t.states[FileState.FAILED]} failed"
+                + (f" · {t.states[FileState.CANCELLED]} cancelled" if t.states[FileState.CANCELLED] else ""))
         if self.note:
             text += f"\n{self.note}"
         self._show("#dl-summary", text if self.rows or self.note else self._idle())
@@ -325,12 +327,13 @@ class DownloadsPane(Vertical):
         if shown is not None and shown[0] == text:
             return
         self.texts[selector] = (text, lines)
-        widget.update(Text(text), layout=shown is None or shown[1] != lines)  # never markup: it holds names
+        # never markup, and no control character: it holds names
+        widget.update(Text(lines_printable(text)), layout=shown is None or shown[1] != lines)
 
     def repos_in_flight(self) -> list[str]:
         """The repos with a file queued or on its way (one pass over the rows, for an export's note)."""
         return sorted({row.repo_id for row in self.rows.values()
-                       if not row.state.finished and row.state is not FileState.FAILED})
+                       if not row.state.ended})
 
     def _idle(self) -> str:
         keys = current_keys(self.app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rich.markup import escape
 
+from core.safety import printable
 from core.sizes import eta as eta  # the panes' ETAs are the CLI's
 from core.sizes import human
 
@@ -41,10 +42,16 @@ def plain(text: str) -> str:
     """A table cell showing ``text`` as it is: DataTable reads a string cell as markup, so a file named
     ``a[/]b.wav`` stopped the pane (a markup error) and ``[bold]x.wav`` showed as ``x.wav``. (Rich's escape
     doubles a final backslash for a tag that may follow; none follows here.)"""
+    text = printable(text)  # a name's control characters never reach the terminal
     out = escape(text)
     return out[:-1] if text.endswith("\\") and not text.endswith("\\\\") else out
 
 
+def lines_printable(text: str) -> str:
+    """Several lines, each with its control characters escaped (the line breaks between them are kept)."""
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
 def styled(text: str, style: str) -> str:
     """A cell of one of the app's labels in ``style``, as a string: no Rich object kept per row for the GC."""
-    return f"[{style}]{escape(text)}[/]" if style else plain(text)
+    return f"[{style}]{escape(printable(text))}[/]" if style else plain(text)

@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Static
 
 from core.local.inventory import LocalRepo
 
-from .format import plain, short_sha, size
+from .format import lines_printable, plain, short_sha, size
 
 DETAIL_FILES = 40
 
@@ -71,7 +71,7 @@ class InventoryPane(Vertical):
             lines += [f"  {size(s):>10}  {p}" for p, s in r.top_files()]
             if r.readme_excerpt:
                 lines += ["README:", r.readme_excerpt]
-        detail.update(Text("\n".join(lines)))
+        detail.update(Text(lines_printable("\n".join(lines))))
 
     def on_data_table_row_highlighted(self) -> None:
         self.show_detail()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from ..common import EXIT_FAILED, EXIT_OK, UsageError, add_repo_ids, refs_from, settings_for
+from ..common import EXIT_CANNOT_RUN, EXIT_OK, UsageError, add_repo_ids, refs_from, settings_for
 from ..output import Output
 
 HELP = "cancel downloads of this root's service: all, one repo's or one file (partial files are kept)"
+EXITS = "exit status: 0 cancelled (or nothing to cancel); 2 could not run (the service unreachable)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
             reached = {job for request in requests for job in client.request(request)["jobs"]}
     except ServiceError as e:
         out.error(str(e))
-        return EXIT_FAILED
+        return EXIT_CANNOT_RUN
     what = f"{refs[0].repo_id}/{args.file}" if args.file else ", ".join(r.repo_id for r in refs) or "everything"
     if not reached:
         out.say(f"nothing to cancel: the service has no download queued or running ({what})")

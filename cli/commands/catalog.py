@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from core.catalog import Catalog
 
 HELP = "list the catalog (with the root's catalog.toml)"
+EXITS = "exit status: 0 listed; 2 could not run (bad arguments or settings, a damaged catalog.toml)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,7 +41,7 @@ class CatalogView:
         rows = [["REPO", "TYPE", "GROUP", "LICENCE", "DESCRIPTION"]]
         for e in self.catalog.entries:
             rows.append([e.repo_id, e.ref.repo_type, e.group, e.licence[:24], e.description])
-        yield table(rows)
+        yield from table(rows)
         for e in self.catalog.entries:
             extra = [f"aliases {', '.join(e.aliases)}" if e.aliases else "",
                      f"needs {', '.join(e.depends)}" if e.depends else "",

@@ -6,13 +6,14 @@ import argparse
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..common import EXIT_OK, UsageError, settings_for
+from ..common import EXIT_OK, EXIT_USAGE, UsageError, settings_for
 from ..output import Output, shown
 
 if TYPE_CHECKING:
     from core.local.checksums import ChecksumFile
 
 HELP = "write sha256sum-compatible checksum files"
+EXITS = "exit status: 0 written; 2 could not run (bad arguments or settings, a root that cannot be written)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,9 +29,17 @@ def run(args: argparse.Namespace, out: Output) -> int:
     except ValueError as e:
         raise UsageError(f"--min-size: {e}") from None
     settings = settings_for(args)
+    from core.errors import cannot_write
     from core.local.checksums import write_checksums
 
-    out.show(ChecksumsView(write_checksums(settings.root, min_size), args.min_size))
+    try:
+        written = write_checksums(settings.root, min_size)
+    except OSError as e:
+        if not cannot_write(e):
+            raise
+        out.error(f"{settings.root} cannot be written ({e.strerror}): no checksum file written")
+        return EXIT_USAGE
+    out.show(ChecksumsView(written, args.min_size))
     return EXIT_OK
 
 

@@ -15,6 +15,7 @@ from ..output import Output
 from . import checksums, download, inventory, verify
 
 HELP = "open the app on a local Hub with stand-ins, offline"
+EXITS = "exit status: 0 the demo ran; 1 a step found problems; 2 could not run; 130 interrupted"
 DEMO_REPOS = ["--model", "facebook/musicgen-small", "--model", "facebook/musicgen-stereo-small",
               "--model", "facebook/encodec_32khz", "--dataset", "google/musiccaps", "--dataset", "marsyas/gtzan"]
 STEPS: list[tuple[ModuleType, list[str]]] = [

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 from core.profiles import PROFILES
 
-from ..common import EXIT_FAILED, EXIT_OK, UsageError, add_repo_ids, catalog_for, refs_from, settings_for
+from ..common import (
+    EXIT_CANNOT_RUN,
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    add_repo_ids,
+    catalog_for,
+    refs_from,
+    settings_for,
+)
 from ..output import Output, table
 
 if TYPE_CHECKING:
@@ -21,6 +30,10 @@ if TYPE_CHECKING:
     from core.settings import Settings
 
 HELP = "plan (default) or run (--run) a download"
+EXITS = ("exit status: 0 every repo planned (and, with --run, every file fetched and verified); 1 problems found "
+         "(a repo not found or refused, a file that failed or was cancelled); 2 could not run (bad arguments or "
+         "settings, the root held by another run, not enough disk space, the service unreachable); "
+         "130 interrupted (partial files are kept)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -72,7 +85,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
             client = connect(settings.root)
         except ServiceError as e:
             out.error(str(e))
-            return EXIT_FAILED
+            return EXIT_CANNOT_RUN
         if client is not None:  # the root's service holds the root: it downloads, this terminal watches
             with client:
                 return _through_service(args, settings, refs, client, out)
@@ -105,7 +118,7 @@ def _run(args: argparse.Namespace, settings: Settings, plan: Plan, out: Output) 
         out.error(f"not enough free space at {plan.root}: need {human(plan.bytes_needed)} "
                   f"({human(plan.bytes_to_fetch)} to fetch + {human(plan.min_free)} margin, MUSICGEN_MIN_FREE), "
                   f"free {human(plan.free_bytes)}; free some space or use --force")
-        return EXIT_FAILED
+        return EXIT_CANNOT_RUN
     printer = ProgressPrinter(quiet=out.as_json, interval=args.progress_every)
     # A closed terminal (a dropped SSH link) sends a hang-up: the download runs on without a terminal, its
     # progress unprinted, and ends as it would have (``download --detach`` hands it to the service instead).
@@ -118,7 +131,7 @@ def _run(args: argparse.Namespace, settings: Settings, plan: Plan, out: Output) 
         from core.service.client import held_by
 
         out.error(held_by(settings.root, e))
-        return EXIT_FAILED
+        return EXIT_CANNOT_RUN
     finally:
         printer.finish()  # the lines not yet written, also when interrupted
     out.show(RunView(result))
@@ -266,7 +279,7 @@ class PlanView:
                 notes.append(f"  {r.ref.repo_id}: needed by {r.dependency_of}")
             notes += [f"  {r.ref.repo_id}: {n}" for n in r.notes]
             notes += [f"  {r.ref.repo_id}: skipping unsafe entry {p!r}: {why}" for p, why in r.unsafe.items()]
-        yield table(rows, {3, 4, 5})
+        yield from table(rows, {3, 4, 5})
         yield from notes
         yield (f"total: {human(plan.bytes_to_fetch)} to fetch, {human(plan.bytes_present)} present; "
                f"free at {plan.root}: {human(plan.free_bytes)}")
@@ -292,20 +305,16 @@ class RunView:
         self.result = result
 
     def data(self) -> dict[str, Any]:
-        result = self.result
-        return {"result": {
-            "ok": result.ok, "bytes_fetched": result.bytes_fetched,
-            "repos": [{"repo_id": r.repo_id, "repo_type": r.repo_type, "done": r.done, "skipped": r.skipped,
-                       "error": r.error, "failed": [{"path": p, "message": m} for p, m in r.failed]}
-                      for r in result.repos],
-        }}
+        return {"result": self.result.data()}
 
     def text(self) -> Iterator[str]:
         from core.sizes import human
 
         for r in self.result.repos:
             state = "ok" if r.ok else "FAILED"
+            state = "cancelled" if r.cancelled and not r.failed and r.error is None else state
             yield (f"{r.repo_id}: {state}: {r.done} fetched, {r.skipped} already complete, {len(r.failed)} failed"
+                   + (f", {r.cancelled} cancelled (partial files kept)" if r.cancelled else "")
                    + (f": {r.error}" if r.error else ""))
             yield from (f"  {p}: {m}" for p, m in r.failed)
         yield f"fetched {human(self.result.bytes_fetched)}"

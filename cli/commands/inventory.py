@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from core.local.inventory import LocalRepo
 
 HELP = "write the three JSON inventories"
+EXITS = ("exit status: 0 the inventories were made (on a read-only root: shown, not written, and said); "
+         "2 could not run (bad arguments or settings, an unreadable root)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,22 +26,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, out: Output) -> int:
     settings = settings_for(args)
+    from core.errors import cannot_write
     from core.local import inventory
 
     repos = inventory.scan(settings.root)
-    out.show(InventoryView(repos, inventory.write(settings.root, repos)))
+    docs = inventory.build(repos)
+    try:
+        paths = inventory.write(settings.root, docs=docs)
+    except OSError as e:
+        if not cannot_write(e):
+            raise
+        paths = {}
+        print(f"musicgen-tui: {settings.root} cannot be written ({e.strerror}): the inventories are shown, "
+              "not written", file=sys.stderr)
+    out.show(InventoryView(repos, paths, docs["combined"]))
     return EXIT_OK
 
 
 class InventoryView:
     """The local repos as a table, or the combined inventory as written."""
 
-    def __init__(self, repos: list[LocalRepo], paths: dict[str, Path]) -> None:
+    def __init__(self, repos: list[LocalRepo], paths: dict[str, Path], combined: dict[str, Any]) -> None:
         self.repos = repos
         self.paths = paths
+        self.combined = combined
 
     def data(self) -> Any:
-        return json.loads(self.paths["combined"].read_text(encoding="utf-8"))
+        return self.combined
 
     def text(self) -> Iterator[str]:
         from core.sizes import human
@@ -48,5 +61,5 @@ class InventoryView:
         for r in self.repos:
             rows.append([r.repo_id, r.repo_type, str(r.file_count), human(r.size_bytes),
                          (r.snapshot_id or "-")[:12], "yes" if r.complete else "no"])
-        yield table(rows, {2, 3}) if self.repos else "no repos under models/ or datasets/ yet"
+        yield from table(rows, {2, 3}) if self.repos else ["no repos under models/ or datasets/ yet"]
         yield from (f"wrote {shown(p)}" for p in self.paths.values())

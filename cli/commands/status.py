@@ -7,10 +7,12 @@ import argparse
 from collections.abc import Iterator
 from typing import Any
 
-from ..common import EXIT_FAILED, EXIT_OK, settings_for
+from ..common import EXIT_CANNOT_RUN, EXIT_FAILED, EXIT_OK, settings_for
 from ..output import Output
 
 HELP = "show this root's download service and its files (--follow: until they finish)"
+EXITS = ("exit status: 0 no file failed (or no service runs); 1 a file failed or was cancelled; 2 could not run "
+         "(bad arguments or settings, the service unreachable)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,7 +29,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         client = connect(settings.root)
     except ServiceError as e:
         out.error(str(e))
-        return EXIT_FAILED
+        return EXIT_CANNOT_RUN
     if client is None:
         out.show(StatusView(None))
         return EXIT_OK
@@ -37,7 +39,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
             return EXIT_OK
         status = _follow(client, out)
     out.show(StatusView(status))
-    return EXIT_FAILED if any(f["state"] == "failed" for f in status["files"]) else EXIT_OK
+    return EXIT_FAILED if any(f["state"] in ("failed", "cancelled") for f in status["files"]) else EXIT_OK
 
 
 def _follow(client: Any, out: Output) -> dict[str, Any]:
@@ -65,6 +67,7 @@ def _follow(client: Any, out: Output) -> dict[str, Any]:
             for _type, repo_id, text in event["planning"]:
                 out.say(f"planning {repo_id}: {text}")
         elif kind in ("idle", "stopped"):
+            status["busy"] = False  # what the status said when it began is over
             break
     status["files"] = list(files.values())
     if not status:

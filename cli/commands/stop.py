@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from ..common import EXIT_FAILED, EXIT_OK, settings_for
+from ..common import EXIT_CANNOT_RUN, EXIT_OK, settings_for
 from ..output import Output
 
 HELP = "stop this root's download service (partial files are kept for resume)"
+EXITS = "exit status: 0 stopped (or none ran); 2 could not run (the service unreachable or did not stop)"
 STOP_WAIT = 60.0  # seconds for the service to stop its downloads and go
 
 
@@ -23,12 +24,12 @@ def run(args: argparse.Namespace, out: Output) -> int:
         stopped = stop(settings.root, STOP_WAIT)
     except ServiceError as e:
         out.error(str(e))
-        return EXIT_FAILED
+        return EXIT_CANNOT_RUN
     if stopped is None:
         out.say("no download service runs on this root")
         return EXIT_OK
     if not stopped:
         out.error(f"the download service did not stop within {STOP_WAIT:.0f} s")
-        return EXIT_FAILED
+        return EXIT_CANNOT_RUN
     out.say("stopped: partial files are kept; run the download again to resume")
     return EXIT_OK

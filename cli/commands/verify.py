@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..common import EXIT_FAILED, EXIT_OK, add_repo_ids, catalog_for, refs_from, settings_for
 from ..output import Output, shown
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from core.local.verify import VerifyResult
 
 HELP = "check downloaded files against the Hub's hashes"
+EXITS = ("exit status: 0 every file checked is OK; 1 problems found (a file damaged, missing or partial); "
+         "2 could not run (bad arguments or settings, an unreadable root). A read-only root is verified as it is.")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,6 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
+    from core.errors import cannot_write
+
     settings = settings_for(args)
     refs = refs_from(args, None) or None
     if refs is not None and not all(r.local_dir(settings.root).is_dir() for r in refs):
@@ -31,14 +35,22 @@ def run(args: argparse.Namespace, out: Output) -> int:
     from core.local.verify import verify, write_report
 
     result = verify(settings.root, refs, full=args.full)
-    out.show(VerifyView(result, write_report(settings.root, result)))
+    try:
+        report: Path | None = write_report(settings.root, result)
+    except OSError as e:
+        if not cannot_write(e):
+            raise
+        report = None
+        print(f"musicgen-tui: {settings.root} cannot be written ({e.strerror}): verified read-only, no hash "
+              "remembered and no report written", file=sys.stderr)
+    out.show(VerifyView(result, report))
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
 class VerifyView:
     """The problems and the counts, or the report as written."""
 
-    def __init__(self, result: VerifyResult, report: Path) -> None:
+    def __init__(self, result: VerifyResult, report: Path | None) -> None:
         self.result = result
         self.report = report
 
@@ -50,6 +62,6 @@ class VerifyView:
             yield f"{p.status:<8} {p.repo_id}: {p.path}" + (f" ({p.detail})" if p.detail else "")
         c = self.result.counts
         yield (f"{c['ok']} OK, {c['mismatch']} mismatch, {c['missing']} missing, {c['partial']} partial "
-               f"({c['checked']} checked); report: {shown(self.report)}")
+               f"({c['checked']} checked)" + (f"; report: {shown(self.report)}" if self.report else ""))
         if not self.result.ok:
             yield "run `musicgen-tui download --run` with the same repos to fetch the damaged files again"

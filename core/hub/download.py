@@ -13,13 +13,16 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from huggingface_hub import constants, hf_hub_url
 from huggingface_hub.utils import build_hf_headers, disable_progress_bars
 
 from ..local import metadata
 from ..local.hashing import feed_file, new_hasher
+from ..local.partials import segmented_paths
 from ..local.record import Record, write_record
+from ..local.safeio import open_update
 from ..local.space import free_space
 from ..plan import FilePlan, Plan, RepoPlan
 from ..remote import Paths
@@ -28,10 +31,11 @@ from ..sizes import human
 from ..states import FileState
 from .backoff import Backoff, Cancelled, FileStop
 from .errors import describe, is_repo_level, is_transient
-from .segments import RangeIgnored, SegmentedAttempt, drop_segmented, segmented_paths, to_single
+from .segments import RangeIgnored, SegmentedAttempt, drop_segmented, to_single
 from .transfer import CHUNK_SIZE, Attempt
 
 MAX_CORRUPT = 2
+CANCELLED = "cancelled: what arrived is kept, and the next download resumes it"
 Outcome = tuple[FileState, str | None]  # how a file ended, and why when it failed
 
 
@@ -59,10 +63,11 @@ class RepoResult:
     skipped: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     error: str | None = None
+    cancelled: int = 0  # files stopped by a cancel, their partial bytes kept
 
     @property
     def ok(self) -> bool:
-        return not self.failed and self.error is None
+        return not self.failed and self.error is None and not self.cancelled
 
 
 @dataclass
@@ -74,6 +79,13 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return not self.cancelled and all(r.ok for r in self.repos)
+
+    def data(self) -> dict[str, Any]:
+        """The run as JSON carries it: ``download --json``'s ``result``, and a job's result in the service."""
+        return {"ok": self.ok, "cancelled": self.cancelled, "bytes_fetched": self.bytes_fetched,
+                "repos": [{"repo_id": r.repo_id, "repo_type": r.repo_type, "done": r.done, "skipped": r.skipped,
+                           "cancelled": r.cancelled, "error": r.error,
+                           "failed": [{"path": p, "message": m} for p, m in r.failed]} for r in self.repos]}
 
 
 class Downloader:
@@ -145,11 +157,15 @@ class Downloader:
             raise
         if crashed:
             raise crashed[0]
+        if self.cancel.is_set():  # the files never started say so too: no row is left queued or in flight
+            for rp, fp in tasks:
+                self._emit(rp, fp, FileState.CANCELLED, fp.present, message=CANCELLED)
+                results[(rp.ref.repo_type, rp.ref.repo_id)].cancelled += 1
         return RunResult(list(results.values()), self._fetched, self.cancel.is_set())
 
     def drop(self, repo_type: str, repo_id: str, path: str | None = None) -> None:
         """Cancel one repo's files (``path`` None) or one file, and nothing else: a queued file is not started, one
-        in flight stops at its next read; each ends failed as cancelled, its partial file kept for resume."""
+        in flight stops at its next read; each ends cancelled, its partial file kept for resume."""
         with self._lock:
             self._dropped.add((repo_type, repo_id, path))
             for (t, i, p), stop in self._inflight.items():
@@ -181,6 +197,8 @@ class Downloader:
             res.done += 1
         elif state is FileState.SKIPPED:
             res.skipped += 1
+        elif state is FileState.CANCELLED:
+            res.cancelled += 1
         elif state is FileState.FAILED and message is not None:
             key = (rp.ref.repo_type, rp.ref.repo_id)
             if key in self._repo_errors:
@@ -205,9 +223,7 @@ class Downloader:
         """Fetch one file; every error becomes its outcome (a repo-level one stops the repo's other files)."""
         key = (rp.ref.repo_type, rp.ref.repo_id)
         try:
-            if self.cancel.is_set():
-                return FileState.QUEUED, None
-            if self._is_dropped(*key, fp.remote.path):
+            if self.cancel.is_set() or self._is_dropped(*key, fp.remote.path):
                 return self._cancelled(rp, fp)
             if key in self._repo_errors or self._abort:
                 msg = self._repo_errors.get(key) or self._abort
@@ -215,7 +231,7 @@ class Downloader:
                 return FileState.FAILED, msg
             return self._fetch(rp, fp)
         except Cancelled:
-            return (FileState.QUEUED, None) if self.cancel.is_set() else self._cancelled(rp, fp)
+            return self._cancelled(rp, fp)
         except Exception as e:
             msg = self._describe(e)
             if is_repo_level(e, self.settings.endpoint):
@@ -229,11 +245,11 @@ class Downloader:
             return FileState.FAILED, msg
 
     def _cancelled(self, rp: RepoPlan, fp: FilePlan) -> Outcome:
-        """A file cancelled alone (or with its repo): failed as cancelled, what arrived kept."""
+        """A file stopped by a cancel (its run's, its repo's or its own): what arrived is kept, and said."""
         paths = metadata.download_paths(rp.local_dir, fp.remote.path)
-        msg = "cancelled: what arrived is kept, and the next download resumes it"
-        self._emit(rp, fp, FileState.FAILED, max(fp.present, metadata.partial_size(paths, fp.remote.etag)), message=msg)
-        return FileState.FAILED, msg
+        kept = metadata.partial_size(paths, fp.remote.etag, fp.remote.size)
+        self._emit(rp, fp, FileState.CANCELLED, max(fp.present, kept), message=CANCELLED)
+        return FileState.CANCELLED, CANCELLED
 
     def _fetch(self, rp: RepoPlan, fp: FilePlan) -> Outcome:
         key = (rp.ref.repo_type, rp.ref.repo_id, fp.remote.path)
@@ -283,7 +299,7 @@ class Downloader:
             except RangeIgnored:  # nothing was written: one stream, from the partial's first bytes
                 segmented = False
                 to_single(incomplete)
-                self._emit(rp, fp, FileState.DOWNLOADING, metadata.partial_size(paths, remote.etag),
+                self._emit(rp, fp, FileState.DOWNLOADING, metadata.partial_size(paths, remote.etag, remote.size),
                            message="the server ignores Range: one connection")
                 continue
             except Exception as e:
@@ -293,7 +309,7 @@ class Downloader:
                 last_error = e
                 if tried + 1 < tries:  # the last attempt's error ends the file below, with no wait before
                     note = f"retrying (attempt {tried + 2} of {tries}): {self._describe(e)}"
-                    self._emit(rp, fp, FileState.DOWNLOADING, metadata.partial_size(paths, remote.etag),
+                    self._emit(rp, fp, FileState.DOWNLOADING, metadata.partial_size(paths, remote.etag, remote.size),
                                message=note)
                     backoff.pause(e)
                 continue
@@ -301,6 +317,9 @@ class Downloader:
                 with self._lock:  # once per attempt, not per chunk: the byte counter stays off the hot path
                     self._fetched += attempt.received
             self._emit(rp, fp, FileState.VERIFYING, remote.size)
+            finished = segmented_paths(incomplete)[0] if segmented else incomplete
+            if digest == remote.etag and not _exact_size(finished, remote.size):
+                digest = f"a file of another size than {remote.size} bytes"
             if digest != remote.etag:
                 corrupt += 1
                 incomplete.unlink(missing_ok=True)
@@ -313,18 +332,15 @@ class Downloader:
                 note = f"{remote.algorithm} mismatch, downloading again"
                 self._emit(rp, fp, FileState.DOWNLOADING, 0, message=note)
                 continue
+            os.replace(finished, paths.file_path)
             if segmented:
-                data, state = segmented_paths(incomplete)
-                os.replace(data, paths.file_path)
-                state.unlink(missing_ok=True)
-            else:
-                os.replace(incomplete, paths.file_path)
+                segmented_paths(incomplete)[1].unlink(missing_ok=True)
             metadata.write_metadata(paths, commit, remote.etag)
             self._emit(rp, fp, FileState.DONE, remote.size)
             return FileState.DONE, None
         msg = f"gave up after {tries} attempts: {self._describe(last_error)}" \
             if last_error else "gave up"
-        self._emit(rp, fp, FileState.FAILED, metadata.partial_size(paths, remote.etag), message=msg)
+        self._emit(rp, fp, FileState.FAILED, metadata.partial_size(paths, remote.etag, remote.size), message=msg)
         return FileState.FAILED, msg
 
     def _adopt(self, rp: RepoPlan, fp: FilePlan, paths: metadata.DownloadPaths, commit: str) -> bool:
@@ -346,3 +362,14 @@ class Downloader:
 
     def _describe(self, exc: BaseException) -> str:
         return describe(exc, token=self.settings.token, endpoint=self.settings.endpoint)
+
+
+def _exact_size(finished: Path, size: int) -> bool:
+    """Whether the partial, its first ``size`` bytes hashed, is that long: bytes past them (a longer partial of a
+    segmented run) were never hashed and are cut off; a shorter one is no whole file."""
+    with open_update(finished) as fh:
+        end = fh.seek(0, os.SEEK_END)
+        if end > size:
+            fh.truncate(size)
+            end = size
+    return end == size

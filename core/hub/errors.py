@@ -23,6 +23,15 @@ from huggingface_hub.utils import parse_ratelimit_headers
 from ..errors import TOKEN_HELP, first_line, one_line, scrub
 from ..states import GATED_CASES
 
+
+class AnswerTooLarge(Exception):
+    """An API answer larger, once decompressed, than any real one: a broken or hostile endpoint. Never retried."""
+
+    def __init__(self, url: str, limit: int) -> None:
+        super().__init__(f"the endpoint's answer to {urlsplit(url).path} is over {limit >> 20} MiB once "
+                         "decompressed: refused (a broken or hostile endpoint or mirror)")
+
+
 RETRY_AFTER_MAX = 300.0  # the Hub's rate-limit window: never wait longer than one
 _VISIT = re.compile(r"Visit (\S+?) to ask for access")
 
@@ -114,6 +123,8 @@ def describe(exc: BaseException, *, token: str | None = None, endpoint: str | No
     """A one-line message for ``exc``; never contains the token."""
     if isinstance(exc, GatedRepoError):
         msg = gated_message(exc)
+    elif isinstance(exc, AnswerTooLarge):
+        msg = str(exc)
     elif isinstance(exc, RevisionNotFoundError):
         msg = "revision not found on this endpoint"
     elif isinstance(exc, RemoteEntryNotFoundError):

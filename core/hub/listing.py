@@ -14,16 +14,18 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from huggingface_hub import HfApi
+import httpx2
+from huggingface_hub import DatasetInfo, ModelInfo
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
-from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_backoff
+from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_stream_backoff
 
 from ..remote import Listing, RemoteFile, RemoteFiles
 from ..repos import RepoRef
 from ..settings import Settings
 from .backoff import retrying
-from .errors import status_of
+from .errors import AnswerTooLarge, status_of
 
+MAX_ANSWER = 64 << 20  # decoded bytes of one API answer: a 1,000-file tree page is about 0.3 MB
 OnRetry = Callable[[str, float], object]  # (what failed, seconds until the next try)
 
 
@@ -33,7 +35,6 @@ class HubApi:
     def __init__(self, settings: Settings, *, cancel: threading.Event | None = None) -> None:
         self.settings = settings
         self.cancel = cancel
-        self.api = HfApi(endpoint=settings.endpoint, token=settings.token, library_name="musicgen-tui")
         self.headers = build_hf_headers(token=settings.token, library_name="musicgen-tui")
         self.endpoint = settings.endpoint.rstrip("/")
 
@@ -43,9 +44,18 @@ class HubApi:
 
     def repo_info(self, ref: RepoRef, revision: str | None, *, files_metadata: bool = False,
                   expand: Any = None, on_retry: OnRetry | None = None) -> Any:
-        return self._retrying(lambda: self.api.repo_info(ref.repo_id, repo_type=ref.repo_type, revision=revision,
-                                                         files_metadata=files_metadata, expand=expand,
-                                                         timeout=self.settings.read_timeout), on_retry)
+        """``HfApi.repo_info``'s request and answer (a ``ModelInfo`` or ``DatasetInfo``), read through
+        ``_get_json``'s cap on the decoded size."""
+        url = f"{self.endpoint}/api/{ref.repo_type}s/{ref.repo_id}"
+        if revision is not None:
+            url += f"/revision/{quote(revision, safe='')}"
+        params: dict[str, Any] = {"blobs": True} if files_metadata else {}
+        if expand:
+            params["expand"] = expand
+        data, _ = self._retrying(partial(self._get_json, url, params), on_retry)
+        if not isinstance(data, dict):
+            raise ValueError(f"the endpoint's answer to {urlsplit(url).path} is not a JSON object")
+        return (ModelInfo if ref.repo_type == "model" else DatasetInfo)(**data)
 
     def tree(self, ref: RepoRef, commit: str, *, foreign: set[str] | None = None,
              on_retry: OnRetry | None = None,
@@ -55,17 +65,29 @@ class HubApi:
         url: str | None = f"{self.endpoint}/api/{ref.repo_type}s/{ref.repo_id}/tree/{quote(commit, safe='')}"
         params: dict[str, str] | None = {"recursive": "true", "expand": "false"}
         while url is not None:
-            page, link = self._retrying(partial(self._page, url, params), on_retry)
+            page, link = self._retrying(partial(self._get_json, url, params), on_retry)
+            if not isinstance(page, list):
+                raise ValueError(f"the endpoint's tree page {urlsplit(url).path} is not a JSON list")
             yield from page
             if on_page is not None:
                 on_page(page)
             url, params = (self.on_endpoint(link, foreign) if link else None), None
 
-    def _page(self, url: str, params: dict[str, str] | None) -> tuple[list[dict[str, Any]], str | None]:
-        r = http_backoff("GET", url, params=params, headers=self.headers, timeout=self.settings.read_timeout,
-                         max_retries=0)  # one request: the retries are ours, cancellable
-        hf_raise_for_status(r)
-        return r.json(), r.links.get("next", {}).get("url")
+    def _get_json(self, url: str, params: dict[str, Any] | None) -> tuple[Any, str | None]:
+        """One GET (the retries are ours, cancellable): its JSON and its next-page link. The body is read as it is
+        decompressed, up to MAX_ANSWER bytes: a 500 KB gzip answer can inflate to gigabytes (``AnswerTooLarge``)."""
+        with http_stream_backoff("GET", url, params=params, headers=self.headers, timeout=self.settings.read_timeout,
+                                 max_retries=0) as r:
+            body = bytearray()
+            for chunk in r.iter_bytes():
+                body += chunk
+                if len(body) > MAX_ANSWER:
+                    raise AnswerTooLarge(url, MAX_ANSWER)
+            read = httpx2.Response(r.status_code, request=r.request, content=bytes(body),
+                                   headers=[(k, v) for k, v in r.headers.multi_items()
+                                            if k.lower() not in ("content-encoding", "content-length")])
+        hf_raise_for_status(read)
+        return read.json(), read.links.get("next", {}).get("url")
 
     def on_endpoint(self, link: str, foreign: set[str] | None = None) -> str:
         """``link`` on the configured endpoint: its path and query kept, the origin (and path prefix) ours."""

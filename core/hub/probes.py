@@ -21,6 +21,7 @@ from .errors import describe, is_repo_level
 
 REFERENCE_FILE = "compression_state_dict.bin"
 REFERENCE_MAX = 4096  # a compression_state_dict.bin this small names a codec repo instead of holding weights
+REFERENCE_PICKLE_MAX = 1 << 20  # bytes read of a pickle inside it: a zip member can inflate a thousandfold
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -69,7 +70,7 @@ def repo_ids_in_pickle(data: bytes) -> list[str]:
     if data[:2] == b"PK":
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as z:
-                blobs = [z.read(n) for n in z.namelist() if n.endswith(".pkl")]
+                blobs = [z.open(n).read(REFERENCE_PICKLE_MAX) for n in z.namelist() if n.endswith(".pkl")]
         except (zipfile.BadZipFile, OSError):
             return []
     found: set[str] = set()

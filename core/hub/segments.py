@@ -23,6 +23,8 @@ from huggingface_hub import constants, get_hf_file_metadata
 from huggingface_hub.utils import hf_raise_for_status, http_stream_backoff
 
 from ..local.hashing import new_hasher
+from ..local.partials import STATE_VERSION, boot_id, contiguous_prefix, read_record, segmented_paths
+from ..local.safeio import create_temp, open_append, open_fd, open_update
 from ..remote import RemoteFile
 from .backoff import Backoff, Cancelled
 from .errors import is_transient
@@ -35,26 +37,10 @@ MAX_PIECES = 256  # a bigger file has bigger pieces, so its progress record stay
 PROBE_SECONDS = 0.3  # one connection alone first…
 FAST_LINK = 50_000_000  # …and more only when it brings less than this, in bytes a second
 PROGRESS_INTERVAL = 0.1
-STATE_VERSION = 2
 
 
 class RangeIgnored(Exception):
     """The server answered a ranged request with the whole file."""
-
-
-def boot_id() -> str:
-    """This boot of the machine: the page cache, and every byte written to it, lasts as long as it does."""
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return ""
-
-
-def segmented_paths(incomplete: Path) -> tuple[Path, Path]:
-    """The partial file of a segmented download and its progress, beside the single stream's partial (they never
-    share a file: a single stream resumes from its partial's length, which a segmented one does not have)."""
-    stem = incomplete.name.removesuffix(".incomplete")
-    return incomplete.with_name(f"{stem}.segmented.incomplete"), incomplete.with_name(f"{stem}.segmented.json")
 
 
 @dataclass
@@ -104,21 +90,21 @@ class SegmentedAttempt:
         """The ranges as recorded: the bytes written, when the machine has not restarted since (the page cache
         kept them through a kill), else only those flushed to disk."""
         size = self.remote.size
-        try:
-            saved = json.loads(self.state.read_text())
-            boot = boot_id()
-            trust_written = bool(boot) and saved.get("boot") == boot
-            ranges = [Range(a, b, w if trust_written else d) for a, b, w, d in saved["ranges"]]
-            have = self.data.stat().st_size
+        read = read_record(self.state)
+        if read is not None:
+            saved, entries, trusted = read
+            ranges = [Range(a, b, w if trusted else d) for a, b, w, d in entries]
+            try:
+                have = self.data.stat().st_size
+            except OSError:
+                have = 0
             ok = (saved.get("version") == STATE_VERSION and saved.get("size") == size
                   and saved.get("etag") == self.remote.etag and ranges and ranges[0].start == 0
                   and ranges[-1].end == size and all(0 <= r.done <= r.end - r.start for r in ranges)
                   and all(r.done == 0 or r.start + r.done <= have for r in ranges))
             if ok:
-                self.durable = [entry[3] for entry in saved["ranges"]]
+                self.durable = [d for _a, _b, _w, d in entries]
                 return ranges
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
         self.state.unlink(missing_ok=True)
         ranges = plan_ranges(size, self.connections)
         try:  # a single stream's partial is this file's first bytes: kept, not fetched again
@@ -126,7 +112,7 @@ class SegmentedAttempt:
             os.replace(self.single, self.data)
         except FileNotFoundError:
             have = 0
-        with open(self.data, "ab") as fh:
+        with open_append(self.data) as fh:
             fh.truncate(have)
         for r in ranges:
             r.done = max(0, min(have - r.start, r.end - r.start))
@@ -146,13 +132,17 @@ class SegmentedAttempt:
             data = {"version": STATE_VERSION, "size": self.remote.size, "etag": self.remote.etag, "boot": boot_id(),
                     "ranges": [[r.start, r.end, w, d] for r, w, d in zip(self.ranges, written, self.durable,
                                                                          strict=True)]}
-            tmp = self.state.with_name(self.state.name + ".tmp")
-            with open(tmp, "w") as fh:
-                json.dump(data, fh)
-                if durable:
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            os.replace(tmp, self.state)
+            fd, tmp = create_temp(self.state)
+            try:
+                with os.fdopen(fd, "w") as fh:
+                    json.dump(data, fh)
+                    if durable:
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                os.replace(tmp, self.state)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
 
     def _checkpoints(self, fd: int, stop: threading.Event) -> None:
         """Record the progress every CHECKPOINT_SECONDS and flush it every DURABLE_SECONDS, off the ranges'
@@ -170,7 +160,7 @@ class SegmentedAttempt:
         saved and the error raised (the next attempt or run continues from there)."""
         self.location, cdn_headers = self._resolve(url, headers)  # before the partial is touched: a failed
         self.ranges = self._load()  # resolve leaves a single stream's partial where it was, for the next attempt
-        fd = os.open(self.data, os.O_RDWR)
+        fd = open_fd(self.data, os.O_RDWR)
         started, present = time.monotonic(), self._present()
         hasher = Prefix(self, fd)
         threads: list[threading.Thread] = []
@@ -399,19 +389,9 @@ def to_single(incomplete: Path) -> None:
     data, state = segmented_paths(incomplete)
     if not data.exists():
         return
-    try:
-        saved = json.loads(state.read_text())
-        trusted = 2 if boot_id() and saved.get("boot") == boot_id() else 3  # written, else flushed
-        prefix = 0
-        for entry in saved["ranges"]:
-            a, b, d = entry[0], entry[1], entry[trusted]
-            prefix = a + d
-            if a + d < b:
-                break
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
-        prefix = 0
+    prefix = contiguous_prefix(state)
     if prefix and not incomplete.exists():
-        with open(data, "r+b") as fh:
+        with open_update(data) as fh:
             fh.truncate(min(prefix, os.path.getsize(data)))
         os.replace(data, incomplete)
     data.unlink(missing_ok=True)

@@ -12,6 +12,7 @@ from typing import Any, BinaryIO
 from huggingface_hub.file_download import http_get
 
 from ..local.hashing import feed_file, new_hasher
+from ..local.safeio import open_append
 from ..remote import RemoteFile
 from .backoff import Cancelled
 
@@ -94,7 +95,7 @@ class Attempt:
 
         self.on_progress(resume, 0.0)
         try:
-            with open(incomplete, "ab", buffering=0) as fh:  # unbuffered: each network read is one write
+            with open_append(incomplete, buffering=0) as fh:  # unbuffered: each network read is one write
                 sink = _Sink(fh, hasher, on_bytes, self.cancel, restart)
                 http_get(url, sink, resume_size=resume, headers=headers,  # type: ignore[arg-type]
                          expected_size=remote.size, displayed_filename=remote.path)

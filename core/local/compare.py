@@ -34,7 +34,7 @@ def plan_files(local_dir: Path, files: Iterable[RemoteFile],
         if metadata.is_fresh(paths, meta, f.etag, f.size):
             out.add(f, "skip", f.size)
             continue
-        partial = metadata.partial_size(paths, f.etag)
+        partial = metadata.partial_size(paths, f.etag, f.size)
         if 0 < partial <= f.size:
             out.add(f, "fetch", partial)
         elif meta is None and paths.file_path.is_file() and paths.file_path.stat().st_size == f.size:

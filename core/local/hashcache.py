@@ -9,16 +9,22 @@ marshal (a 100,000-file repo loads in milliseconds)."""
 from __future__ import annotations
 
 import marshal
-import os
 from array import array
 from pathlib import Path
 
+from .damaged import DAMAGED, unreadable
 from .metadata import hf_dir
+from .safeio import replace_bytes
 
 CACHE_NAME = "musicgen-tui-hashes.marshal"
 OLD_CACHE_NAME = "musicgen-tui-hashes.json"  # format 1, per file: read no more, removed on the next save
 CACHE_FORMAT = 2
 Entry = tuple[str, bytes, str]  # names joined by NUL, stat keys (array "q", 4 a file, as bytes), digests joined
+
+
+def _is_entry(prefix: object, entry: object) -> bool:
+    return (isinstance(prefix, str) and isinstance(entry, tuple) and len(entry) == 3
+            and isinstance(entry[0], str) and isinstance(entry[1], bytes) and isinstance(entry[2], str))
 
 
 class HashCache:
@@ -33,9 +39,11 @@ class HashCache:
             with open(self.path, "rb") as f:
                 fmt, folders = marshal.loads(f.read())
             if fmt == CACHE_FORMAT and isinstance(folders, dict):
+                if not all(_is_entry(k, v) for k, v in folders.items()):
+                    raise TypeError("an entry of another shape")
                 self.folders = folders
-        except (OSError, ValueError, EOFError, TypeError):
-            pass
+        except DAMAGED as e:
+            unreadable(self.path, e)
         self.dirty = False
 
     def folder(self, prefix: str) -> Entry | None:
@@ -57,12 +65,10 @@ class HashCache:
     def save(self) -> None:
         if not self.dirty or not self.local_dir.is_dir():
             return
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(marshal.dumps((CACHE_FORMAT, self.folders)))
-            os.replace(tmp, self.path)
+            replace_bytes(self.path, marshal.dumps((CACHE_FORMAT, self.folders)))
             (self.path.parent / OLD_CACHE_NAME).unlink(missing_ok=True)
         except OSError:  # a read-only folder: the next verify hashes again, nothing is wrong
-            tmp.unlink(missing_ok=True)
+            pass
         self.dirty = False

@@ -161,9 +161,11 @@ def build(repos: list[LocalRepo], generated_at: str | None = None) -> dict[str, 
     return docs
 
 
-def write(root: Path, repos: list[LocalRepo] | None = None) -> dict[str, Path]:
-    """Scan (unless given the repos) and write the three inventories atomically; returns where."""
-    docs = build(scan(root) if repos is None else repos)
+def write(root: Path, repos: list[LocalRepo] | None = None, *, docs: dict[str, Any] | None = None) -> dict[str, Path]:
+    """Scan (unless given the repos or the built documents) and write the three inventories atomically; returns
+    where."""
+    if docs is None:
+        docs = build(scan(root) if repos is None else repos)
     out = {}
     for kind, rel in INVENTORY_FILES.items():
         write_json_atomic(root / rel, docs[kind])

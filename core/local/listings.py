@@ -12,6 +12,7 @@ from pathlib import Path
 from ..remote import Listing, RemoteFile, RemoteFiles
 from ..repos import RepoRef
 from ..states import RepoStatus
+from .damaged import DAMAGED, unreadable
 from .jsonio import write_json_atomic
 
 CACHE_DIR = ".musicgen-tui-cache"
@@ -42,7 +43,8 @@ class ListingCache:
                 return RepoStatus(data["status"]), str(data["message"])
             files = RemoteFiles(RemoteFile(p, int(s), b, h) for p, s, b, h in data["files"])
             return Listing(RepoRef(data["repo_type"], data["repo_id"]), data["commit"], files, bool(data["gated"]))
-        except (OSError, ValueError, KeyError, TypeError):
+        except DAMAGED as e:
+            unreadable(self._path(ref), e)
             return None
 
     def put(self, ref: RepoRef, answer: Cached) -> None:

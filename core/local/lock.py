@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .safeio import open_fd
+
 LOCK_NAME = ".musicgen-tui.lock"
 
 
@@ -20,7 +22,7 @@ def root_lock(root: Path) -> Iterator[None]:
     """Hold the root's lock for the block; raise LockHeld at once if another process holds it."""
     root.mkdir(parents=True, exist_ok=True)
     path = root / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = open_fd(path, os.O_RDWR | os.O_CREAT)  # a planted symlink is refused, never truncated
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .safeio import open_fd
+
 
 def hf_dir(local_dir: Path) -> Path:
     return local_dir / ".cache" / "huggingface"
@@ -71,7 +73,7 @@ def write_metadata(paths: DownloadPaths, commit: str, etag: str) -> None:
     ``hf`` and ``hf cache verify`` read it. Written without huggingface_hub's per-file lock file: the root's
     lock already keeps other writers out, and the record replaces the old one in one rename."""
     tmp = paths.metadata_path.with_name(paths.metadata_path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)  # 4 system calls, not 8
+    fd = open_fd(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)  # 4 system calls, not 8; no symlink
     try:
         os.write(fd, f"{commit}\n{etag}\n{time.time()}\n".encode())
     finally:
@@ -84,12 +86,19 @@ def forget(paths: DownloadPaths) -> None:
     paths.metadata_path.unlink(missing_ok=True)
 
 
-def partial_size(paths: DownloadPaths, etag: str) -> int:
-    """Bytes of an interrupted download kept for resume (0 if none)."""
+def partial_size(paths: DownloadPaths, etag: str, size: int | None = None) -> int:
+    """Bytes of an interrupted download kept for resume (0 if none): a single stream's partial, or, given the
+    file's ``size``, a segmented one's (the bytes its record counts)."""
+    incomplete = paths.incomplete_path(etag)
     try:
-        return paths.incomplete_path(etag).stat().st_size
+        single = incomplete.stat().st_size
     except OSError:
-        return 0
+        single = 0
+    if size is None:
+        return single
+    from .partials import segmented_bytes
+
+    return max(min(single, size), segmented_bytes(incomplete, size, etag))
 
 
 def has_partials(local_dir: Path) -> bool:

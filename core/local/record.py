@@ -3,6 +3,7 @@ and the inventory's ``complete`` check against, and a cache of its planned sizes
 
 from __future__ import annotations
 
+import contextlib
 import json
 import marshal
 import os
@@ -16,8 +17,10 @@ from ..patterns import select
 from ..remote import SEP, Listing, Paths, RemoteFile, RemoteFiles
 from ..repos import RepoRef
 from ..safety import unsafe_entries
+from .damaged import DAMAGED, unreadable
 from .jsonio import write_text_atomic
 from .metadata import hf_dir
+from .safeio import open_fd, replace_bytes
 
 RECORD_NAME = "musicgen-tui.json"
 RECORD_FORMAT = 2
@@ -60,8 +63,13 @@ def write_record(local_dir: Path, record: Record) -> None:
     folder = hf_dir(local_dir)
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in ((".gitignore", "*"), ("CACHEDIR.TAG", CACHEDIR_TAG)):
-        if not (folder / name).exists():
-            (folder / name).write_text(text, encoding="utf-8")
+        if not os.path.lexists(folder / name):
+            try:  # created, never opened: a name planted meanwhile (a symlink too) is left alone
+                fd = open_fd(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+            except FileExistsError:
+                continue
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
     lst = record.listing
     files = lst.files if isinstance(lst.files, RemoteFiles) else RemoteFiles(lst.files)
     selected = record.selected if record.selected is not None else Paths(record.planned())
@@ -129,9 +137,12 @@ def _load_record(local_dir: Path) -> tuple[dict[str, Any], tuple[int, int, int]]
         with open(hf_dir(local_dir) / RECORD_NAME, "rb") as f:
             st = os.fstat(f.fileno())
             data = json.loads(f.read())
-    except (OSError, ValueError):
+        if not isinstance(data, dict):
+            raise TypeError("not a JSON object")
+    except DAMAGED as e:
+        unreadable(hf_dir(local_dir) / RECORD_NAME, e)
         return None
-    return (data, (st.st_size, st.st_mtime_ns, st.st_ino)) if isinstance(data, dict) else None
+    return data, (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 def _rows(data: dict[str, Any]) -> Iterator[tuple[str, int, str, bool | None]]:
@@ -164,7 +175,8 @@ def read_record(local_dir: Path) -> Record | None:
     loaded = _load_record(local_dir)
     try:
         return _record_from(loaded[0]) if loaded is not None else None
-    except (ValueError, KeyError, TypeError):
+    except DAMAGED as e:
+        unreadable(hf_dir(local_dir) / RECORD_NAME, e)
         return None
 
 
@@ -172,6 +184,12 @@ Folder = tuple[str, bytes, str]  # names joined by SEP, sizes (array "q" as byte
 Folders = dict[str, Folder]  # folder prefix ("" or "a/b/") -> its planned files
 PLANNED_CACHE = "musicgen-tui-planned.marshal"
 PLANNED_FORMAT = 3
+
+
+def _is_folder(prefix: object, folder: object) -> bool:
+    return (isinstance(prefix, str) and isinstance(folder, tuple) and len(folder) == 3
+            and isinstance(folder[0], str) and isinstance(folder[1], bytes) and len(folder[1]) % 8 == 0
+            and isinstance(folder[2], str))
 
 
 def pack(names: list[str], sizes: Iterable[int], etags: list[str]) -> Folder:
@@ -220,16 +238,19 @@ def read_planned_sizes(local_dir: Path) -> PlannedSizes | None:
         with open(cache, "rb") as f:
             fmt, key, repo_type, repo_id, commit, folders = marshal.loads(f.read())  # load(f) reads per object
         if fmt == PLANNED_FORMAT and key == (st.st_size, st.st_mtime_ns, st.st_ino) and isinstance(folders, dict):
+            if not all(_is_folder(k, v) for k, v in folders.items()):
+                raise TypeError("a folder of another shape")
             return PlannedSizes(RepoRef(repo_type, repo_id), commit, folders)
-    except (OSError, ValueError, EOFError, TypeError):
-        pass
+    except DAMAGED as e:
+        unreadable(cache, e)
     loaded = _load_record(local_dir)
     if loaded is None:
         return None
     data, key = loaded
     try:
         planned = _planned_from(data)
-    except (ValueError, KeyError, TypeError, IndexError):
+    except DAMAGED as e:
+        unreadable(record, e)
         return None
     _write_planned_cache(cache, key, planned)
     return planned
@@ -257,10 +278,6 @@ def _planned_from(data: dict[str, Any]) -> PlannedSizes:
 
 def _write_planned_cache(cache: Path, key: tuple[int, int, int], planned: PlannedSizes) -> None:
     """Best effort: a read-only folder only means the next inventory reads the JSON again."""
-    tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(marshal.dumps((PLANNED_FORMAT, key, planned.ref.repo_type, planned.ref.repo_id,
-                                       planned.commit, planned.folders)))
-        os.replace(tmp, cache)
-    except (OSError, ValueError):
-        tmp.unlink(missing_ok=True)
+    with contextlib.suppress(OSError, ValueError):
+        replace_bytes(cache, marshal.dumps((PLANNED_FORMAT, key, planned.ref.repo_type, planned.ref.repo_id,
+                                            planned.commit, planned.folders)))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import cannot_write
 from ..repos import RepoRef, RepoType
 from ..states import PROBLEMS, CheckStatus
 from . import metadata
@@ -235,7 +236,7 @@ def _check_folder(run: _Run, local_dir: Path, repo_id: str, repo_type: RepoType,
         path = prefix + name
         if size < 0:
             paths = metadata.download_paths(local_dir, path)
-            partial = metadata.partial_size(paths, etags[i])
+            partial = metadata.partial_size(paths, etags[i], expected)
             run.add(FileCheck(CheckStatus.PARTIAL, repo_id, repo_type, path,
                               f"{partial} of {expected} bytes downloaded") if partial else
                     FileCheck(CheckStatus.MISSING, repo_id, repo_type, path, "not on disk"))
@@ -243,7 +244,7 @@ def _check_folder(run: _Run, local_dir: Path, repo_id: str, repo_type: RepoType,
             run.add(FileCheck(CheckStatus.PARTIAL, repo_id, repo_type, path, f"{size} of {expected} bytes")
                     if size < expected else
                     FileCheck(CheckStatus.MISMATCH, repo_id, repo_type, path, f"size {size}, the Hub says {expected}"))
-            metadata.forget(metadata.download_paths(local_dir, path))
+            _forget(local_dir, path)
         else:
             key, digest = old.get(name, (b"", ""))
             if key == raw[i * width:(i + 1) * width] and len(digest) == len(etags[i]):
@@ -281,6 +282,16 @@ def _hash_pending(run: _Run, local_dir: Path, repo_id: str, repo_type: RepoType,
     pending.clear()
 
 
+def _forget(local_dir: Path, path: str) -> None:
+    """A damaged file loses its ``.metadata``, so the next download fetches it again; on a read-only root the
+    verdict stands alone (no download can happen there)."""
+    try:
+        metadata.forget(metadata.download_paths(local_dir, path))
+    except OSError as e:
+        if not cannot_write(e):
+            raise
+
+
 def _judge(run: _Run, local_dir: Path, repo_id: str, repo_type: RepoType, path: str, etag: str, digest: str) -> str:
     """The verdict on one file's digest; a mismatch loses its ``.metadata``. Returns what to remember (the
     record's own string when it matches, so memory holds one copy)."""
@@ -290,7 +301,7 @@ def _judge(run: _Run, local_dir: Path, repo_id: str, repo_type: RepoType, path: 
         else:  # nobody listens: an OK file is counted, no object made
             run.result.tally[CheckStatus.OK] += 1
         return etag
-    metadata.forget(metadata.download_paths(local_dir, path))
+    _forget(local_dir, path)
     algorithm = "sha256" if len(etag) == 64 else "git-sha1"
     run.add(FileCheck(CheckStatus.MISMATCH, repo_id, repo_type, path,
                       f"{algorithm} {digest[:12]}…, the Hub says {etag[:12]}…"))

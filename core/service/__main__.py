@@ -12,6 +12,7 @@ import os
 import sys
 
 from ..local.lock import LockHeld
+from ..logtext import install
 from ..settings import load_settings
 from .server import run_service
 
@@ -30,7 +31,7 @@ def main() -> int:
             return 1
         return 0
     os.close(ready_r)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, handlers=[install(logging.StreamHandler())])
     logging.getLogger("musicgen_tui").setLevel(logging.INFO)  # its own start and end; no line per request
     ready = os.fdopen(ready_w, "wb")
 
@@ -56,4 +57,10 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    code = main()
+    # Out at once: a planning thread still blocked on a Hub that does not answer would hold the interpreter's
+    # exit (thread pools are joined at exit) for the whole read timeout. Every file write is done by now.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

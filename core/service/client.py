@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..local.safeio import open_append
 from .protocol import LOG_NAME, decode, encode, socket_path
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ def start(root: Path, settings: Settings | None = None) -> None:
     if settings is not None:
         env.pop("HF_TOKEN", None)
         env.update(settings.environ())
-    with open(root / LOG_NAME, "ab") as log:
+    with open_append(root / LOG_NAME) as log:  # a planted symlink is refused, never appended to
         starter = subprocess.Popen([sys.executable, "-m", "core.service", "--root", str(root)], env=env,
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     try:
@@ -134,12 +135,24 @@ def stop(root: Path, wait: float = 60.0) -> bool | None:
         client.request({"op": "stop"})
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not _alive(pid):
             return True
         time.sleep(0.05)
     return False
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs: a zombie (ended, its exit status not yet collected by whoever adopted it) does
+    not; it holds no lock and writes nothing."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def other_settings(status: dict[str, Any], settings: Settings) -> str | None:
@@ -194,7 +207,8 @@ def run_result(data: dict[str, Any] | None) -> RunResult:
     if data is None:
         return RunResult([], 0, cancelled=True)
     repos = [RepoResult(r["repo_id"], r["repo_type"], r["done"], r["skipped"],
-                        [(f["path"], f["message"]) for f in r["failed"]], r["error"]) for r in data["repos"]]
+                        [(f["path"], f["message"]) for f in r["failed"]], r["error"], r.get("cancelled", 0))
+             for r in data["repos"]]
     return RunResult(repos, data["bytes_fetched"], cancelled=data["cancelled"])
 
 

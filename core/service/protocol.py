@@ -14,7 +14,8 @@ Requests, each answered by one line (``{"ok": false, "error": "one line"}`` when
   repo and its RESULT has ``"space": {"root", "needed", "to_fetch", "margin", "free"}``.
 - ``{"op": "cancel"}`` -> ``{"ok": true, "jobs": [ID, ...]}``: everything queued or running stops; partial
   files are kept. ``"job": ID`` narrows it to that job; ``"repo": [type, id]`` to that repo's files and
-  ``"repo"`` with ``"path": P`` to that one file (each ends failed as cancelled, the rest of its job runs on).
+  ``"repo"`` with ``"path": P`` to that one file (each ends ``cancelled``, the rest of its job runs on). Every
+  file a cancel stops, in flight or queued, gets a FILE in state ``cancelled`` with the bytes kept.
 - ``{"op": "stop"}`` -> ``{"ok": true}``: a cancel, then the service ends.
 - ``{"op": "subscribe"}`` -> the status line, then events until the client goes: ``{"event": "files", "files":
   [FILE, ...]}`` (the files changed since the last one, at most every ``TICK`` s), ``{"event": "planning",
@@ -38,6 +39,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ..local.safeio import private_folder
+
 SOCKET_NAME = ".musicgen-tui.sock"
 LOG_NAME = "musicgen-tui-service.log"
 TICK = 0.2  # seconds between two events to a subscriber
@@ -51,8 +54,8 @@ def socket_path(root: Path) -> Path:
     path = root / SOCKET_NAME
     if len(os.fsencode(path)) <= MAX_PATH:
         return path
-    base = Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()) / f"musicgen-tui-{os.getuid()}"
-    base.mkdir(mode=0o700, exist_ok=True)
+    base = private_folder(Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir())
+                          / f"musicgen-tui-{os.getuid()}")
     return base / (hashlib.sha256(os.fsencode(root)).hexdigest()[:24] + ".sock")
 
 

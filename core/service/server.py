@@ -31,7 +31,8 @@ from .protocol import PIECE, TICK, decode, encode, encode_files, socket_path
 from .table import FileTable
 
 log = logging.getLogger("musicgen_tui.service")
-STOP_GRACE = 2.0  # seconds a stopping service waits for its subscriptions to send how its jobs ended
+STOP_WITHIN = 1.9  # seconds from the end of listening to the end of a stopping service, whatever it was doing
+WORKER_GRACE = 1.0  # of which the worker has this long to stop (a download stops at its next read, at once)
 KEEP_RESULTS = 50  # the results of the latest jobs, in every status: a client that came late still reads its own
 
 
@@ -55,7 +56,7 @@ class Service:
         self.jobs: queue.Queue[Job] = queue.Queue()
         self.live: dict[int, Job] = {}  # submitted and not ended, by id
         self.ended: dict[int, int] = {}  # job id -> the change number at which it ended
-        self.results: dict[int, dict[str, Any]] = {}  # job id -> its result (``result_data``)
+        self.results: dict[int, dict[str, Any]] = {}  # job id -> its result (``RunResult.data``)
         self.next_id = 1
         self.running = 0  # jobs submitted and not ended
         self.clients = 0
@@ -93,13 +94,16 @@ class Service:
                         continue
                     threading.Thread(target=self._client, args=(conn,), daemon=True).start()
             finally:
+                deadline = time.monotonic() + STOP_WITHIN
                 server.close()
                 path.unlink(missing_ok=True)
                 self.stopping.set()
                 self._cancel(None)
-                worker.join()  # the downloader stops at its next read; the lock is released after it
+                worker.join(WORKER_GRACE)  # a download stops at its next read; the lock is released after it
+                if worker.is_alive():  # blocked on a Hub that does not answer (planning): it dies with the process
+                    log.warning("the worker was still waiting on the Hub; its job ends with the service")
                 self.worked.set()
-                self._await_subscribers(STOP_GRACE)
+                self._await_subscribers(deadline - time.monotonic())
                 log.info("service %d ended", os.getpid())
 
     def _await_subscribers(self, timeout: float) -> None:
@@ -146,7 +150,7 @@ class Service:
                     self._touch()
 
     def _run(self, job: Job) -> dict[str, Any]:
-        """Plan and download one job; its result as ``RunResult`` says it (``result_data``)."""
+        """Plan and download one job; its result as ``RunResult`` says it (``RunResult.data``)."""
         req = job.request
         refs = [RepoRef(t, i) for t, i in req.get("repos", [])]
         choice = Choice(str(req.get("profile", "full")), bool(req.get("fp32")), tuple(req.get("include", ())),
@@ -177,7 +181,7 @@ class Service:
                 if rp.ok:
                     on_event(_whole_repo(rp.ref, msg))
             failed = [RepoResult(rp.ref.repo_id, rp.ref.repo_type, error=rp.message or msg) for rp in plan.repos]
-            return {**result_data(RunResult(failed)), "plan": planned,
+            return {**RunResult(failed).data(), "plan": planned,
                     "space": {"root": str(plan.root), "needed": plan.bytes_needed, "to_fetch": plan.bytes_to_fetch,
                               "margin": plan.min_free, "free": plan.free_bytes}}
         connections = req.get("connections")
@@ -187,7 +191,7 @@ class Service:
             job.downloader = downloader
             for drop in job.drops:
                 downloader.drop(*drop)
-        return {**result_data(downloader.run(plan)), "plan": planned}
+        return {**downloader.run(plan).data(), "plan": planned}
 
     def _planned(self, repo_type: str, repo_id: str, text: str) -> None:
         with self.lock:
@@ -358,14 +362,6 @@ class Service:
             if last:
                 break
         conn.sendall(encode({"event": "stopped"}))
-
-
-def result_data(result: RunResult) -> dict[str, Any]:
-    """A run's result as the protocol carries it (the keys of ``download --json``'s ``result``)."""
-    return {"ok": result.ok, "cancelled": result.cancelled, "bytes_fetched": result.bytes_fetched,
-            "repos": [{"repo_id": r.repo_id, "repo_type": r.repo_type, "done": r.done, "skipped": r.skipped,
-                       "error": r.error, "failed": [{"path": p, "message": m} for p, m in r.failed]}
-                      for r in result.repos]}
 
 
 def _whole_repo(ref: RepoRef, message: str) -> FileEvent:

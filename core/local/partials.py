@@ -1,0 +1,76 @@
+"""Partial downloads on disk, as the disk, sizes, the plan and verify see them: a single stream's ``.incomplete``
+file (its length is what arrived), and a segmented one (``….segmented.incomplete``, written at each range's
+offset, with its progress record ``….segmented.json``: the bytes it counts are what arrived)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .damaged import DAMAGED, unreadable
+
+STATE_VERSION = 2
+Entry = tuple[int, int, int, int]  # a range: start, end (exclusive), bytes written, bytes flushed to disk
+
+
+def boot_id() -> str:
+    """This boot of the machine: the page cache, and every byte written to it, lasts as long as it does."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def segmented_paths(incomplete: Path) -> tuple[Path, Path]:
+    """The partial file of a segmented download and its progress, beside the single stream's partial (they never
+    share a file: a single stream resumes from its partial's length, which a segmented one does not have)."""
+    stem = incomplete.name.removesuffix(".incomplete")
+    return incomplete.with_name(f"{stem}.segmented.incomplete"), incomplete.with_name(f"{stem}.segmented.json")
+
+
+def read_record(state: Path) -> tuple[dict[str, Any], list[Entry], bool] | None:
+    """A segmented partial's progress: the record, its ranges, and whether the bytes written may be trusted (the
+    machine has not restarted since: the page cache kept them through a kill; else only those flushed count).
+    None when there is none; a damaged one is said once and read as absent."""
+    try:
+        saved = json.loads(state.read_text())
+        if not isinstance(saved, dict):
+            raise TypeError("not a JSON object")
+        entries = [(int(a), int(b), int(w), int(d)) for a, b, w, d in saved["ranges"]]
+    except DAMAGED as e:
+        unreadable(state, e)
+        return None
+    boot = boot_id()
+    return saved, entries, bool(boot) and saved.get("boot") == boot
+
+
+def segmented_bytes(incomplete: Path, size: int, etag: str) -> int:
+    """The bytes a segmented partial of this file version holds (0 when there is none, or one of another
+    version or a damaged record)."""
+    data, state = segmented_paths(incomplete)
+    if not data.exists():
+        return 0
+    read = read_record(state)
+    if read is None:
+        return 0
+    saved, entries, trusted = read
+    if saved.get("size") != size or saved.get("etag") != etag:
+        return 0
+    return sum(max(0, min(w if trusted else d, b - a)) for a, b, w, d in entries)
+
+
+def contiguous_prefix(state: Path) -> int:
+    """The bytes from the start of a segmented partial that arrived without a gap (what a single stream can
+    continue from)."""
+    read = read_record(state)
+    if read is None:
+        return 0
+    _saved, entries, trusted = read
+    prefix = 0
+    for a, b, w, d in entries:
+        done = w if trusted else d
+        prefix = a + done
+        if a + done < b:
+            break
+    return prefix
