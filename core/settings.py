@@ -15,6 +15,7 @@ DEFAULT_RETRIES = 6
 DEFAULT_SERVICE_IDLE = 60.0
 DEFAULT_CONNECTIONS = 8
 DEFAULT_SEGMENT_MIN = 64 << 20
+DEFAULT_CHECKSUM_MIN = 100 << 20
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Settings:
     service_idle: float = DEFAULT_SERVICE_IDLE  # seconds the download service waits, with nothing to do, before it ends
     connections: int = DEFAULT_CONNECTIONS  # ranged connections for one big file (1: one stream per file)
     segment_min: int = DEFAULT_SEGMENT_MIN  # files from this size on are fetched in ranges
+    checksum_min: int = DEFAULT_CHECKSUM_MIN  # the files over this size get a line in the checksum files
 
     @property
     def token_state(self) -> str:
@@ -44,7 +46,8 @@ class Settings:
         env = {"HF_ENDPOINT": self.endpoint, "MUSICGEN_READ_TIMEOUT": repr(self.read_timeout),
                "MUSICGEN_MIN_FREE": str(self.min_free), "MUSICGEN_RETRIES": str(self.retries),
                "MUSICGEN_SERVICE_IDLE": repr(self.service_idle), "MUSICGEN_DEBUG": "1" if self.debug else "",
-               "MUSICGEN_CONNECTIONS": str(self.connections), "MUSICGEN_SEGMENT_MIN": str(self.segment_min)}
+               "MUSICGEN_CONNECTIONS": str(self.connections), "MUSICGEN_SEGMENT_MIN": str(self.segment_min),
+               "MUSICGEN_CHECKSUM_MIN": str(self.checksum_min)}
         if self.token:
             env["HF_TOKEN"] = self.token
         return env
@@ -123,4 +126,6 @@ def load_settings(root: str | Path | None = None) -> Settings:
                           lambda v: 1 <= v <= 64),
         segment_min=_read(env, "MUSICGEN_SEGMENT_MIN", DEFAULT_SEGMENT_MIN, parse_size,
                           "a size above 0, like 64M", lambda v: v > 0),
+        checksum_min=_read(env, "MUSICGEN_CHECKSUM_MIN", DEFAULT_CHECKSUM_MIN, parse_size,
+                           "a size like 100M, 20K or 0"),
     )

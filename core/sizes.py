@@ -16,6 +16,15 @@ def parse_size(text: str) -> int:
     return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
 
 
+def compact(n: int) -> str:
+    """A size as a setting spells it: ``100M``, ``20K``, ``0``; a size that is no whole unit, in bytes."""
+    for unit in "PTGMK":
+        scale = _UNITS[unit]
+        if n and n % scale == 0:
+            return f"{n // scale}{unit}"
+    return str(n)
+
+
 def human(n: int) -> str:
     """A human size, e.g. ``1.2 GiB``."""
     import humanize

@@ -99,7 +99,7 @@ def test_damaged_caches_and_records_are_derived_again_without_a_traceback(cli, r
 
     from conftest import repo_dir
 
-    from core.local.hashcache import CACHE_NAME
+    from core.local.hashcache import CACHE_FORMAT, CACHE_NAME
     from core.local.listings import CACHE_DIR
     from core.local.metadata import hf_dir
     from core.local.record import PLANNED_CACHE, PLANNED_FORMAT, RECORD_NAME
@@ -110,9 +110,10 @@ def test_damaged_caches_and_records_are_derived_again_without_a_traceback(cli, r
     st = (meta / RECORD_NAME).stat()
     key = (st.st_size, st.st_mtime_ns, st.st_ino)
     for hashes, planned in [
-        (marshal.dumps((2, {"": (1, 2, 3)})), marshal.dumps((PLANNED_FORMAT, key, "model", "x/y", "c", {"": "x"}))),
-        (marshal.dumps((2, ["not", "a", "dict"])), marshal.dumps((PLANNED_FORMAT, key, "model", "x/y", "c",
-                                                                   {"": ("a", b"odd", "b")}))),
+        (marshal.dumps((CACHE_FORMAT, {"": (1, 2, 3)})),
+         marshal.dumps((PLANNED_FORMAT, key, "model", "x/y", "c", {"": "x"}))),
+        (marshal.dumps((CACHE_FORMAT, ["not", "a", "dict"])),
+         marshal.dumps((PLANNED_FORMAT, key, "model", "x/y", "c", {"": ("a", b"odd", "b")}))),
         (b"\x00garbage", b"\x00garbage"),
     ]:
         (meta / CACHE_NAME).write_bytes(hashes)
@@ -156,7 +157,7 @@ def test_verify_and_inventory_work_on_a_read_only_root_and_exit_codes_tell_probl
     view = tmp_path / "ro"
     v = _read_only(root, view, "verify")
     assert v.returncode == 0, v.stderr
-    assert "8 OK" in v.stdout and "8 checked" in v.stdout
+    assert "8 OK" in v.stdout and "8 files checked" in v.stdout
     assert v.stderr.count("cannot be written") == 1 and "Errno" not in v.stderr
     inv = _read_only(root, view, "inventory")
     assert inv.returncode == 0, inv.stderr
@@ -238,3 +239,91 @@ def test_a_segmented_partial_longer_than_the_file_is_finished_at_its_size(cli, r
     assert r.code == 0, r.err
     assert (local / "big.bin").read_bytes() == body
     assert cli("verify", "--model", "acme/big-file").code == 0
+
+
+# --- a selection that matches nothing (item 9) ------------------------------------------------------------------
+
+def test_patterns_that_match_no_file_say_so_create_nothing_and_exit_1(cli, root: Path) -> None:
+    from conftest import repo_dir
+
+    r = cli("download", "--model", "acme/tiny-model", "--include", "*.onnx", "--exclude", "*.md", "--run")
+    assert r.code == 1
+    line = next(x for x in r.out.splitlines() if "nothing matched" in x)
+    assert "--include '*.onnx' --exclude '*.md' chose none of its 8 files (it has README.md, config.json," in line
+    assert not repo_dir(root, "model", "acme/tiny-model").exists()
+    assert cli("inventory").code == 0
+    inventory = json.loads((root / "models" / "inventory.json").read_text())
+    assert inventory["repos"] == []
+    plan = cli("download", "--model", "acme/tiny-model", "--include", "nothing*", "--json")
+    assert plan.code == 1 and plan.json()["repos"][0]["status"] == "error"
+
+
+def test_verify_counts_files_once_and_the_checksum_lines_apart(cli, root: Path) -> None:
+    assert cli("download", "--model", "acme/tiny-model", "--run").code == 0
+    assert cli("checksums", "--min-size", "0").code == 0
+    lines = (root / "models" / "checksums.sha256").read_text().count("\n")
+    v = cli("verify")
+    assert v.code == 0
+    assert f"8 OK, 0 mismatch, 0 missing, 0 partial (8 files checked, and {lines} lines of the checksum files)" \
+        in v.out
+    counts = json.loads(cli("verify", "--json").out)["counts"]
+    assert counts["checked"] == counts["ok"] == 8 and counts["checksum_lines"] == lines
+
+
+def test_the_checksum_size_is_a_setting_and_an_export_without_checksum_files_says_why(
+        cli, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from core.settings import load_settings
+    from tui.app import make_app
+
+    assert cli("download", "--model", "acme/tiny-model", "--run").code == 0
+    assert "no files over 100M: no checksum file written" in cli("checksums").out
+    monkeypatch.setenv("MUSICGEN_CHECKSUM_MIN", "1K")
+    assert "wrote models/checksums.sha256: 2 files" in cli("checksums").out.replace(str(root) + "/", "")
+    monkeypatch.setenv("MUSICGEN_CHECKSUM_MIN", "100M")
+    notes: list[str] = []
+
+    async def go() -> None:
+        app = make_app(load_settings(root), background=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("e")
+            for _ in range(200):
+                await pilot.pause(0.05)
+                if app.inventory_pane.note:
+                    break
+            notes.append(app.inventory_pane.note)
+
+    asyncio.run(go())
+    assert "no checksum file: no file is over 100M (MUSICGEN_CHECKSUM_MIN)" in notes[0]
+
+
+# --- a re-verify with checksum files stays a stat walk (item 13) ------------------------------------------------
+
+def test_a_second_verify_with_checksum_files_hashes_nothing(cli, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The small (git-blob) files a checksum file lists get their sha256 remembered like the LFS files' own: the
+    second verify of an unchanged tree reads no file; a file touched since is read again, alone."""
+    from conftest import repo_dir
+
+    from core.local import verify
+
+    hashed: list[str] = []
+    real = verify.hash_many
+
+    def counting(jobs, *args, **kwargs):  # type: ignore[no-untyped-def]
+        hashed.extend(path for path, _algorithm, _size in jobs)
+        return real(jobs, *args, **kwargs)
+
+    monkeypatch.setattr(verify, "hash_many", counting)
+    assert cli("download", "--model", "acme/tiny-model", "--run").code == 0
+    assert cli("checksums", "--min-size", "0").code == 0
+    first = cli("verify")
+    assert first.code == 0 and hashed  # the small files' sha256, once
+    hashed.clear()
+    second = cli("verify")
+    assert second.code == 0 and "lines of the checksum files" in second.out
+    assert hashed == []
+    config = repo_dir(root, "model", "acme/tiny-model") / "config.json"
+    config.write_bytes(config.read_bytes())  # the same bytes, a new mtime: read again, and only it
+    assert cli("verify").code == 0
+    assert sorted({Path(p).name for p in hashed}) == ["config.json"]

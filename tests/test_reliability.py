@@ -164,7 +164,7 @@ def test_env_is_ignored_and_the_example_holds_no_secret() -> None:
     documented = set(re.findall(r"^([A-Z_]+)=", example, re.MULTILINE))
     assert documented == {"HF_TOKEN", "HF_ENDPOINT", "MUSICGEN_ROOT", "MUSICGEN_READ_TIMEOUT", "MUSICGEN_RETRIES",
                           "MUSICGEN_MIN_FREE", "MUSICGEN_KEYMAP", "MUSICGEN_SERVICE_IDLE",
-                          "MUSICGEN_CONNECTIONS", "MUSICGEN_SEGMENT_MIN",
+                          "MUSICGEN_CONNECTIONS", "MUSICGEN_SEGMENT_MIN", "MUSICGEN_CHECKSUM_MIN",
                           "MUSICGEN_DEBUG"}  # each one read by the code
     read = set(re.findall(r'(?:\.get\(|_read\(env, )"([A-Z_]+)"', (REPO_ROOT / "core" / "settings.py").read_text()))
     assert documented == read

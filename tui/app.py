@@ -24,7 +24,7 @@ from core.local.space import free_space
 from core.repos import RepoRef
 from core.service.client import Watch, other_settings, run_result
 from core.settings import Settings
-from core.sizes import human
+from core.sizes import compact, human
 
 from . import messages as m
 from .bindings import BINDINGS, current_keys, key_lines, key_of, parse_keymap
@@ -431,6 +431,9 @@ class MusicgenApp(WorkerApp):
 
     def on_exported(self, message: m.Exported) -> None:
         names = ", ".join(p.relative_to(self.settings.root).as_posix() for p in message.paths)
+        if message.no_checksums_over is not None:
+            names += (f"; no checksum file: no file is over {compact(message.no_checksums_over)} "
+                      "(MUSICGEN_CHECKSUM_MIN)")
         in_flight = self.downloads_pane.repos_in_flight() if self.downloading else []
         still = f"; still downloading: {', '.join(in_flight)} (as on disk now)" if in_flight else ""
         self.notify(f"Wrote {names}{still}", title="Exported", timeout=8)

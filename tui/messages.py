@@ -108,3 +108,4 @@ class VerifyFinished(Message):
 @dataclass
 class Exported(Message):
     paths: list[Path]
+    no_checksums_over: int | None = None  # no file was over this size (MUSICGEN_CHECKSUM_MIN): no checksum file

@@ -139,8 +139,8 @@ class WorkerApp(App[int]):
     def run_export(self) -> None:
         repos = inventory.scan(self.settings.root)
         paths = list(inventory.write(self.settings.root, repos).values())
-        paths += [c.path for c in checksums.write_checksums(self.settings.root, repos=repos)]
-        self.post_message(Exported(paths))
+        sums = checksums.write_checksums(self.settings.root, self.settings.checksum_min, repos=repos)
+        self.post_message(Exported(paths + [c.path for c in sums], self.settings.checksum_min if not sums else None))
         self.post_message(LocalScanned(repos))
 
 

@@ -17,18 +17,18 @@ EXITS = "exit status: 0 written; 2 could not run (bad arguments or settings, a r
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--min-size", default="100M", metavar="SIZE", help="only files over SIZE (default 100M)")
+    p.add_argument("--min-size", metavar="SIZE", help="only files over SIZE (default MUSICGEN_CHECKSUM_MIN, 100M)")
     p.add_argument("--json", action="store_true", help="print the files written as JSON on stdout")
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
-    from core.sizes import parse_size
+    from core.sizes import compact, parse_size
 
+    settings = settings_for(args)
     try:
-        min_size = parse_size(args.min_size)
+        min_size = settings.checksum_min if args.min_size is None else parse_size(args.min_size)
     except ValueError as e:
         raise UsageError(f"--min-size: {e}") from None
-    settings = settings_for(args)
     from core.errors import cannot_write
     from core.local.checksums import write_checksums
 
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
             raise
         out.error(f"{settings.root} cannot be written ({e.strerror}): no checksum file written")
         return EXIT_USAGE
-    out.show(ChecksumsView(written, args.min_size))
+    out.show(ChecksumsView(written, args.min_size or compact(min_size)))
     return EXIT_OK
 
 

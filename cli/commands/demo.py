@@ -7,6 +7,7 @@ import io
 import os
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -18,11 +19,12 @@ HELP = "open the app on a local Hub with stand-ins, offline"
 EXITS = "exit status: 0 the demo ran; 1 a step found problems; 2 could not run; 130 interrupted"
 DEMO_REPOS = ["--model", "facebook/musicgen-small", "--model", "facebook/musicgen-stereo-small",
               "--model", "facebook/encodec_32khz", "--dataset", "google/musiccaps", "--dataset", "marsyas/gtzan"]
+DEMO_CHECKSUM_MIN = 100 << 10  # the real default, 100M, at the demo's scale: its big stand-ins get their lines
 STEPS: list[tuple[ModuleType, list[str]]] = [
     (download, ["--models", "--datasets"]),
     (download, [*DEMO_REPOS, "--run", "--progress-every", "1"]),
     (inventory, []),
-    (checksums, ["--min-size", "20K"]),
+    (checksums, ["--min-size", "100K"]),
     (verify, []),
 ]
 
@@ -72,7 +74,8 @@ def _app(workdir: Path, kept: bool) -> int:
     from tui.app import make_app
 
     try:
-        return int(make_app(load_settings(workdir)).run() or 0)
+        settings = replace(load_settings(workdir), checksum_min=DEMO_CHECKSUM_MIN)
+        return int(make_app(settings).run() or 0)
     finally:
         if stop(workdir):  # its downloads came from this process's Hub, which ends now
             print("demo: the workspace's download service stopped with the demo's Hub"

@@ -62,6 +62,8 @@ class VerifyView:
             yield f"{p.status:<8} {p.repo_id}: {p.path}" + (f" ({p.detail})" if p.detail else "")
         c = self.result.counts
         yield (f"{c['ok']} OK, {c['mismatch']} mismatch, {c['missing']} missing, {c['partial']} partial "
-               f"({c['checked']} checked)" + (f"; report: {shown(self.report)}" if self.report else ""))
+               f"({c['checked']} files checked"
+               + (f", and {c['checksum_lines']} lines of the checksum files" if c["checksum_lines"] else "") + ")"
+               + (f"; report: {shown(self.report)}" if self.report else ""))
         if not self.result.ok:
             yield "run `musicgen-tui download --run` with the same repos to fetch the damaged files again"

@@ -18,7 +18,7 @@ from ..local.space import free_space
 from ..patterns import select
 from ..plan import Plan, RepoPlan
 from ..profiles import apply_profile
-from ..remote import Paths
+from ..remote import Paths, RemoteFile
 from ..repos import RepoRef
 from ..safety import unsafe_entries
 from ..settings import Settings
@@ -77,6 +77,8 @@ class Planner:
             rp.requested_id = ref.repo_id
             rp.notes.append(f"{ref.repo_id} is spelled {rp.ref.repo_id} on the Hub")
         self._choose_files(rp, choice)
+        if not rp.ok:
+            return rp
         assert rp.listing is not None
         if rp.listing.gated and rp.pending_count:
             check_access(self.settings, rp)
@@ -152,6 +154,9 @@ class Planner:
         if note:
             rp.notes.append(note)
         chosen = select(profiled, choice.include, choice.exclude)
+        if not chosen and profiled:
+            rp.fail(RepoStatus.ERROR, nothing_matched(rp.listing.files, rp.profile, choice))
+            return
         rp.unsafe = unsafe = unsafe_entries(Paths(chosen))
         ref, total = rp.ref, len(chosen)
         self.on_progress(ref, f"comparing {total:,} files with the disk")
@@ -167,6 +172,15 @@ class Planner:
             if dep.lower() not in (d.lower() for d in rp.depends):
                 rp.depends.append(dep)
                 rp.notes.append(f"compression_state_dict.bin points at {dep}")
+
+
+def nothing_matched(files: Sequence[RemoteFile], profile: str, choice: Choice, shown: int = 3) -> str:
+    """Why a repo gets no file: the patterns (and profile) that chose none, and a few of its names to aim at."""
+    said = [f"--include {p!r}" for p in choice.include] + [f"--exclude {p!r}" for p in choice.exclude]
+    if profile != "full":
+        said.append(f"profile {profile}")
+    names = ", ".join(f.path for f in files[:shown]) + (", …" if len(files) > shown else "")
+    return f"nothing matched: {' '.join(said)} chose none of its {len(files):,} files (it has {names})"
 
 
 def make_plan(settings: Settings, refs: Sequence[RepoRef], choice: Choice = Choice(), *,

@@ -2,9 +2,10 @@
 inode. ``ctime`` cannot be set back by anyone, so a file rewritten with its old mtime restored still misses.
 
 Kept by folder, as the walk and the record are: per folder, its file names (joined by NUL), their stat keys
-as one array of four integers a file, and their digests (joined, ``""`` for none). A second verify compares a
-folder's names, keys and digests as three objects, at C speed; nothing is built per file. Stored with
-marshal (a 100,000-file repo loads in milliseconds)."""
+as one array of four integers a file, their digests (joined, ``""`` for none), and the sha256 of the files whose
+own digest is a git blob id, once a checksum file has asked for it (joined; ``""`` when none is known). A second
+verify compares a folder's names, keys and digests as three objects, at C speed; nothing is built per file.
+Stored with marshal (a 100,000-file repo loads in milliseconds)."""
 
 from __future__ import annotations
 
@@ -18,13 +19,15 @@ from .safeio import replace_bytes
 
 CACHE_NAME = "musicgen-tui-hashes.marshal"
 OLD_CACHE_NAME = "musicgen-tui-hashes.json"  # format 1, per file: read no more, removed on the next save
-CACHE_FORMAT = 2
-Entry = tuple[str, bytes, str]  # names joined by NUL, stat keys (array "q", 4 a file, as bytes), digests joined
+CACHE_FORMAT = 3
+# names joined by NUL, stat keys (array "q", 4 a file, as bytes), digests joined, sha256s of git-blob files joined
+Entry = tuple[str, bytes, str, str]
 
 
 def _is_entry(prefix: object, entry: object) -> bool:
-    return (isinstance(prefix, str) and isinstance(entry, tuple) and len(entry) == 3
-            and isinstance(entry[0], str) and isinstance(entry[1], bytes) and isinstance(entry[2], str))
+    return (isinstance(prefix, str) and isinstance(entry, tuple) and len(entry) == 4
+            and isinstance(entry[0], str) and isinstance(entry[1], bytes) and isinstance(entry[2], str)
+            and isinstance(entry[3], str))
 
 
 class HashCache:
@@ -49,12 +52,28 @@ class HashCache:
     def folder(self, prefix: str) -> Entry | None:
         return self.folders.get(prefix)
 
-    def put_folder(self, prefix: str, names: str, keys: array, digests: list[str]) -> None:
-        """Remember a folder: its names as the record packs them, the keys found, the digests (``""``: none)."""
-        entry = (names, keys.tobytes(), "\0".join(digests))
+    def put_folder(self, prefix: str, names: str, keys: array, digests: list[str],
+                   sha256s: list[str] | None = None) -> None:
+        """Remember a folder: its names as the record packs them, the keys found, the digests (``""``: none), and
+        the sha256s known of its git-blob files (``""``: none)."""
+        extra = "\0".join(sha256s) if sha256s and any(sha256s) else ""
+        entry = (names, keys.tobytes(), "\0".join(digests), extra)
         if self.folders.get(prefix) != entry:
             self.folders[prefix] = entry
             self.dirty = True
+
+    def put_sha256(self, prefix: str, found: dict[str, str]) -> None:
+        """Add the sha256 of some of a remembered folder's files (by name), e.g. hashed for a checksum file."""
+        entry = self.folders.get(prefix)
+        if entry is None:
+            return
+        names = entry[0].split("\0")
+        sha256s = entry[3].split("\0") if entry[3] else [""] * len(names)
+        for i, name in enumerate(names):
+            if name in found:
+                sha256s[i] = found[name]
+        self.folders[prefix] = (*entry[:3], "\0".join(sha256s))
+        self.dirty = True
 
     def keep_only(self, prefixes: set[str]) -> None:
         """Drop the folders no longer planned."""

@@ -54,6 +54,7 @@ class VerifyResult:
     found: list[FileCheck] = field(default_factory=list)
     repos: set[tuple[str, str]] = field(default_factory=set)  # (repo_type, repo_id) of each repo folder checked
     generated_at: str = field(default_factory=now_iso)
+    sum_lines: int = 0  # lines of the checksum files checked (their files are counted once, by the Hub check)
 
     def add(self, check: FileCheck) -> None:
         self.tally[check.status] += 1
@@ -64,7 +65,7 @@ class VerifyResult:
     def counts(self) -> dict[str, int]:
         c = self.tally
         return {"checked": c.total(), "ok": c[CheckStatus.OK], "mismatch": c[CheckStatus.MISMATCH],
-                "missing": c[CheckStatus.MISSING], "partial": c[CheckStatus.PARTIAL]}
+                "missing": c[CheckStatus.MISSING], "partial": c[CheckStatus.PARTIAL], "checksum_lines": self.sum_lines}
 
     @property
     def problems(self) -> list[FileCheck]:
@@ -141,7 +142,7 @@ def verify(root: Path, refs: list[RepoRef] | None = None, *, on_check: Callable[
             continue
         _verify_repo(run, root, repo_type, local_dir)
     if run.sha256 is not None and not run.cancelled:
-        _verify_checksum_files(root, run.sha256, run.add)
+        _remember_sha256(root, _verify_checksum_files(root, run.sha256, run))
     return result
 
 
@@ -167,6 +168,7 @@ class _Folder:
     sizes: array
     etags: list[str]
     digests: list[str]
+    sha256s: list[str]  # of its git-blob files, as remembered (for the checksum files)
 
 
 Pending = list[tuple[_Folder, int]]  # files to hash: their folder and index
@@ -189,14 +191,14 @@ def _verify_repo(run: _Run, root: Path, repo_type: RepoType, local_dir: Path) ->
         packed, here = folders[prefix], keys[prefix]
         known = None if run.full else cache.folder(prefix)
         if known is not None and known[0] == packed[0] and known[1] == here.tobytes() and known[2] == packed[2]:
-            _unchanged(run, repo_id, repo_type, base, prefix, packed, len(here) // KEY_FIELDS)
+            _unchanged(run, repo_id, repo_type, base, prefix, packed, len(here) // KEY_FIELDS, known[3])
             continue
         names, sizes, etags = unpack(packed)
-        folder = _Folder(prefix, packed, here, names, sizes, etags, [""] * len(names))
+        folder = _Folder(prefix, packed, here, names, sizes, etags, [""] * len(names), [""] * len(names))
         before = len(pending)
-        _check_folder(run, local_dir, repo_id, repo_type, folder, known, pending)
+        _check_folder(run, local_dir, repo_id, repo_type, folder, known, pending, base)
         if len(pending) == before:
-            cache.put_folder(prefix, packed[0], here, folder.digests)
+            cache.put_folder(prefix, packed[0], here, folder.digests, folder.sha256s)
         if len(pending) >= ROUND:
             _hash_pending(run, local_dir, repo_id, repo_type, pending, base, cache)
     _hash_pending(run, local_dir, repo_id, repo_type, pending, base, cache)
@@ -206,7 +208,7 @@ def _verify_repo(run: _Run, root: Path, repo_type: RepoType, local_dir: Path) ->
 
 
 def _unchanged(run: _Run, repo_id: str, repo_type: RepoType, base: str, prefix: str, packed: Folder,
-               count: int) -> None:
+               count: int, sha256s: str) -> None:
     """A folder unchanged since each of its files matched: counted; files are named only to who listens."""
     run.result.tally[CheckStatus.OK] += count
     if run.on_check is None and run.sha256 is None:
@@ -217,18 +219,22 @@ def _unchanged(run: _Run, repo_id: str, repo_type: RepoType, base: str, prefix: 
             run.on_check(FileCheck(CheckStatus.OK, repo_id, repo_type, prefix + name))
     if run.sha256 is not None:
         run.sha256.update((base + prefix + n, e) for n, e in zip(names, etags, strict=True) if len(e) == 64)
+        if sha256s:  # the git-blob files' sha256, remembered from an earlier check of the checksum files
+            run.sha256.update((base + prefix + n, s) for n, s in zip(names, sha256s.split("\0"), strict=True) if s)
 
 
 def _check_folder(run: _Run, local_dir: Path, repo_id: str, repo_type: RepoType, folder: _Folder,
-                  known: Entry | None, pending: Pending) -> None:
+                  known: Entry | None, pending: Pending, rel: str) -> None:
     """Judge a changed folder file by file: sizes first, then a remembered digest whose stat key still holds;
     queue the rest for hashing. The digests found go in ``folder.digests``."""
     names, sizes, etags, keys, prefix = folder.names, folder.sizes, folder.etags, folder.keys, folder.prefix
     width = 8 * KEY_FIELDS
-    old: dict[str, tuple[bytes, str]] = {}
+    old: dict[str, tuple[bytes, str, str]] = {}
     if known is not None:
-        old = {n: (known[1][i * width:(i + 1) * width], d)
-               for i, (n, d) in enumerate(zip(known[0].split("\0"), known[2].split("\0"), strict=False))}
+        named = known[0].split("\0")
+        extra = known[3].split("\0") if known[3] else [""] * len(named)
+        old = {n: (known[1][i * width:(i + 1) * width], d, s)
+               for i, (n, d, s) in enumerate(zip(named, known[2].split("\0"), extra, strict=False))}
     raw = keys.tobytes()
     base = len(pending)
     for i, (name, expected) in enumerate(zip(names, sizes, strict=True)):
@@ -246,9 +252,14 @@ def _check_folder(run: _Run, local_dir: Path, repo_id: str, repo_type: RepoType,
                     FileCheck(CheckStatus.MISMATCH, repo_id, repo_type, path, f"size {size}, the Hub says {expected}"))
             _forget(local_dir, path)
         else:
-            key, digest = old.get(name, (b"", ""))
+            key, digest, sha256 = old.get(name, (b"", "", ""))
             if key == raw[i * width:(i + 1) * width] and len(digest) == len(etags[i]):
                 folder.digests[i] = _judge(run, local_dir, repo_id, repo_type, path, etags[i], digest)
+                sha256 = digest if len(digest) == 64 else sha256  # an LFS file's own digest is its sha256
+                if sha256 and digest == etags[i]:
+                    folder.sha256s[i] = sha256 if len(digest) != 64 else ""
+                    if run.sha256 is not None:
+                        run.sha256[rel + path] = sha256
             else:
                 pending.append((folder, i))
     if run.on_queued and len(pending) > base:
@@ -278,7 +289,7 @@ def _hash_pending(run: _Run, local_dir: Path, repo_id: str, repo_type: RepoType,
                 run.sha256[base + path] = digest
     if not run.cancelled:
         for folder in {id(f): f for f, _ in pending}.values():
-            cache.put_folder(folder.prefix, folder.packed[0], folder.keys, folder.digests)
+            cache.put_folder(folder.prefix, folder.packed[0], folder.keys, folder.digests, folder.sha256s)
     pending.clear()
 
 
@@ -308,8 +319,12 @@ def _judge(run: _Run, local_dir: Path, repo_id: str, repo_type: RepoType, path: 
     return digest
 
 
-def _verify_checksum_files(root: Path, known: dict[str, str], add: Callable[[FileCheck], None]) -> None:
-    """Check each line of ``models/checksums.sha256`` / ``datasets/checksums.sha256``, reusing known hashes."""
+def _verify_checksum_files(root: Path, known: dict[str, str], run: _Run) -> dict[str, str]:
+    """Check each line of ``models/checksums.sha256`` / ``datasets/checksums.sha256``, reusing known hashes. A
+    line that agrees is counted as a line, not as a file again (its file was counted by the Hub check); one
+    that does not is a problem of its own. Returns the digests it had to compute."""
+    add = run.add
+    hashed: dict[str, str] = {}
     for repo_type, rel in CHECKSUM_FILES.items():
         target = root / rel
         if not target.is_file():
@@ -319,7 +334,7 @@ def _verify_checksum_files(root: Path, known: dict[str, str], add: Callable[[Fil
         jobs = [(str(root / p), "sha256", -1) for p in todo]  # sizes unknown: -1 reads each file to its end
         for k, digest in hash_many(jobs):
             if isinstance(digest, str):
-                known[todo[k]] = digest
+                known[todo[k]] = hashed[todo[k]] = digest
         for digest, p in entries:
             actual = known.get(p)
             if actual is None:
@@ -327,8 +342,29 @@ def _verify_checksum_files(root: Path, known: dict[str, str], add: Callable[[Fil
             elif actual != digest:
                 add(FileCheck(CheckStatus.MISMATCH, rel, repo_type, p,
                               f"sha256 {actual[:12]}…, {rel} says {digest[:12]}…", rel))
-            else:
-                add(FileCheck(CheckStatus.OK, rel, repo_type, p, "", rel))
+            run.result.sum_lines += 1
+    return hashed
+
+
+def _remember_sha256(root: Path, hashed: dict[str, str]) -> None:
+    """Keep the sha256s a checksum file made us compute in their repos' hash caches (a git-blob file's own
+    digest is not one), so the next verify of an unchanged tree reads none of them again."""
+    repos = {d.relative_to(root).as_posix() + "/": d for _, d in repo_folders(root)} if hashed else {}
+    found: dict[Path, dict[str, dict[str, str]]] = {}  # repo folder -> folder prefix -> name -> sha256
+    for path, digest in hashed.items():
+        parts = path.split("/")
+        for depth in (3, 2):  # models/<org>/<org>_<name>/… or datasets/<org>_<name>/…
+            local_dir = repos.get("/".join(parts[:depth]) + "/")
+            if local_dir is not None:
+                inside = parts[depth:]
+                prefix = "/".join(inside[:-1]) + "/" if len(inside) > 1 else ""
+                found.setdefault(local_dir, {}).setdefault(prefix, {})[inside[-1]] = digest
+                break
+    for local_dir, folders in found.items():
+        cache = HashCache(local_dir)
+        for prefix, names in folders.items():
+            cache.put_sha256(prefix, names)
+        cache.save()
 
 
 def write_report(root: Path, result: VerifyResult) -> Path:
