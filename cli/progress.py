@@ -7,6 +7,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from core.progress import RateWindow
 from core.safety import printable
 from core.sizes import eta, human
 from core.states import FileState
@@ -71,6 +72,7 @@ class ProgressPrinter:
         self.finished = self.failed = self.cancelled = self.base = 0
         self.started = self.last = self.flushed = time.monotonic()
         self.pending: list[str] = []
+        self.window = RateWindow()
         self.gone = False  # the terminal went away: nothing more is printed
         self._time = time.monotonic
 
@@ -125,9 +127,10 @@ class ProgressPrinter:
 
     def _status(self) -> str:
         done = self.bytes_ended + self.bytes_queued + sum(self.active.values())
-        rate = (done - self.base) / max(self._time() - self.started, 1e-6)  # bytes of this run only
-        return (f"[{human(done)} / {human(self.bytes_total)}, {human(int(rate))}/s, ETA "
-                f"{eta(self.bytes_total - done, rate)}] {self.finished} done, {self.failed} failed, "
+        rate = self.window.rate(self._time(), done - self.base)  # this run's bytes, as the app's summary reads them
+        speed = f"{human(int(rate))}/s" if rate is not None else "- /s"
+        return (f"[{human(done)} / {human(self.bytes_total)}, {speed}, ETA "
+                f"{eta(self.bytes_total - done, rate or 0.0)}] {self.finished} done, {self.failed} failed, "
                 + (f"{self.cancelled} cancelled, " if self.cancelled else "")
                 + f"{self.files - self.finished - self.failed - self.cancelled} to go")
 

@@ -1,9 +1,10 @@
-"""Coalescing high-rate progress for front ends: keep the latest event per key, deliver batches at most
-every ``interval`` seconds, and never hold an event back longer than that."""
+"""Progress for front ends: coalescing high-rate events (keep the latest event per key, deliver batches at most
+every ``interval`` seconds, never holding one back longer), and the one rate every screen shows."""
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
@@ -40,3 +41,31 @@ class Coalescer(Generic[E]):
                 self._timer = None
         if batch:
             self.deliver(batch)
+
+
+RATE_WINDOW = 5.0  # seconds a rate is measured over: a stall reads 0 within them
+FIRST_RATE = 1.0  # seconds of data before a rate is believed (the first chunk of a fast link says 40 MiB/s)
+
+
+def file_rate(done: int, started_at: float, now: float) -> float:
+    """One transfer's rate: ``done`` bytes since ``started_at``, or 0 before FIRST_RATE seconds of it."""
+    elapsed = now - started_at
+    return done / elapsed if elapsed >= FIRST_RATE else 0.0
+
+
+class RateWindow:
+    """Bytes a second of a growing count over the last RATE_WINDOW seconds; None before FIRST_RATE seconds of
+    samples. The app's summary and the CLI's totals line both read it, so both say the same speed."""
+
+    def __init__(self) -> None:
+        self.samples: deque[tuple[float, int]] = deque()
+
+    def rate(self, now: float, count: int) -> float | None:
+        if not count:  # nothing yet: an idle start would stretch the first window over the idle time
+            self.samples.clear()
+            return None
+        self.samples.append((now, count))
+        while len(self.samples) > 2 and now - self.samples[1][0] >= RATE_WINDOW:
+            self.samples.popleft()
+        then, before = self.samples[0]
+        return max(0.0, (count - before) / (now - then)) if now - then >= FIRST_RATE else None

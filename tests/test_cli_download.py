@@ -217,10 +217,12 @@ def test_progress_prints_each_retry_once_and_totals_with_an_eta(capsys) -> None:
     from core.states import FileState
 
     printer = ProgressPrinter(interval=0.0)
-    printer._time = lambda: 4.0  # four seconds into the run, for every event
+    clock = [0.0]
+    printer._time = lambda: clock[0]  # a second passes between two events
     printer.started = printer.last = printer.flushed = 0.0
 
     def event(state: FileState, done: int, message: str | None = None) -> None:
+        clock[0] += 1.0
         printer.on_event(FileEvent("acme/x", "model", "a.bin", state, done, 1_000, 100.0, message))
 
     event(FileState.QUEUED, 0)

@@ -155,7 +155,8 @@ def test_hash_cache_and_record_are_per_folder(tree: Path) -> None:
     folder = REF.local_dir(tree)
     cache = hashcache.HashCache(folder)
     assert sorted(cache.folders) == [f"clips/{k}/" for k in range(4)]
-    names, keys, digests = cache.folders["clips/1/"]
+    names, keys, digests, sha256s = cache.folders["clips/1/"]
+    assert sha256s == ""  # no checksum file asked for a git-blob file's sha256
     count = len(names.split("\0"))
     assert len(keys) == 8 * walk.KEY_FIELDS * count and len(digests.split("\0")) == count == N // 4
     planned = record.read_planned_sizes(folder)

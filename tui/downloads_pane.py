@@ -13,22 +13,28 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from core.hub.download import FileEvent
+from core.progress import RateWindow
 from core.repos import RepoRef
+from core.safety import printable
 from core.states import FileState
 
 from .bindings import current_keys
-from .format import bar, eta, lines_printable, plain, rate, size, styled
+from .format import bar, eta, lines_printable, middle, plain, rate, size, styled
 from .live_table import LiveTable
 
 PROGRESS_REDRAW = 0.5  # seconds between redraws of a row whose state has not changed
 RESORT_EVERY = 1.0  # moving rows repaints the table: at most once a second
-SPEED_WINDOW = 5.0  # seconds the summary's speed is measured over
 BIG_TABLE = 2000  # rows from which a re-sort waits three times as long (a queue of small files churns)
 RETRYING = "retrying"  # the label of a file downloading again after an error
 ROWS_PER_FRAME = 1000  # new rows added to the table between two screen refreshes
-# The first five columns fit 80 columns: state, file, progress, size, rate; then ETA, repo and the reason.
-COLUMNS = (("STATE", "state", 11), ("FILE", "path", 24), ("PROGRESS", "progress", 15), ("SIZE", "size", 9),
-           ("RATE", "rate", 10), ("ETA", "eta", 6), ("REPO", "repo", 24), ("REASON", "reason", 60))
+# At 80 columns: state, the file (its name shortened in the middle to what is left), progress, rate and ETA; a
+# wider terminal shows the size, the repo and the reason too (the name column grows to NAME_MAX first).
+COLUMNS = (("STATE", "state", 11), ("FILE", "path", 24), ("PROGRESS", "progress", 15), ("RATE", "rate", 10),
+           ("ETA", "eta", 6), ("SIZE", "size", 9), ("REPO", "repo", 24), ("REASON", "reason", 60))
+NAME_MIN, NAME_MAX = 16, 40
+# Cells beside the name: the state, progress, rate and ETA columns, every column's two cells of padding, and
+# the vertical scrollbar.
+BESIDE_NAME = 11 + 15 + 10 + 6 + 2 * 5 + 2
 # Active first, then failures, then the queue, then what is finished; by the label the STATE column shows.
 RANK = {FileState.DOWNLOADING.label: 0, RETRYING: 0, FileState.VERIFYING.label: 0, FileState.FAILED.label: 1,
         FileState.QUEUED.label: 2, FileState.CANCELLED.label: 2, FileState.DONE.label: 3, FileState.SKIPPED.label: 3}
@@ -57,16 +63,18 @@ class FileRow:
     def label(self) -> str:
         return RETRYING if self.message and self.state is FileState.DOWNLOADING else self.state.label
 
-    def cells(self) -> tuple[str, str, str, str, str, str, str, str]:
-        """Strings only (the state's colour as markup, names escaped): 20,000 rows hold no Rich objects."""
+    def cells(self, name_width: int = 24) -> tuple[str, str, str, str, str, str, str, str]:
+        """Strings only (the state's colour as markup, names escaped): 20,000 rows hold no Rich objects. The name
+        is shortened in the middle to ``name_width`` cells."""
         state, whole = self.state, self.whole_repo
         style = "bold red" if state is FileState.FAILED else "green" if state.finished else \
             "yellow" if state is FileState.CANCELLED else ""
-        return (styled(self.label, style), plain(f"{self.repo_id} (whole repo)" if whole else self.path),
-                "-" if whole else bar(self.done, self.total), "-" if whole else size(self.total),
-                rate(self.rate) if state.active else "-",
-                eta(self.total - self.done, self.rate) if state.active else "-", plain(self.repo_id),
-                plain(self.message or ""))
+        name = f"{self.repo_id} (whole repo)" if whole else self.path
+        return (styled(self.label, style), plain(middle(printable(name), name_width)),
+                "-" if whole else bar(self.done, self.total),
+                rate(self.rate) if state is FileState.DOWNLOADING and self.done < self.total else "-",
+                eta(self.total - self.done, self.rate) if state.active else "-",
+                "-" if whole else size(self.total), plain(self.repo_id), plain(self.message or ""))
 
     def where(self) -> str:
         return f"{self.repo_id} (whole repo)" if self.whole_repo else f"{self.repo_id}/{self.path}"
@@ -81,19 +89,12 @@ class Tally:
         self.active: set[str] = set()  # keys of the rows downloading or hashing
         self.failed: dict[str, None] = {}  # keys of the failed rows, first failure first
         self.fetched = 0  # bytes that arrived in this run (not those kept from an earlier one)
-        self.samples: deque[tuple[float, int]] = deque()  # (time, bytes fetched) over the last SPEED_WINDOW
+        self.window = RateWindow()  # the bytes fetched over the last seconds, as the CLI's totals line reads them
 
     def speed(self, now: float) -> float | None:
-        """Bytes a second over the last few seconds, from the first bytes on; None until they span half a second.
+        """Bytes a second over the last few seconds, from the first bytes on; None before a second of them.
         Small files, 160 finishing a second, each report no rate of their own while they are in flight."""
-        if not self.fetched:  # an idle pane's samples would stretch the first window over the idle time
-            self.samples.clear()
-            return None
-        self.samples.append((now, self.fetched))
-        while len(self.samples) > 2 and now - self.samples[1][0] >= SPEED_WINDOW:
-            self.samples.popleft()
-        then, before = self.samples[0]
-        return max(0.0, (self.fetched - before) / (now - then)) if now - then >= 0.5 else None
+        return self.window.rate(now, self.fetched)
 
     def overall(self, now: float, streaming: list[FileRow]) -> float:
         """The summary's speed: what arrived over the last few seconds (0 when the files stall), and until that is
@@ -151,7 +152,22 @@ class DownloadsPane(Vertical):
         self.planning_note = False  # the note says what planning does: the first files replace it
         self.summary_at = self.sorted_at = 0.0
         self.unsorted = False
+        self.name_width = COLUMNS[1][2]
         self.update_summary()
+
+    def on_resize(self) -> None:
+        """The name column takes what the other four of an 80-column screen leave, up to NAME_MAX; each name is
+        shortened anew (rows not yet drawn take the new width when they are)."""
+        width = max(NAME_MIN, min(NAME_MAX, self.size.width - BESIDE_NAME))
+        if width == self.name_width:
+            return
+        self.name_width = width
+        self.table.set_column_width("path", width)
+        for key, row in self.rows.items():
+            if row.in_table:
+                row.shown_at = 0.0
+                self.dirty[key] = None
+        self._paint(time.monotonic())
 
     @property
     def table(self) -> LiveTable:
@@ -221,7 +237,7 @@ class DownloadsPane(Vertical):
             if now - row.shown_at < PROGRESS_REDRAW:
                 later[key] = None
                 continue
-            cells = row.cells()
+            cells = row.cells(self.name_width)
             for (_label, col, _width), old, new in zip(COLUMNS, row.shown, cells, strict=True):
                 if str(old) != str(new):
                     table.set_cell(key, col, new)
@@ -264,7 +280,7 @@ class DownloadsPane(Vertical):
             row = rows.get(backlog.popleft())
             if row is None or row.in_table:
                 continue
-            row.shown, row.shown_at, row.in_table = row.cells(), time.monotonic(), True
+            row.shown, row.shown_at, row.in_table = row.cells(self.name_width), time.monotonic(), True
             table.add_row(*row.shown, key=row.key)
         self.unsorted = True
         self.sorted_at = 0.0 if table.row_count <= ROWS_PER_FRAME else self.sorted_at

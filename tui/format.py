@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.markup import escape
 
 from core.safety import printable
@@ -50,6 +51,36 @@ def plain(text: str) -> str:
 def lines_printable(text: str) -> str:
     """Several lines, each with its control characters escaped (the line breaks between them are kept)."""
     return "\n".join(printable(line) for line in text.split("\n"))
+
+
+def middle(text: str, width: int) -> str:
+    """``text`` in at most ``width`` terminal cells, shortened in the middle (``data/par…/00123.wav``): the start
+    says where a file is, the end which one it is."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    room = width - 1
+    head: list[str] = []
+    tail: list[str] = []
+    used = 0
+    left, right = 0, len(text) - 1
+    while left <= right:  # a character from each end in turn, while it fits
+        for side in (1, 0):  # the end first: it names the file
+            if left > right:
+                break
+            ch = text[left] if side == 0 else text[right]
+            w = cell_len(ch)
+            if used + w > room:
+                return "".join(head) + "…" + "".join(reversed(tail))
+            used += w
+            if side == 0:
+                head.append(ch)
+                left += 1
+            else:
+                tail.append(ch)
+                right -= 1
+    return "".join(head) + "…" + "".join(reversed(tail))
 
 
 def styled(text: str, style: str) -> str:

@@ -64,6 +64,16 @@ class LiveTable(DataTable[object]):
             y = index + (self.header_height if self.show_header else 0)
             self._refresh_region(Region(int(self.scroll_x), y, self.scrollable_content_region.width, 1))
 
+    def set_column_width(self, column_key: str, width: int) -> None:
+        """A column's new width: the rows render anew and the virtual size follows."""
+        column = self.columns[ColumnKey(column_key)]
+        if column.width == width:
+            return
+        column.width = width
+        self._update_count += 1
+        self._update_dimensions([])
+        self.refresh(layout=True)
+
     def internals_known(self) -> bool:
         """Whether the private fields ``set_cell`` and the order cache use are still what they expect."""
         return (isinstance(getattr(self, "_data", None), dict)

@@ -36,6 +36,11 @@ class AddRepoScreen(ModalScreen[RepoRef | None]):
             yield Static("", id="add-error")
 
     def action_submit(self) -> None:
+        """Enter is a priority key: it is handled as it arrives, while a paste (or keys) read in the same burst may
+        still wait in the field's queue. The id is read once the field has handled them."""
+        self.query_one("#repo-id", Input).call_later(self._submit)
+
+    def _submit(self) -> None:
         text = self.query_one("#repo-id", Input).value.strip()
         repo_type = "dataset" if self.query_one("#type-dataset", RadioButton).value else "model"
         if text.startswith("datasets/"):

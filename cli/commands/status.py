@@ -102,7 +102,7 @@ class StatusView:
         busy = "downloading" if self.status.get("busy") else "idle"
         yield f"download service: running (pid {self.status.get('pid')}), {busy}"
         for f in files:
-            rate = f" {human(int(f['rate']))}/s" if f.get("rate") else ""
+            rate = f" {human(int(f['rate']))}/s" if f.get("rate") and f["state"] == "downloading" else ""
             reason = f": {f['message']}" if f.get("message") else ""
             yield f"{f['state']:<11} {human(f['done'])} / {human(f['total'])}{rate}  {_where(f)}{reason}"
         counts: dict[str, int] = {}

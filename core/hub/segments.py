@@ -25,6 +25,7 @@ from huggingface_hub.utils import hf_raise_for_status, http_stream_backoff
 from ..local.hashing import new_hasher
 from ..local.partials import STATE_VERSION, boot_id, contiguous_prefix, read_record, segmented_paths
 from ..local.safeio import create_temp, open_append, open_fd, open_update
+from ..progress import file_rate
 from ..remote import RemoteFile
 from .backoff import Backoff, Cancelled
 from .errors import is_transient
@@ -223,7 +224,7 @@ class SegmentedAttempt:
         return sum(r.done for r in self.ranges)
 
     def _report(self, present: int, started: float, resumed: int) -> None:
-        self.on_progress(present, (present - resumed) / max(time.monotonic() - started, 1e-6), self.open)
+        self.on_progress(present, file_rate(present - resumed, started, time.monotonic()), self.open)
 
     def _resolve(self, url: str, headers: dict[str, str]) -> tuple[str, dict[str, str]]:
         """The URL the ranges go to (the CDN's, when the Hub redirects there) and the headers for it: no token

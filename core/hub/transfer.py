@@ -13,6 +13,7 @@ from huggingface_hub.file_download import http_get
 
 from ..local.hashing import feed_file, new_hasher
 from ..local.safeio import open_append
+from ..progress import file_rate
 from ..remote import RemoteFile
 from .backoff import Cancelled
 
@@ -85,7 +86,7 @@ class Attempt:
             now = time.monotonic()
             if now - last >= PROGRESS_INTERVAL:
                 last = now
-                self.on_progress(done, (done - resume) / max(now - started, 1e-6))
+                self.on_progress(done, file_rate(done - resume, started, now))
 
         def restart() -> Any:
             """The server ignored our Range and sends the whole file: http_get empties the partial."""
