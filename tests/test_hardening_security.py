@@ -80,6 +80,19 @@ def test_a_root_writable_by_everyone_without_the_sticky_bit_is_warned_once(cli, 
 
     safeio._warned.clear()
     assert "writable by every user" not in cli("inventory").err
+    root.chmod(0o777)
+    import asyncio
+
+    from core.settings import load_settings
+    from tui.app import make_app
+
+    async def go() -> list[str]:
+        app = make_app(load_settings(root), background=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause(0.2)
+            return [n.message for n in app._notifications]
+
+    assert any("writable by every user" in m for m in asyncio.run(go()))  # the app says it too
     root.chmod(0o755)
 
 

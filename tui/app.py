@@ -5,21 +5,20 @@ from __future__ import annotations
 
 import shlex
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult
 from textual.binding import BindingType, Keymap
-from textual.notifications import SeverityLevel
-from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from core.catalog import CatalogError, default_catalog, load_catalog
 from core.hub.download import FileEvent, RunResult
 from core.hub.errors import describe
+from core.local.safeio import shared_root_warning
 from core.local.space import free_space
 from core.repos import RepoRef
 from core.service.client import Watch, other_settings, run_result
@@ -30,20 +29,19 @@ from . import messages as m
 from .bindings import BINDINGS, current_keys, key_lines, key_of, parse_keymap
 from .commands import MusicgenCommands
 from .downloads_pane import DownloadsPane
-from .format import lines_printable
 from .inventory_pane import InventoryPane
 from .logfile import LOG_NAME, log, log_to
+from .plain_app import PlainApp
 from .screens import AddRepoScreen, ConfirmScreen, HelpScreen
 from .select_pane import Entry, SelectPane
 from .verify_pane import VerifyPane
-from .workers import WorkerApp
 
 PANES = ("select", "downloads", "inventory", "verify")
 KEEP_ENDED = 100  # job results kept for a job whose number arrives after its end
 TITLES = {"select": "Select", "downloads": "Downloads", "inventory": "Inventory", "verify": "Verify"}
 
 
-class MusicgenApp(WorkerApp):
+class MusicgenApp(PlainApp):
     """Select repos, watch every file download, inspect the workspace, verify live, export."""
 
     CSS_PATH = "app.tcss"
@@ -51,15 +49,6 @@ class MusicgenApp(WorkerApp):
     COMMANDS = App.COMMANDS | {MusicgenCommands}
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar[list[BindingType]] = list(BINDINGS)
-
-    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """Textual's own palette entries but its Quit: ours (from the bindings) says what quitting leaves running."""
-        return (c for c in super().get_system_commands(screen) if c.title != "Quit")
-
-    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
-               timeout: float | None = None, markup: bool = False) -> None:
-        """Every toast as plain text with its control characters escaped: messages carry remote names."""
-        super().notify(lines_printable(message), title=title, severity=severity, timeout=timeout, markup=markup)
 
     def __init__(self, settings: Settings, *, background: bool = True,
                  disk_free: Callable[[Path], int] = free_space) -> None:
@@ -125,7 +114,8 @@ class MusicgenApp(WorkerApp):
         log_to(self.settings.root / LOG_NAME)
         self.select_pane.update_summary(self.disk_free(self.settings.root))
         self.select_pane.table.focus()
-        for problem in [self.catalog_error and f"catalog.toml ignored: {self.catalog_error}", *self.keymap_errors]:
+        for problem in [self.catalog_error and f"catalog.toml ignored: {self.catalog_error}", *self.keymap_errors,
+                        shared_root_warning(self.settings.root, once=False)]:
             if problem:
                 self.notify(problem, severity="error", timeout=15)
         if self.background:

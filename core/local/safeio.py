@@ -139,10 +139,10 @@ def sweep_temps(path: Path) -> int:
     return removed
 
 
-def shared_root_warning(root: Path) -> str | None:
-    """One line, the first time a root is seen in this process, when other users may write to it and the sticky
-    bit does not stop them from replacing this tool's files."""
-    if root in _warned:
+def shared_root_warning(root: Path, *, once: bool = True) -> str | None:
+    """One line when other users may write to ``root`` and the sticky bit does not stop them from replacing this
+    tool's files; with ``once``, only the first time this process asks about that root."""
+    if once and root in _warned:
         return None
     _warned.add(root)
     try:
