@@ -278,7 +278,8 @@ class PlanView:
             if r.dependency_of:
                 notes.append(f"  {r.ref.repo_id}: needed by {r.dependency_of}")
             notes += [f"  {r.ref.repo_id}: {n}" for n in r.notes]
-            notes += [f"  {r.ref.repo_id}: skipping unsafe entry {p!r}: {why}" for p, why in r.unsafe.items()]
+            notes += [f"  {r.ref.repo_id}: skipping {p!r}, a name not supported here: {why}"
+                      for p, why in r.unsafe.items()]
         yield from table(rows, {3, 4, 5})
         yield from notes
         yield (f"total: {human(plan.bytes_to_fetch)} to fetch, {human(plan.bytes_present)} present; "

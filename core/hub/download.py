@@ -182,7 +182,7 @@ class Downloader:
         if not rp.ok:
             res.error = rp.message or rp.status
             return iter(())
-        res.failed.extend((p, f"skipped: unsafe name ({why})") for p, why in rp.unsafe.items())
+        res.failed.extend((p, f"skipped: name not supported ({why})") for p, why in rp.unsafe.items())
         res.skipped += len(rp.files) - rp.pending_count
         if rp.listing is not None:
             write_record(rp.local_dir, Record(rp.listing, rp.include, rp.exclude, Paths(rp.files.remote),
