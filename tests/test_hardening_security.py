@@ -71,6 +71,28 @@ def test_planted_partial_and_record_temp_symlinks_fail_that_file_only(cli, root:
     assert (local / "weights" / "model.safetensors").stat().st_size == 300_000
 
 
+def test_a_planted_symlinked_folder_on_the_way_to_a_repo_is_never_written_through(cli, root: Path,
+                                                                                    tmp_path: Path) -> None:
+    """A neighbour makes ``models/acme`` (or ``models``) a link to your folder: nothing is written there, and the
+    run says which path it refused; the other repos are not affected."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.json").write_text("mine\n")
+    plant(root / "models" / "acme", home)
+    r = cli("download", "--model", "acme/tiny-model", "--dataset", "acme/many-files", "--include", "README.md",
+            "--run")
+    assert r.code == 1
+    assert f"refusing to write {root / 'models' / 'acme'}: it is a symbolic link" in r.out + r.err
+    assert sorted(p.name for p in home.iterdir()) == ["config.json"] and (home / "config.json").read_text() == "mine\n"
+    assert (root / "datasets" / "acme_many-files" / "README.md").is_file()
+    (root / "models" / "acme").unlink()
+    (root / "models").rmdir()
+    plant(root / "models", home)
+    inv = cli("inventory")
+    assert inv.code == 2 and inv.err.strip().endswith("then run again") and "Traceback" not in inv.err
+    assert sorted(p.name for p in home.iterdir()) == ["config.json"]
+
+
 def test_a_root_writable_by_everyone_without_the_sticky_bit_is_warned_once(cli, root: Path) -> None:
     root.chmod(0o777)
     r = cli("inventory")

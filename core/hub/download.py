@@ -22,7 +22,7 @@ from ..local import metadata
 from ..local.hashing import feed_file, new_hasher
 from ..local.partials import segmented_paths
 from ..local.record import Record, write_record
-from ..local.safeio import open_update
+from ..local.safeio import make_dirs, open_update
 from ..local.space import free_space
 from ..plan import FilePlan, Plan, RepoPlan
 from ..remote import Paths
@@ -184,6 +184,11 @@ class Downloader:
             return iter(())
         res.failed.extend((p, f"skipped: name not supported ({why})") for p, why in rp.unsafe.items())
         res.skipped += len(rp.files) - rp.pending_count
+        try:
+            self._mkdir(metadata.hf_dir(rp.local_dir))
+        except OSError as e:  # a planted symlink on the way to the repo's folder: the repo is not written
+            res.error = self._describe(e)
+            return iter(())
         if rp.listing is not None:
             write_record(rp.local_dir, Record(rp.listing, rp.include, rp.exclude, Paths(rp.files.remote),
                                               rp.profile))
@@ -356,8 +361,9 @@ class Downloader:
         return True
 
     def _mkdir(self, folder: Path) -> None:
+        """Make a folder of the root once a run, never through a planted symlink (``make_dirs``)."""
         if folder not in self._made:
-            folder.mkdir(parents=True, exist_ok=True)
+            make_dirs(folder, self.settings.root)
             self._made.add(folder)
 
     def _describe(self, exc: BaseException) -> str:

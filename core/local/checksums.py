@@ -12,6 +12,7 @@ from . import hashing
 from .hashing import ROUND, SMALL, hash_many
 from .inventory import LocalRepo, repo_folders
 from .jsonio import write_text_atomic
+from .safeio import make_dirs
 from .walk import FileTable, Visit, walk
 
 DEFAULT_MIN_SIZE = 100 << 20
@@ -88,6 +89,7 @@ def write_checksums(root: Path, min_size: int = DEFAULT_MIN_SIZE,
             target.unlink(missing_ok=True)
             continue
         total = sum(s for _, table in mine for _, _, sizes in table.groups for s in sizes if s > min_size)
+        make_dirs(target.parent, root)
         write_text_atomic(target, _lines(root, mine, min_size))
         written.append(ChecksumFile(target, count, total))
     return written

@@ -14,6 +14,7 @@ from ..sizes import human
 from . import metadata
 from .jsonio import write_json_atomic
 from .record import read_planned_sizes
+from .safeio import make_dirs
 from .walk import FileTable, walk
 
 SCHEMA_VERSION = 1
@@ -168,6 +169,7 @@ def write(root: Path, repos: list[LocalRepo] | None = None, *, docs: dict[str, A
         docs = build(scan(root) if repos is None else repos)
     out = {}
     for kind, rel in INVENTORY_FILES.items():
+        make_dirs((root / rel).parent, root)
         write_json_atomic(root / rel, docs[kind])
         out[kind] = root / rel
     return out

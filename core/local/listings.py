@@ -14,6 +14,7 @@ from ..repos import RepoRef
 from ..states import RepoStatus
 from .damaged import DAMAGED, unreadable
 from .jsonio import write_json_atomic
+from .safeio import make_dirs
 
 CACHE_DIR = ".musicgen-tui-cache"
 MAX_AGE = 24 * 3600.0
@@ -59,5 +60,6 @@ class ListingCache:
             data.update(status=str(answer[0]), message=answer[1], with_token=self.with_token)
         else:
             return
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):  # a cache: a read-only root, or a planted symlink, keeps none
+            make_dirs(self._path(ref).parent, self.root)
             write_json_atomic(self._path(ref), data, indent=None)

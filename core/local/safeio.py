@@ -28,6 +28,9 @@ class PlantedLink(OSError):
         return (f"refusing to write {self.filename}: it is a symbolic link (another user of this folder may have "
                 "planted it); remove it if you did not make it, then run again")
 
+    def __reduce__(self) -> tuple[type[PlantedLink], tuple[str]]:
+        return type(self), (str(self.filename),)
+
 
 class UnsafeFolder(OSError):
     """A private folder of this tool that another user made or can write to."""
@@ -53,6 +56,27 @@ def private_folder(path: Path) -> Path:
     if st.st_mode & 0o022:
         raise UnsafeFolder(path, f"other users can write to it (mode {stat.S_IMODE(st.st_mode):o})")
     return path
+
+
+def make_dirs(folder: Path, root: Path) -> None:
+    """``folder`` and the folders between it and ``root``, made where absent; one that is a symbolic link (a
+    neighbour's ``models/acme`` pointing at your home) is refused with ``PlantedLink``, never written through.
+    ``root`` itself may be a link: the user chose it."""
+    current = root
+    for part in folder.relative_to(root).parts:
+        current = current / part
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            try:
+                os.mkdir(current)
+                continue
+            except FileExistsError:
+                st = os.lstat(current)
+        if stat.S_ISLNK(st.st_mode):
+            raise PlantedLink(current)
+        if not stat.S_ISDIR(st.st_mode):
+            raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(current))
 
 
 def open_fd(path: os.PathLike[str] | str, flags: int, mode: int = 0o644) -> int:

@@ -25,6 +25,7 @@ from .hashing import ROUND, hash_many
 from .inventory import guess_repo_id, now_iso, repo_folders
 from .jsonio import write_json_atomic
 from .record import Folder, Folders, pack, read_planned_sizes, unpack
+from .safeio import make_dirs
 from .walk import KEY_FIELDS, stat_folders
 
 if TYPE_CHECKING:
@@ -369,5 +370,6 @@ def _remember_sha256(root: Path, hashed: dict[str, str]) -> None:
 
 def write_report(root: Path, result: VerifyResult) -> Path:
     target = root / REPORT_FILE
+    make_dirs(target.parent, root)
     write_json_atomic(target, result.report())
     return target
