@@ -327,3 +327,26 @@ def test_a_second_verify_with_checksum_files_hashes_nothing(cli, root: Path, mon
     config.write_bytes(config.read_bytes())  # the same bytes, a new mtime: read again, and only it
     assert cli("verify").code == 0
     assert sorted({Path(p).name for p in hashed}) == ["config.json"]
+
+
+def test_a_hash_cache_of_the_previous_format_is_kept_not_hashed_again(cli, root: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Format 2 (no sha256s of git-blob files) is read as format 3 with none known: an upgrade re-reads no file."""
+    import marshal
+
+    from conftest import repo_dir
+
+    from core.local import verify
+    from core.local.hashcache import CACHE_NAME
+    from core.local.metadata import hf_dir
+
+    assert cli("download", "--model", "acme/tiny-model", "--run").code == 0
+    assert cli("verify").code == 0
+    cache = hf_dir(repo_dir(root, "model", "acme/tiny-model")) / CACHE_NAME
+    fmt, folders = marshal.loads(cache.read_bytes())
+    cache.write_bytes(marshal.dumps((fmt - 1, {k: v[:3] for k, v in folders.items()})))
+    hashed: list[object] = []
+    real = verify.hash_many
+    monkeypatch.setattr(verify, "hash_many", lambda jobs, *a, **k: (hashed.extend(jobs), real(jobs, *a, **k))[1])
+    assert cli("verify").code == 0
+    assert hashed == []

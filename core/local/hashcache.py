@@ -41,6 +41,9 @@ class HashCache:
         try:
             with open(self.path, "rb") as f:
                 fmt, folders = marshal.loads(f.read())
+            if fmt == CACHE_FORMAT - 1 and isinstance(folders, dict):  # format 2: no sha256s yet, none known
+                folders = {k: (*v, "") if isinstance(v, tuple) else v for k, v in folders.items()}
+                fmt = CACHE_FORMAT
             if fmt == CACHE_FORMAT and isinstance(folders, dict):
                 if not all(_is_entry(k, v) for k, v in folders.items()):
                     raise TypeError("an entry of another shape")
