@@ -88,3 +88,34 @@ def test_a_cancelled_segmented_file_shows_the_bytes_it_keeps(svc_root: Path, hub
     v = cli("verify", "--model", "acme/big-file", "--json").json()
     partial = next(p for p in v["problems"] if p["path"] == "big.bin")
     assert partial["status"] == "PARTIAL" and not partial["detail"].startswith("0 of")
+
+
+def test_four_detached_downloads_started_at_once_are_four_jobs_all_finished(svc_root: Path, hub: LocalHub) -> None:
+    """No service runs; four clients each start one at the same moment: one wins the root, the three others wait
+    for it to listen and hand it their jobs (before, they exited 1 and their repos were never fetched)."""
+    from conftest import repo_dir
+
+    repos = [("--model", "acme/tiny-model"), ("--model", "acme/big-file"), ("--dataset", "acme/many-files"),
+             ("--model", "acme/hostile")]
+    procs = [subprocess.Popen([bin_path("musicgen-tui"), "download", *r, "--include", "*.txt", "--run", "--detach"],
+                              env=subprocess_env(svc_root), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for r in repos]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], [err for _, err in outs]
+    eventually(lambda: not _status(svc_root)["busy"], timeout=120)
+    assert len(_status(svc_root)["results"]) == 4
+    for flag, repo in repos:
+        folder = repo_dir(svc_root, "model" if flag == "--model" else "dataset", repo)
+        assert any(folder.rglob("*.txt")), repo
+
+
+def test_detach_while_a_foreground_download_holds_the_root_is_refused_without_a_long_wait(
+        svc_root: Path, cli: Any) -> None:
+    from core.local.lock import root_lock
+
+    with root_lock(svc_root):  # a foreground `download --run`: no service will come
+        started = time.monotonic()
+        r = cli("download", "--model", "acme/tiny-model", "--run", "--detach")
+        took = time.monotonic() - started
+    assert r.code == 2 and "is downloading into" in r.err
+    assert took < 10  # no socket came within SOCKET_GRACE: not START_WAIT's 15 s

@@ -67,8 +67,8 @@ def test_owner_only_socket_one_service_per_root_and_a_stale_socket(svc_root: Pat
     os.kill(pid, signal.SIGKILL)  # a killed service leaves its socket behind
     eventually(lambda: not _alive(pid))
     assert path.exists()
-    assert service.connect(svc_root) is None and not path.exists()  # nobody listens: cleaned
-    with service.ensure(svc_root) as client:  # and the next client starts a new one
+    assert service.connect(svc_root) is None and path.exists()  # nobody listens: a client never unlinks it
+    with service.ensure(svc_root) as client:  # the next client starts a new one, which replaces it
         assert client.request({"op": "status"})["pid"] != pid
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     with service.connect(svc_root) as client:  # type: ignore[union-attr]

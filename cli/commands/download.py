@@ -155,7 +155,7 @@ def _detach(args: argparse.Namespace, settings: Settings, refs: list[RepoRef], o
                 print(f"musicgen-tui: {note}", file=sys.stderr)
     except ServiceError as e:
         out.error(str(e))
-        return EXIT_FAILED
+        return EXIT_CANNOT_RUN
     out.show(DetachedView(refs, pid, settings.root / LOG_NAME))
     return EXIT_OK
 

@@ -14,7 +14,11 @@ import sys
 from ..local.lock import LockHeld
 from ..logtext import install
 from ..settings import load_settings
+from .protocol import EXIT_HELD
 from .server import run_service
+
+# What the service tells its starter through the pipe: it listens, or a kind of failure (a byte) and one line.
+READY, HELD, FAILED = b"ok", b"H", b"F"
 
 
 def main() -> int:
@@ -25,34 +29,35 @@ def main() -> int:
     if os.fork():  # the starter: the service's outcome, then gone
         os.close(ready_w)
         with os.fdopen(ready_r, "rb") as answer:
-            said = answer.read().decode(errors="replace")
-        if said != "ok":
-            print(said or "the service ended before it listened", file=sys.stderr)
-            return 1
-        return 0
+            said = answer.read()
+        if said == READY:
+            return 0
+        code, text = (EXIT_HELD, said[1:]) if said[:1] == HELD else (1, said[1:])
+        print(text.decode(errors="replace") or "the service ended before it listened", file=sys.stderr)
+        return code
     os.close(ready_r)
     logging.basicConfig(level=logging.WARNING, handlers=[install(logging.StreamHandler())])
     logging.getLogger("musicgen_tui").setLevel(logging.INFO)  # its own start and end; no line per request
     ready = os.fdopen(ready_w, "wb")
 
-    def say(text: str) -> None:
+    def say(answer: bytes) -> None:
         if not ready.closed:
-            ready.write(text.encode())
+            ready.write(answer)
             ready.close()
 
     try:
         settings = load_settings(args.root)
-        run_service(settings, settings.service_idle, on_ready=lambda: say("ok"))
+        run_service(settings, settings.service_idle, on_ready=lambda: say(READY))
     except LockHeld as e:
         logging.error("%s", e)
-        say(str(e))
-        return 1
+        say(HELD + str(e).encode())
+        return EXIT_HELD
     except Exception as e:
         logging.exception("the service failed")
-        say(f"the service failed: {e}")
+        say(FAILED + f"the service failed: {e}".encode())
         return 1
     finally:
-        say("")
+        say(FAILED)
     return 0
 
 

@@ -16,17 +16,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..local.safeio import open_append
-from .protocol import LOG_NAME, decode, encode, socket_path
+from .protocol import EXIT_HELD, LOG_NAME, decode, encode, socket_path
 
 if TYPE_CHECKING:
     from ..hub.download import FileEvent, RunResult
     from ..settings import Settings
 
 START_WAIT = 15.0  # seconds a starting service has to open its socket
+SOCKET_GRACE = 1.0  # seconds from a service's lock to its socket, at most, on a busy machine
 
 
 class ServiceError(Exception):
     """The service could not be reached or refused a request: the message is one line for the user."""
+
+
+class RootHeld(ServiceError):
+    """A new service could not start: another process holds the root's writer lock (a service that another
+    client started a moment ago, or a foreground ``download --run``)."""
 
 
 class Client:
@@ -67,8 +73,10 @@ class Client:
 
 
 def connect(root: Path, timeout: float = 5.0) -> Client | None:
-    """The running service of ``root``, or None. A socket nobody listens on is a dead service's: removed. A
-    socket that is not the user's own, owner-only one is refused (``ServiceError``)."""
+    """The running service of ``root``, or None. A socket nobody listens on is left where it is: a dead service's
+    (the next service removes it, holding the root's lock) or a service's between its bind and its listen, which
+    a client must never unlink. A socket that is not the user's own, owner-only one is refused
+    (``ServiceError``)."""
     path = socket_path(root)
     try:
         st = os.lstat(path)
@@ -82,7 +90,6 @@ def connect(root: Path, timeout: float = 5.0) -> Client | None:
         sock.connect(str(path))
     except (ConnectionRefusedError, FileNotFoundError):
         sock.close()
-        path.unlink(missing_ok=True)  # the service died (killed, crashed) and left it
         return None
     except OSError as e:
         sock.close()
@@ -109,6 +116,8 @@ def start(root: Path, settings: Settings | None = None) -> None:
         starter.wait()
         raise ServiceError(f"the download service did not start within {START_WAIT:.0f} s "
                            f"(see {root / LOG_NAME})") from None
+    if code == EXIT_HELD:
+        raise RootHeld(_last_line(root / LOG_NAME))
     if code != 0:
         raise ServiceError(f"the download service did not start: {_last_line(root / LOG_NAME)}")
 
@@ -117,11 +126,32 @@ def ensure(root: Path, settings: Settings | None = None) -> Client:
     """The root's service, started (with ``settings``, see ``start``) when none runs."""
     client = connect(root)
     if client is None:
-        start(root, settings)
+        try:
+            start(root, settings)
+        except RootHeld:  # clients started at the same moment: one service won, and is about to listen
+            client = _await_service(root, START_WAIT)
+            if client is None:
+                raise
+            return client
         client = connect(root)
     if client is None:
         raise ServiceError(f"the download service started but cannot be reached (see {root / LOG_NAME})")
     return client
+
+
+def _await_service(root: Path, wait: float) -> Client | None:
+    """The root's service once it listens, within ``wait`` seconds; None when none comes: no socket appeared
+    within SOCKET_GRACE (the lock's holder is a foreground download, not a service)."""
+    started = time.monotonic()
+    path = socket_path(root)
+    while (now := time.monotonic()) < started + wait:
+        client = connect(root)
+        if client is not None:
+            return client
+        if now - started > SOCKET_GRACE and not path.exists():
+            return None
+        time.sleep(0.05)
+    return None
 
 
 def stop(root: Path, wait: float = 60.0) -> bool | None:

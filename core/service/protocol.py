@@ -46,6 +46,7 @@ LOG_NAME = "musicgen-tui-service.log"
 TICK = 0.2  # seconds between two events to a subscriber
 PIECE = 2000  # files read (under the service's lock) and encoded at a time
 MAX_PATH = 100  # a Unix socket's path holds 108 bytes on Linux
+EXIT_HELD = 3  # a service's starter: the root's writer lock is held (another service, or a foreground download)
 
 
 def socket_path(root: Path) -> Path:
