@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import socket
 import stat
 import subprocess
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..local.safeio import open_append
 from .protocol import EXIT_HELD, LOG_NAME, decode, encode, socket_path
+from .requests import PROTOCOL_VERSION, Hello, encode_request
 
 if TYPE_CHECKING:
     from ..hub.download import FileEvent, RunResult
@@ -72,7 +74,7 @@ class Client:
         self.close()
 
 
-def connect(root: Path, timeout: float = 5.0) -> Client | None:
+def connect(root: Path, timeout: float = 5.0, *, handshake: bool = True) -> Client | None:
     """The running service of ``root``, or None. A socket nobody listens on is left where it is: a dead service's
     (the next service removes it, holding the root's lock) or a service's between its bind and its listen, which
     a client must never unlink. A socket that is not the user's own, owner-only one is refused
@@ -94,7 +96,25 @@ def connect(root: Path, timeout: float = 5.0) -> Client | None:
     except OSError as e:
         sock.close()
         raise ServiceError(f"cannot reach the download service at {path}: {e.strerror or e}") from None
-    return Client(sock)
+    client = Client(sock)
+    if handshake:
+        _hello(client, root)
+    return client
+
+
+def _hello(client: Client, root: Path) -> None:
+    """Say this client's protocol version; a service that speaks another one is named, with the fix (``stop``
+    talks to any service: it skips this)."""
+    try:
+        client.request(encode_request(Hello(PROTOCOL_VERSION)))
+    except ServiceError:
+        client.close()
+        raise ServiceError(f"this root's download service speaks another protocol than this musicgen-tui "
+                           f"({PROTOCOL_VERSION}): `musicgen-tui --root {shlex.quote(str(root))} stop` ends it "
+                           "(partial files are kept), and the next command starts a new one") from None
+    except (OSError, ValueError):
+        client.close()
+        raise ServiceError("the download service did not answer its greeting") from None
 
 
 def start(root: Path, settings: Settings | None = None) -> None:
@@ -157,7 +177,7 @@ def _await_service(root: Path, wait: float) -> Client | None:
 def stop(root: Path, wait: float = 60.0) -> bool | None:
     """Stop the root's service: its downloads are cancelled (partial files kept), and it ends. None when no
     service runs; else whether its process ended within ``wait`` seconds (the root's lock released with it)."""
-    client = connect(root)
+    client = connect(root, handshake=False)  # any service, of any version, can be stopped
     if client is None:
         return None
     with client:

@@ -1,5 +1,12 @@
 """The service's protocol: JSON objects, one a line, over a Unix socket beside the root's lock (owner-only).
 
+Requests are typed values (``requests.py``), read by the service through one strict decoder: an unknown op or
+field, a field of the wrong type, a line over ``MAX_LINE`` (1 MiB) or nested too deep gets an error reply
+(a line too long, its connection closed). At most ``MAX_CLIENTS`` connections at once; a connection silent for
+``CLIENT_IDLE`` seconds before a request is closed. A client's first request is
+``{"op": "hello", "version": N}`` -> ``{"ok": true, "version": N}``, or an error naming the service's version
+(``stop`` skips it, so an old service can always be ended).
+
 Requests, each answered by one line (``{"ok": false, "error": "one line"}`` when refused):
 
 - ``{"op": "status"}`` -> ``{"ok": true, "service": "running", "pid": N, "endpoint": URL, "busy": bool,

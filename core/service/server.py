@@ -27,19 +27,33 @@ from ..repos import RepoRef
 from ..settings import Settings
 from ..sizes import human
 from ..states import FileState
-from .protocol import PIECE, TICK, decode, encode, encode_files, socket_path
+from .protocol import PIECE, TICK, encode, encode_files, socket_path
+from .requests import (
+    MAX_LINE,
+    PROTOCOL_VERSION,
+    Cancel,
+    Hello,
+    ProtocolError,
+    Status,
+    Stop,
+    Submit,
+    Subscribe,
+    decode_request,
+)
 from .table import FileTable
 
 log = logging.getLogger("musicgen_tui.service")
 STOP_WITHIN = 1.9  # seconds from the end of listening to the end of a stopping service, whatever it was doing
 WORKER_GRACE = 1.0  # of which the worker has this long to stop (a download stops at its next read, at once)
+MAX_CLIENTS = 64  # connections at once; one more is told so and closed
+CLIENT_IDLE = 60.0  # seconds a connection may keep silent before a request (a subscriber only listens: exempt)
 KEEP_RESULTS = 50  # the results of the latest jobs, in every status: a client that came late still reads its own
 
 
 @dataclass
 class Job:
     id: int
-    request: dict[str, Any]
+    request: Submit
     cancel: threading.Event = field(default_factory=threading.Event)
     drops: list[tuple[str, str, str | None]] = field(default_factory=list)  # repos and files cancelled alone
     downloader: Downloader | None = None  # once planned
@@ -79,7 +93,7 @@ class Service:
             finally:
                 os.umask(old)
             os.chmod(path, 0o600)
-            server.listen(16)
+            server.listen(2 * MAX_CLIENTS)  # a burst of clients waits in the queue, never refused by it
             server.settimeout(0.25)
             worker = threading.Thread(target=self._work, name="service-worker", daemon=True)
             worker.start()
@@ -152,17 +166,15 @@ class Service:
     def _run(self, job: Job) -> dict[str, Any]:
         """Plan and download one job; its result as ``RunResult`` says it (``RunResult.data``)."""
         req = job.request
-        refs = [RepoRef(t, i) for t, i in req.get("repos", [])]
-        choice = Choice(str(req.get("profile", "full")), bool(req.get("fp32")), tuple(req.get("include", ())),
-                        tuple(req.get("exclude", ())), req.get("revision"))
-        profiles = {RepoRef(t, i): str(p) for t, i, p in req.get("profiles", [])}
+        refs = list(req.repos)
+        choice = Choice(req.profile, req.fp32, req.include, req.exclude, req.revision)
+        profiles = dict(req.profiles)
         try:
             catalog = load_catalog(self.settings.root)
         except CatalogError:
             catalog = None
         plan = make_plan(self.settings, refs, choice, profiles=profiles, catalog=catalog,
-                         dependencies=bool(req.get("dependencies", True)), cancel=job.cancel,
-                         cache=req.get("cache", "off"),
+                         dependencies=req.dependencies, cancel=job.cancel, cache=req.cache,
                          on_progress=lambda ref, text: self._planned(ref.repo_type, ref.repo_id, text))
         with self.lock:
             self.planning.clear()
@@ -174,7 +186,7 @@ class Service:
         for rp in plan.repos:
             if not rp.ok:
                 on_event(_whole_repo(rp.ref, rp.message or rp.status.label))
-        if not plan.space_ok and not req.get("force"):
+        if not plan.space_ok and not req.force:
             msg = (f"not enough free space: need {human(plan.bytes_needed)}, free {human(plan.free_bytes)}; "
                    "free some space, or submit again with force")
             for rp in plan.repos:
@@ -184,9 +196,8 @@ class Service:
             return {**RunResult(failed).data(), "plan": planned,
                     "space": {"root": str(plan.root), "needed": plan.bytes_needed, "to_fetch": plan.bytes_to_fetch,
                               "margin": plan.min_free, "free": plan.free_bytes}}
-        connections = req.get("connections")
-        downloader = Downloader(self.settings, on_event, max_workers=int(req.get("max_workers", 8)), cancel=job.cancel,
-                                connections=None if connections is None else int(connections))
+        downloader = Downloader(self.settings, on_event, max_workers=req.max_workers, cancel=job.cancel,
+                                connections=req.connections)
         with self.lock:
             job.downloader = downloader
             for drop in job.drops:
@@ -205,31 +216,42 @@ class Service:
 
     # --- the clients ------------------------------------------------------------------------------
     def _client(self, conn: socket.socket) -> None:
+        """One connection: its requests, each read through the strict decoder, until it goes, subscribes, stops
+        the service, sends a line over MAX_LINE, or says nothing for CLIENT_IDLE seconds. A misbehaving client
+        gets its error and never holds up another."""
         with self.lock:
             self.clients += 1
+            full = self.clients > MAX_CLIENTS
         try:
+            conn.settimeout(CLIENT_IDLE)
             with conn, conn.makefile("rb") as lines:
+                if full:
+                    conn.sendall(encode({"ok": False, "error": f"the service has {MAX_CLIENTS} clients: try again"}))
+                    return
                 if not self._same_user(conn):
                     conn.sendall(encode({"ok": False, "error": "refused: not the service's user"}))
                     return
-                for line in lines:
+                while line := lines.readline(MAX_LINE + 1):
+                    if len(line) > MAX_LINE:  # no newline within the cap: the rest cannot be told from a request
+                        conn.sendall(encode({"ok": False, "error": f"request line over {MAX_LINE} bytes"}))
+                        return
                     try:
-                        request = decode(line)
-                    except ValueError:
-                        conn.sendall(encode({"ok": False, "error": "not a JSON object"}))
+                        request = decode_request(line)
+                    except ProtocolError as e:
+                        conn.sendall(encode({"ok": False, "error": str(e)}))
                         continue
-                    if request.get("op") == "subscribe":
+                    if isinstance(request, Subscribe):
                         self._subscribe(conn)
                         return
-                    if request.get("op") == "status":
+                    if isinstance(request, Status):
                         head, count = self._head()
                         self._send_files(conn, head, range(count))
                         continue
                     conn.sendall(encode(self._answer(request)))
-                    if request.get("op") == "stop":
+                    if isinstance(request, Stop):
                         return
         except OSError:
-            pass  # the client went: nothing to do for it
+            pass  # the client went, or kept silent too long: nothing to do for it
         finally:
             with self.lock:
                 self.clients -= 1
@@ -241,19 +263,13 @@ class Service:
         _pid, uid, _gid = struct.unpack("3i", creds)
         return uid == os.getuid()
 
-    def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
-        op = request.get("op")
-        if op == "submit":
-            repos = request.get("repos")
-            if not isinstance(repos, list) or not repos:
-                return {"ok": False, "error": "submit names no repos"}
-            try:
-                [RepoRef(t, i) for t, i in repos]
-                [RepoRef(t, i) for t, i, _p in request.get("profiles", [])]
-            except (ValueError, TypeError) as e:
-                return {"ok": False, "error": f"bad repo: {e}"}
-            if request.get("cache", "off") not in ("off", "read", "write"):
-                return {"ok": False, "error": "cache must be off, read or write"}
+    def _answer(self, request: Hello | Submit | Cancel | Stop) -> dict[str, Any]:
+        if isinstance(request, Hello):
+            if request.version != PROTOCOL_VERSION:
+                return {"ok": False, "version": PROTOCOL_VERSION,
+                        "error": f"protocol {request.version} is not this service's {PROTOCOL_VERSION}"}
+            return {"ok": True, "version": PROTOCOL_VERSION}
+        if isinstance(request, Submit):
             with self.lock:
                 job = Job(self.next_id, request)
                 self.next_id += 1
@@ -262,23 +278,12 @@ class Service:
                 self.jobs.put(job)
                 queued = self.running
             return {"ok": True, "queued": queued, "job": job.id}
-        if op in ("cancel", "stop"):
-            job_id = request.get("job") if op == "cancel" else None
-            if job_id is not None and not isinstance(job_id, int):
-                return {"ok": False, "error": "job must be a number"}
-            repo, path = request.get("repo") if op == "cancel" else None, request.get("path")
-            if repo is not None:
-                try:
-                    RepoRef(*repo)
-                except (ValueError, TypeError) as e:
-                    return {"ok": False, "error": f"bad repo: {e}"}
-                if path is not None and not isinstance(path, str):
-                    return {"ok": False, "error": "path must be a string"}
-            found = self._cancel(job_id, None if repo is None else (repo[0], repo[1], path))
-            if op == "stop":
-                self.stopping.set()
-            return {"ok": True, "jobs": found}
-        return {"ok": False, "error": f"unknown op {op!r}"}
+        if isinstance(request, Cancel):
+            drop = None if request.repo is None else (request.repo.repo_type, request.repo.repo_id, request.path)
+            return {"ok": True, "jobs": self._cancel(request.job, drop)}
+        found = self._cancel(None)
+        self.stopping.set()
+        return {"ok": True, "jobs": found}
 
     def _cancel(self, job_id: int | None, drop: tuple[str, str, str | None] | None = None) -> list[int]:
         """One job (queued or running), or every job; with ``drop``, only that repo (path None) or file of them.
@@ -321,6 +326,10 @@ class Service:
             conn.sendall(data)
 
     def _subscribe(self, conn: socket.socket) -> None:
+        """A subscriber only listens: no read timeout (its end is peeked at), but a send that waits CLIENT_IDLE on
+        a subscriber that stopped reading ends its subscription, never another's."""
+        conn.settimeout(None)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", int(CLIENT_IDLE), 0))
         with self.lock:
             self.subscribers += 1
         try:

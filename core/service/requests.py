@@ -1,0 +1,212 @@
+"""The service's requests as typed values, with the one strict decoder the service reads them through.
+
+A request is one JSON object on one line (``protocol.py`` documents each). ``decode_request`` checks it against
+its type: an unknown op, an unknown field, a field of the wrong type (``true`` is not a number, ``"2"`` is not
+a count) or a line too long or too deep is a ``ProtocolError`` whose text is the one-line error reply. Nothing a
+client sends reaches the planner or the downloader unchecked.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..profiles import PROFILES
+from ..repos import RepoRef
+
+PROTOCOL_VERSION = 1  # a client and a service of different versions say so at ``hello`` and stop there
+MAX_LINE = 1 << 20  # bytes of one request line (a submit of 10,000 repos is about 600 KB)
+CacheUse = Literal["off", "read", "write"]
+
+
+class ProtocolError(ValueError):
+    """A request that cannot be taken: its text is the reply's one-line error."""
+
+
+@dataclass(frozen=True)
+class Hello:
+    """The first request of a connection: the client's protocol version."""
+
+    version: int
+
+
+@dataclass(frozen=True)
+class Status:
+    pass
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    pass
+
+
+@dataclass(frozen=True)
+class Stop:
+    pass
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Everything, one job, one repo's files (``repo``) or one file (``repo`` and ``path``)."""
+
+    job: int | None = None
+    repo: RepoRef | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class Submit:
+    repos: tuple[RepoRef, ...]
+    profile: str = "full"
+    profiles: tuple[tuple[RepoRef, str], ...] = ()
+    fp32: bool = False
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    revision: str | None = None
+    dependencies: bool = True
+    max_workers: int = 8
+    cache: CacheUse = "off"
+    force: bool = False
+    connections: int | None = None
+
+
+Request = Hello | Status | Subscribe | Stop | Cancel | Submit
+
+
+def _int(value: Any, name: str, low: int, high: int, *, none: bool = False) -> int | None:
+    if value is None and none:
+        return None
+    if type(value) is not int or not low <= value <= high:  # a bool is an int to Python, never to us
+        raise ProtocolError(f"{name} must be a whole number from {low} to {high}")
+    return value
+
+
+def _bool(value: Any, name: str) -> bool:
+    if type(value) is not bool:
+        raise ProtocolError(f"{name} must be true or false")
+    return value
+
+
+def _str(value: Any, name: str, *, none: bool = False) -> str | None:
+    if value is None and none:
+        return None
+    if not isinstance(value, str):
+        raise ProtocolError(f"{name} must be a string")
+    return value
+
+
+def _strings(value: Any, name: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ProtocolError(f"{name} must be a list of strings")
+    return tuple(value)
+
+
+def _ref(value: Any, name: str) -> RepoRef:
+    if not isinstance(value, list) or len(value) != 2 or not all(isinstance(v, str) for v in value):
+        raise ProtocolError(f"{name} must be [type, id]")
+    try:
+        return RepoRef(value[0], value[1])  # type: ignore[arg-type]
+    except ValueError as e:
+        raise ProtocolError(f"{name}: {e}") from None
+
+
+def _profile(value: Any, name: str) -> str:
+    if value not in PROFILES:
+        raise ProtocolError(f"{name} must be one of {', '.join(PROFILES)}")
+    return str(value)
+
+
+def _submit(data: dict[str, Any]) -> Submit:
+    repos = data.get("repos")
+    if not isinstance(repos, list) or not repos:
+        raise ProtocolError("submit names no repos")
+    profiles = data.get("profiles", [])
+    if not isinstance(profiles, list) or not all(isinstance(p, list) and len(p) == 3 for p in profiles):
+        raise ProtocolError("profiles must be a list of [type, id, profile]")
+    cache = data.get("cache", "off")
+    if cache not in ("off", "read", "write"):
+        raise ProtocolError("cache must be off, read or write")
+    return Submit(
+        repos=tuple(_ref(r, "repos[]") for r in repos),
+        profile=_profile(data.get("profile", "full"), "profile"),
+        profiles=tuple((_ref(p[:2], "profiles[]"), _profile(p[2], "profiles[]")) for p in profiles),
+        fp32=_bool(data.get("fp32", False), "fp32"),
+        include=_strings(data.get("include", []), "include"),
+        exclude=_strings(data.get("exclude", []), "exclude"),
+        revision=_str(data.get("revision"), "revision", none=True),
+        dependencies=_bool(data.get("dependencies", True), "dependencies"),
+        max_workers=_int(data.get("max_workers", 8), "max_workers", 1, 256) or 8,
+        cache=cache,
+        force=_bool(data.get("force", False), "force"),
+        connections=_int(data.get("connections"), "connections", 1, 64, none=True),
+    )
+
+
+def _cancel(data: dict[str, Any]) -> Cancel:
+    repo = data.get("repo")
+    path = _str(data.get("path"), "path", none=True)
+    if path is not None and repo is None:
+        raise ProtocolError("path needs repo")
+    return Cancel(job=_int(data.get("job"), "job", 1, 1 << 62, none=True),
+                  repo=None if repo is None else _ref(repo, "repo"), path=path)
+
+
+FIELDS: dict[str, frozenset[str]] = {
+    "hello": frozenset({"version"}), "status": frozenset(), "subscribe": frozenset(), "stop": frozenset(),
+    "cancel": frozenset({"job", "repo", "path"}),
+    "submit": frozenset({"repos", "profile", "profiles", "fp32", "include", "exclude", "revision", "dependencies",
+                         "max_workers", "cache", "force", "connections"}),
+}
+
+
+def decode_request(line: bytes) -> Request:
+    """The request on ``line`` (one JSON object), checked field by field; ``ProtocolError`` with the reason."""
+    if len(line) > MAX_LINE:
+        raise ProtocolError(f"request line over {MAX_LINE} bytes")
+    try:
+        data = json.loads(line)
+    except RecursionError:
+        raise ProtocolError("request nested too deep") from None
+    except ValueError:
+        raise ProtocolError("not a JSON object") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("not a JSON object")
+    op = data.get("op")
+    if not isinstance(op, str) or op not in FIELDS:
+        raise ProtocolError(f"unknown op {op!r}")
+    unknown = sorted(set(data) - FIELDS[op] - {"op"})
+    if unknown:
+        raise ProtocolError(f"{op}: unknown field {unknown[0]!r}")
+    if op == "hello":
+        return Hello(_int(data.get("version"), "version", 0, 1 << 30) or 0)
+    if op == "submit":
+        return _submit(data)
+    if op == "cancel":
+        return _cancel(data)
+    if op == "status":
+        return Status()
+    return Subscribe() if op == "subscribe" else Stop()
+
+
+def encode_request(request: Request) -> dict[str, Any]:
+    """A request as the JSON object ``decode_request`` reads back."""
+    if isinstance(request, Hello):
+        return {"op": "hello", "version": request.version}
+    if isinstance(request, Submit):
+        return {"op": "submit", "repos": [[r.repo_type, r.repo_id] for r in request.repos],
+                "profile": request.profile,
+                "profiles": [[r.repo_type, r.repo_id, p] for r, p in request.profiles], "fp32": request.fp32,
+                "include": list(request.include), "exclude": list(request.exclude), "revision": request.revision,
+                "dependencies": request.dependencies, "max_workers": request.max_workers, "cache": request.cache,
+                "force": request.force, "connections": request.connections}
+    if isinstance(request, Cancel):
+        out: dict[str, Any] = {"op": "cancel"}
+        if request.job is not None:
+            out["job"] = request.job
+        if request.repo is not None:
+            out["repo"] = [request.repo.repo_type, request.repo.repo_id]
+        if request.path is not None:
+            out["path"] = request.path
+        return out
+    return {"op": {Status: "status", Subscribe: "subscribe", Stop: "stop"}[type(request)]}
