@@ -36,6 +36,16 @@ class Settings:
     checksum_min: int = DEFAULT_CHECKSUM_MIN  # the files over this size get a line in the checksum files
 
     @property
+    def token_id(self) -> str:
+        """A fingerprint of the token ("" without one), for the root's service to tell whether a client has the
+        same token as it: never the token, and never sent beyond the owner-only socket."""
+        if not self.token:
+            return ""
+        import hashlib
+
+        return hashlib.sha256(b"musicgen-tui token:" + self.token.encode()).hexdigest()[:16]
+
+    @property
     def token_state(self) -> str:
         """'set' or 'not set': all that may ever be shown of the token."""
         return "set" if self.token else "not set"

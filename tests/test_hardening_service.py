@@ -119,3 +119,23 @@ def test_detach_while_a_foreground_download_holds_the_root_is_refused_without_a_
         took = time.monotonic() - started
     assert r.code == 2 and "is downloading into" in r.err
     assert took < 10  # no socket came within SOCKET_GRACE: not START_WAIT's 15 s
+
+
+def test_a_client_with_another_token_is_told_and_its_token_used_after_the_stop(
+        svc_root: Path, hub: LocalHub, cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service started without a token; the user sets HF_TOKEN: the service never downloads the gated repo
+    with its own (no) token silently. The client is told in one line what to do; after it, the token works."""
+    from conftest import TOKEN, repo_dir
+
+    assert cli("download", "--model", "acme/gated-model", "--run", "--detach").code == 0
+    eventually(lambda: not _status(svc_root)["busy"])
+    gated = next(f for f in _status(svc_root)["files"] if f["repo_id"] == "acme/gated-model")
+    assert gated["message"].startswith("gated repo: needs a token")
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    r = cli("download", "--model", "acme/gated-model", "--run", "--detach")
+    assert r.code == 2 and "runs with another HF_TOKEN than yours" in r.err and "`musicgen-tui stop`" in r.err
+    assert TOKEN not in r.out + r.err
+    assert cli("stop").code == 0
+    assert cli("download", "--model", "acme/gated-model", "--run", "--detach").code == 0
+    eventually(lambda: (repo_dir(svc_root, "model", "acme/gated-model") / "w.bin").is_file(), timeout=60)
+    assert TOKEN not in (svc_root / "musicgen-tui-service.log").read_text()

@@ -16,7 +16,7 @@ from core.local import checksums, inventory
 from core.local.verify import FileCheck, verify, write_report
 from core.progress import Coalescer
 from core.repos import RepoRef
-from core.service.client import ServiceError, Watch, connect, ensure, file_event
+from core.service.client import ServiceError, Watch, connect, ensure, file_event, submit
 from core.settings import Settings
 from core.states import CheckStatus
 
@@ -94,7 +94,7 @@ class WorkerApp(App[int]):
         pressed meanwhile cancels the job as soon as it has a number."""
         try:
             with ensure(self.settings.root, self.settings) as client:
-                job = int(client.request(request)["job"])
+                job = int(submit(client, request, self.settings)["job"])
                 if cancel.is_set():
                     client.request({"op": "cancel", "job": job})
         except (ServiceError, OSError, ValueError) as e:

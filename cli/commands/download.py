@@ -143,12 +143,12 @@ def _detach(args: argparse.Namespace, settings: Settings, refs: list[RepoRef], o
     downloads without this terminal."""
     import sys
 
-    from core.service.client import ServiceError, ensure, other_settings
+    from core.service.client import ServiceError, ensure, other_settings, submit
     from core.service.protocol import LOG_NAME
 
     try:
         with ensure(settings.root, settings) as client:
-            client.request(_submission(args, refs))
+            submit(client, _submission(args, refs), settings)
             status = client.request({"op": "status"})
             pid = status.get("pid")
             if note := other_settings(status, settings):
@@ -176,7 +176,7 @@ def _through_service(args: argparse.Namespace, settings: Settings, refs: list[Re
     import sys
 
     from core.hub.download import FileEvent
-    from core.service.client import ServiceError, connect, file_event, other_settings, run_result
+    from core.service.client import ServiceError, connect, file_event, other_settings, run_result, submit
     from core.states import FileState
 
     from ..progress import ProgressPrinter
@@ -195,7 +195,7 @@ def _through_service(args: argparse.Namespace, settings: Settings, refs: list[Re
             first = next(events)  # subscribed before the job exists: its every event, its end included, comes after
             if note := other_settings(first, settings):
                 print(f"musicgen-tui: {note}", file=sys.stderr)
-            job = client.request(_submission(args, refs))["job"]
+            job = submit(client, _submission(args, refs), settings)["job"]
             if not out.as_json:
                 print(f"the download service of this root downloads it (job {job}); Ctrl-C cancels this job only",
                       file=sys.stderr)

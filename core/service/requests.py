@@ -69,6 +69,7 @@ class Submit:
     cache: CacheUse = "off"
     force: bool = False
     connections: int | None = None
+    token: str = ""  # the client's ``Settings.token_id``: a job runs with the service's token only when they match
 
 
 Request = Hello | Status | Subscribe | Stop | Cancel | Submit
@@ -140,6 +141,7 @@ def _submit(data: dict[str, Any]) -> Submit:
         cache=cache,
         force=_bool(data.get("force", False), "force"),
         connections=_int(data.get("connections"), "connections", 1, 64, none=True),
+        token=_str(data.get("token", ""), "token") or "",
     )
 
 
@@ -156,7 +158,7 @@ FIELDS: dict[str, frozenset[str]] = {
     "hello": frozenset({"version"}), "status": frozenset(), "subscribe": frozenset(), "stop": frozenset(),
     "cancel": frozenset({"job", "repo", "path"}),
     "submit": frozenset({"repos", "profile", "profiles", "fp32", "include", "exclude", "revision", "dependencies",
-                         "max_workers", "cache", "force", "connections"}),
+                         "max_workers", "cache", "force", "connections", "token"}),
 }
 
 
@@ -199,7 +201,7 @@ def encode_request(request: Request) -> dict[str, Any]:
                 "profiles": [[r.repo_type, r.repo_id, p] for r, p in request.profiles], "fp32": request.fp32,
                 "include": list(request.include), "exclude": list(request.exclude), "revision": request.revision,
                 "dependencies": request.dependencies, "max_workers": request.max_workers, "cache": request.cache,
-                "force": request.force, "connections": request.connections}
+                "force": request.force, "connections": request.connections, "token": request.token}
     if isinstance(request, Cancel):
         out: dict[str, Any] = {"op": "cancel"}
         if request.job is not None:

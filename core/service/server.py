@@ -270,6 +270,10 @@ class Service:
                         "error": f"protocol {request.version} is not this service's {PROTOCOL_VERSION}"}
             return {"ok": True, "version": PROTOCOL_VERSION}
         if isinstance(request, Submit):
+            if request.token != self.settings.token_id:
+                return {"ok": False, "error": "this root's download service runs with another HF_TOKEN than yours "
+                                              "(it never uses a token silently): `musicgen-tui stop` ends it, "
+                                              "and the next download starts one with yours"}
             with self.lock:
                 job = Job(self.next_id, request)
                 self.next_id += 1
