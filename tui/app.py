@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,6 +23,7 @@ from core.local.safeio import shared_root_warning
 from core.local.space import free_space
 from core.repos import RepoRef
 from core.service.client import Watch, other_settings, run_result
+from core.service.requests import Submit
 from core.settings import Settings
 from core.sizes import compact, human
 
@@ -71,7 +73,7 @@ class MusicgenApp(PlainApp):
         self.service_watch = Watch(settings.root)
         self.watching = False  # the watch worker runs
         self.submitting = 0  # downloads being handed to the service, their job number not yet known
-        self.jobs: dict[int, dict[str, Any]] = {}  # this app's jobs not yet ended, with their request
+        self.jobs: dict[int, Submit] = {}  # this app's jobs not yet ended, with their request
         self.busy = False  # the service has a job queued or running (this app's or another client's)
         self.ended: dict[int, dict[str, Any] | None] = {}  # the results of the latest jobs the service ended
         self.run_results: dict[int, RunResult] = {}  # the jobs ended since the last note
@@ -212,11 +214,10 @@ class MusicgenApp(PlainApp):
         profiles = self.select_pane.profiles()
         self.action_pane("downloads")
         self.downloads_pane.reset(f"planning {len(refs)} repo{'s' if len(refs) != 1 else ''}…", planning=True)
-        self._submit({"op": "submit", "repos": [[r.repo_type, r.repo_id] for r in refs],
-                      "profiles": [[r.repo_type, r.repo_id, p] for r, p in profiles.items() if r in refs],
-                      "cache": "write"})
+        self._submit(Submit(tuple(refs), profiles=tuple((r, p) for r, p in profiles.items() if r in refs),
+                            cache="write"))
 
-    def _submit(self, request: dict[str, Any]) -> None:
+    def _submit(self, request: Submit) -> None:
         """Hand a download to the root's service (it plans with the listing cache, checks the disk, downloads)."""
         self.cancel_event = threading.Event()
         self.submitting += 1
@@ -349,7 +350,7 @@ class MusicgenApp(PlainApp):
                 self.select_pane.show_downloaded(result)
         self._maybe_done()
 
-    def _ask_space(self, request: dict[str, Any], space: dict[str, Any]) -> None:
+    def _ask_space(self, request: Submit, space: dict[str, Any]) -> None:
         """The service found the disk short: ask, and on a yes hand the download over again, forced, with the
         listing it has just made."""
         self.submitting += 1  # still this app's download until answered
@@ -361,7 +362,7 @@ class MusicgenApp(PlainApp):
             self.submitting -= 1
             self.downloads_pane.reset()
             if yes:
-                self._submit({**request, "force": True, "cache": "read"})
+                self._submit(replace(request, force=True, cache="read"))
             else:
                 self._download_done("not started: not enough free space")
 

@@ -13,6 +13,7 @@ from core.local.inventory import LocalRepo
 from core.local.verify import FileCheck, Queued, VerifyResult
 from core.plan import RepoPlan
 from core.repos import RepoRef
+from core.service.requests import Submit
 
 
 @dataclass
@@ -60,7 +61,7 @@ class Submitted(Message):
     """The service took the download as job ``job``."""
 
     job: int
-    request: dict[str, Any]
+    request: Submit
 
 
 @dataclass

@@ -17,6 +17,7 @@ from core.local.verify import FileCheck, verify, write_report
 from core.progress import Coalescer
 from core.repos import RepoRef
 from core.service.client import ServiceError, Watch, connect, ensure, file_event, submit
+from core.service.requests import Submit
 from core.settings import Settings
 from core.states import CheckStatus
 
@@ -89,7 +90,7 @@ class WorkerApp(App[int]):
                 self.post_message(ServiceFailed(str(event["error"])))
 
     @work(thread=True, group="submit", exit_on_error=False)
-    def submit_download(self, request: dict[str, Any], cancel: threading.Event, watch: Watch) -> None:
+    def submit_download(self, request: Submit, cancel: threading.Event, watch: Watch) -> None:
         """Hand a download to the root's service, started when none runs (with the app's settings); a cancel
         pressed meanwhile cancels the job as soon as it has a number."""
         try:

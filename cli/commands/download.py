@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from core.hub.download import RunResult
     from core.plan import Plan
     from core.repos import RepoRef
+    from core.service.requests import Submit
     from core.settings import Settings
 
 HELP = "plan (default) or run (--run) a download"
@@ -160,11 +161,12 @@ def _detach(args: argparse.Namespace, settings: Settings, refs: list[RepoRef], o
     return EXIT_OK
 
 
-def _submission(args: argparse.Namespace, refs: list[RepoRef]) -> dict[str, Any]:
-    return {"op": "submit", "repos": [[r.repo_type, r.repo_id] for r in refs], "profile": args.profile,
-            "fp32": args.fp32, "include": args.include, "exclude": args.exclude, "revision": args.revision,
-            "dependencies": not args.no_deps, "max_workers": args.max_workers, "force": args.force,
-            "connections": args.connections}
+def _submission(args: argparse.Namespace, refs: list[RepoRef]) -> Submit:
+    from core.service.requests import Submit
+
+    return Submit(tuple(refs), profile=args.profile, fp32=args.fp32, include=tuple(args.include),
+                  exclude=tuple(args.exclude), revision=args.revision, dependencies=not args.no_deps,
+                  max_workers=args.max_workers, force=args.force, connections=args.connections)
 
 
 def _through_service(args: argparse.Namespace, settings: Settings, refs: list[RepoRef], client: Any,

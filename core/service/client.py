@@ -13,12 +13,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..local.safeio import open_append
 from .protocol import EXIT_HELD, LOG_NAME, decode, encode, socket_path
-from .requests import PROTOCOL_VERSION, Hello, encode_request
+from .requests import PROTOCOL_VERSION, Hello, Submit, encode_request
 
 if TYPE_CHECKING:
     from ..hub.download import FileEvent, RunResult
@@ -159,10 +160,10 @@ def ensure(root: Path, settings: Settings | None = None) -> Client:
     return client
 
 
-def submit(client: Client, request: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def submit(client: Client, request: Submit, settings: Settings) -> dict[str, Any]:
     """Hand the service a job, with the fingerprint of this client's token: a service started with another token
     refuses it in one line instead of downloading with the wrong one."""
-    return client.request({**request, "token": settings.token_id})
+    return client.request(encode_request(replace(request, token=settings.token_id)))
 
 
 def _await_service(root: Path, wait: float) -> Client | None:
