@@ -34,7 +34,7 @@ COLUMNS = (("STATE", "state", 11), ("FILE", "path", 24), ("PROGRESS", "progress"
 NAME_MIN, NAME_MAX = 16, 40
 # Cells beside the name: the state, progress, rate and ETA columns, every column's two cells of padding, and
 # the vertical scrollbar.
-BESIDE_NAME = 11 + 15 + 10 + 6 + 2 * 5 + 2
+BESIDE_NAME = sum(w for _label, key, w in COLUMNS if key in ("state", "progress", "rate", "eta")) + 2 * 5 + 2
 # Active first, then failures, then the queue, then what is finished; by the label the STATE column shows.
 RANK = {FileState.DOWNLOADING.label: 0, RETRYING: 0, FileState.VERIFYING.label: 0, FileState.FAILED.label: 1,
         FileState.QUEUED.label: 2, FileState.CANCELLED.label: 2, FileState.DONE.label: 3, FileState.SKIPPED.label: 3}

@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..common import UsageError, settings_for
+from ..common import settings_for
 from ..output import Output
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
-    settings = settings_for(args)
-    if not settings.root.is_dir():
-        raise UsageError(f"the root {settings.root} is not a folder (create it, or pass --root DIR)")
+    settings = settings_for(args)  # the root is a folder by now: made when absent, refused when a file
     from tui.app import make_app
 
     app = make_app(settings)

@@ -20,7 +20,7 @@ from huggingface_hub.utils import build_hf_headers, disable_progress_bars
 
 from ..local import metadata
 from ..local.hashing import feed_file, new_hasher
-from ..local.partials import segmented_paths
+from ..local.partials import drop_segmented, segmented_paths, to_single
 from ..local.record import Record, write_record
 from ..local.safeio import make_dirs, open_update
 from ..local.space import free_space
@@ -31,7 +31,7 @@ from ..sizes import human
 from ..states import FileState
 from .backoff import Backoff, Cancelled, FileStop
 from .errors import describe, is_repo_level, is_transient
-from .segments import RangeIgnored, SegmentedAttempt, drop_segmented, to_single
+from .segments import RangeIgnored, SegmentedAttempt
 from .transfer import CHUNK_SIZE, Attempt
 
 MAX_CORRUPT = 2

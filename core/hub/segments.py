@@ -23,8 +23,8 @@ from huggingface_hub import constants, get_hf_file_metadata
 from huggingface_hub.utils import hf_raise_for_status, http_stream_backoff
 
 from ..local.hashing import new_hasher
-from ..local.partials import STATE_VERSION, boot_id, contiguous_prefix, read_record, segmented_paths
-from ..local.safeio import create_temp, open_append, open_fd, open_update
+from ..local.partials import STATE_VERSION, boot_id, read_record, segmented_paths
+from ..local.safeio import create_temp, open_append, open_fd
 from ..progress import file_rate
 from ..remote import RemoteFile
 from .backoff import Backoff, Cancelled
@@ -382,24 +382,3 @@ class Prefix(threading.Thread):
             self.stopped = True
             self.attempt.lock.notify_all()
         self.join()
-
-
-def to_single(incomplete: Path) -> None:
-    """A segmented partial handed to a single stream (segments turned off, or a server that ignores Range): its
-    contiguous first bytes become the stream's partial; the rest, which a stream cannot resume, is dropped."""
-    data, state = segmented_paths(incomplete)
-    if not data.exists():
-        return
-    prefix = contiguous_prefix(state)
-    if prefix and not incomplete.exists():
-        with open_update(data) as fh:
-            fh.truncate(min(prefix, os.path.getsize(data)))
-        os.replace(data, incomplete)
-    data.unlink(missing_ok=True)
-    state.unlink(missing_ok=True)
-
-
-def drop_segmented(incomplete: Path) -> None:
-    """Forget a segmented partial (its hash did not match: every range is fetched again)."""
-    for path in segmented_paths(incomplete):
-        path.unlink(missing_ok=True)

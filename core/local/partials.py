@@ -1,14 +1,17 @@
 """Partial downloads on disk, as the disk, sizes, the plan and verify see them: a single stream's ``.incomplete``
 file (its length is what arrived), and a segmented one (``….segmented.incomplete``, written at each range's
-offset, with its progress record ``….segmented.json``: the bytes it counts are what arrived)."""
+offset, with its progress record ``….segmented.json``: the bytes it counts are what arrived); and handing the
+one to the other (``to_single``), or dropping it."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from .damaged import DAMAGED, unreadable
+from .safeio import open_update
 
 STATE_VERSION = 2
 Entry = tuple[int, int, int, int]  # a range: start, end (exclusive), bytes written, bytes flushed to disk
@@ -74,3 +77,24 @@ def contiguous_prefix(state: Path) -> int:
         if a + done < b:
             break
     return prefix
+
+
+def to_single(incomplete: Path) -> None:
+    """A segmented partial handed to a single stream (segments turned off, or a server that ignores Range): its
+    contiguous first bytes become the stream's partial; the rest, which a stream cannot resume, is dropped."""
+    data, state = segmented_paths(incomplete)
+    if not data.exists():
+        return
+    prefix = contiguous_prefix(state)
+    if prefix and not incomplete.exists():
+        with open_update(data) as fh:
+            fh.truncate(min(prefix, os.path.getsize(data)))
+        os.replace(data, incomplete)
+    data.unlink(missing_ok=True)
+    state.unlink(missing_ok=True)
+
+
+def drop_segmented(incomplete: Path) -> None:
+    """Forget a segmented partial (its hash did not match: every range is fetched again)."""
+    for path in segmented_paths(incomplete):
+        path.unlink(missing_ok=True)

@@ -134,14 +134,20 @@ def _temp_pid(name: str, target: str) -> int | None:
     return int(pid) if dash and pid.isdigit() and len(rand) == 12 else None
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` still runs. A zombie (ended, its exit status not yet collected by whoever adopted it)
+    does not: it holds no lock and writes nothing."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # another user's process: alive
+    except PermissionError:  # another user's process
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def sweep_temps(path: Path) -> int:
@@ -154,7 +160,7 @@ def sweep_temps(path: Path) -> int:
         return 0
     for name in names:
         pid = _temp_pid(name, path.name)
-        if pid is None or pid == os.getpid() or _alive(pid):
+        if pid is None or pid == os.getpid() or process_alive(pid):
             continue
         with contextlib.suppress(OSError):
             if stat.S_ISREG(os.lstat(path.parent / name).st_mode):

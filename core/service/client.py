@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..local.safeio import open_append
+from ..local.safeio import open_append, process_alive
 from .protocol import EXIT_HELD, LOG_NAME, decode, encode, socket_path
 from .requests import PROTOCOL_VERSION, Hello, Submit, encode_request
 
@@ -192,24 +192,10 @@ def stop(root: Path, wait: float = 60.0) -> bool | None:
         client.request({"op": "stop"})
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not process_alive(pid):
             return True
         time.sleep(0.05)
     return False
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` still runs: a zombie (ended, its exit status not yet collected by whoever adopted it) does
-    not; it holds no lock and writes nothing."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rpartition(b")")[2].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return True
 
 
 def other_settings(status: dict[str, Any], settings: Settings) -> str | None:

@@ -9,7 +9,7 @@ client sends reaches the planner or the downloader unchecked.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from ..profiles import PROFILES
@@ -154,11 +154,10 @@ def _cancel(data: dict[str, Any]) -> Cancel:
                   repo=None if repo is None else _ref(repo, "repo"), path=path)
 
 
-FIELDS: dict[str, frozenset[str]] = {
-    "hello": frozenset({"version"}), "status": frozenset(), "subscribe": frozenset(), "stop": frozenset(),
-    "cancel": frozenset({"job", "repo", "path"}),
-    "submit": frozenset({"repos", "profile", "profiles", "fp32", "include", "exclude", "revision", "dependencies",
-                         "max_workers", "cache", "force", "connections", "token"}),
+FIELDS: dict[str, frozenset[str]] = {  # each op's fields, as its type declares them
+    op: frozenset(f.name for f in fields(kind)) for op, kind in
+    (("hello", Hello), ("status", Status), ("subscribe", Subscribe), ("stop", Stop), ("cancel", Cancel),
+     ("submit", Submit))
 }
 
 

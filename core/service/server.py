@@ -14,19 +14,14 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from ..catalog import CatalogError, load_catalog
-from ..hub.download import Downloader, FileEvent, RepoResult, RunResult
+from ..hub.download import FileEvent
 from ..hub.errors import describe
-from ..hub.planner import Choice, make_plan
 from ..local.lock import root_lock
-from ..plan import plan_data
-from ..repos import RepoRef
 from ..settings import Settings
-from ..sizes import human
-from ..states import FileState
+from .jobs import Job, run_job
 from .protocol import PIECE, TICK, encode, encode_files, socket_path
 from .requests import (
     MAX_LINE,
@@ -48,15 +43,6 @@ WORKER_GRACE = 1.0  # of which the worker has this long to stop (a download stop
 MAX_CLIENTS = 64  # connections at once; one more is told so and closed
 CLIENT_IDLE = 60.0  # seconds a connection may keep silent before a request (a subscriber only listens: exempt)
 KEEP_RESULTS = 50  # the results of the latest jobs, in every status: a client that came late still reads its own
-
-
-@dataclass
-class Job:
-    id: int
-    request: Submit
-    cancel: threading.Event = field(default_factory=threading.Event)
-    drops: list[tuple[str, str, str | None]] = field(default_factory=list)  # repos and files cancelled alone
-    downloader: Downloader | None = None  # once planned
 
 
 class Service:
@@ -147,7 +133,9 @@ class Service:
             result: dict[str, Any] = {"ok": False, "cancelled": True, "bytes_fetched": 0, "repos": []}
             try:
                 if not job.cancel.is_set():
-                    result = self._run(job)
+                    result = run_job(job, self.settings, self.lock,
+                                     on_event=partial(self._on_event, job=job.id),
+                                     on_planning=self._planned, on_planned=self._planning_over)
             except Exception as e:  # a bug: said in the log and in the status, never the end of the service
                 log.exception("job failed")
                 self._planned("", "", f"failed: {describe(e, token=self.settings.token)}")
@@ -163,51 +151,14 @@ class Service:
                         del self.results[next(iter(self.results))]
                     self._touch()
 
-    def _run(self, job: Job) -> dict[str, Any]:
-        """Plan and download one job; its result as ``RunResult`` says it (``RunResult.data``)."""
-        req = job.request
-        refs = list(req.repos)
-        choice = Choice(req.profile, req.fp32, req.include, req.exclude, req.revision)
-        profiles = dict(req.profiles)
-        try:
-            catalog = load_catalog(self.settings.root)
-        except CatalogError:
-            catalog = None
-        plan = make_plan(self.settings, refs, choice, profiles=profiles, catalog=catalog,
-                         dependencies=req.dependencies, cancel=job.cancel, cache=req.cache,
-                         on_progress=lambda ref, text: self._planned(ref.repo_type, ref.repo_id, text))
-        with self.lock:
-            self.planning.clear()
-        planned = plan_data(plan)  # with the result: ``download --run --json`` through the service prints it
-
-        def on_event(e: FileEvent) -> None:
-            self._on_event(e, job.id)
-
-        for rp in plan.repos:
-            if not rp.ok:
-                on_event(_whole_repo(rp.ref, rp.message or rp.status.label))
-        if not plan.space_ok and not req.force:
-            msg = (f"not enough free space: need {human(plan.bytes_needed)}, free {human(plan.free_bytes)}; "
-                   "free some space, or submit again with force")
-            for rp in plan.repos:
-                if rp.ok:
-                    on_event(_whole_repo(rp.ref, msg))
-            failed = [RepoResult(rp.ref.repo_id, rp.ref.repo_type, error=rp.message or msg) for rp in plan.repos]
-            return {**RunResult(failed).data(), "plan": planned,
-                    "space": {"root": str(plan.root), "needed": plan.bytes_needed, "to_fetch": plan.bytes_to_fetch,
-                              "margin": plan.min_free, "free": plan.free_bytes}}
-        downloader = Downloader(self.settings, on_event, max_workers=req.max_workers, cancel=job.cancel,
-                                connections=req.connections)
-        with self.lock:
-            job.downloader = downloader
-            for drop in job.drops:
-                downloader.drop(*drop)
-        return {**downloader.run(plan).data(), "plan": planned}
-
     def _planned(self, repo_type: str, repo_id: str, text: str) -> None:
         with self.lock:
             self.planning[(repo_type, repo_id)] = text
             self.seq += 1
+
+    def _planning_over(self) -> None:
+        with self.lock:
+            self.planning.clear()
 
     def _on_event(self, e: FileEvent, job: int) -> None:
         with self.lock:
@@ -375,11 +326,6 @@ class Service:
             if last:
                 break
         conn.sendall(encode({"event": "stopped"}))
-
-
-def _whole_repo(ref: RepoRef, message: str) -> FileEvent:
-    """A repo that failed as a whole, as one failed file with no path."""
-    return FileEvent(ref.repo_id, ref.repo_type, "", FileState.FAILED, 0, 0, message=message)
 
 
 def _gone(conn: socket.socket) -> bool:
