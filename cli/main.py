@@ -11,15 +11,19 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from types import ModuleType
+from typing import Any
 
 from .commands import app, cancel, catalog, checksums, demo, download, inventory, status, stop, verify
+from .commands.controls import LimitCommand, PauseCommand, PriorityCommand
 from .common import EXIT_CANNOT_RUN, EXIT_INTERRUPTED, EXIT_PIPE, EXIT_USAGE, UsageError, add_root
 from .output import Output, printable
 
-COMMANDS: dict[str, ModuleType] = {m.__name__.rsplit(".", 1)[-1]: m
-                                   for m in (download, status, cancel, stop, inventory, checksums, verify, catalog,
-                                             demo)}
+COMMANDS: dict[str, Any] = {  # a command module, or a class with the same four names
+    **{m.__name__.rsplit(".", 1)[-1]: m for m in (download, status, cancel, stop)},
+    "limit": LimitCommand, "pause": PauseCommand(resume=False), "resume": PauseCommand(resume=True),
+    "priority": PriorityCommand,
+    **{m.__name__.rsplit(".", 1)[-1]: m for m in (inventory, checksums, verify, catalog, demo)},
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

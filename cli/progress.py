@@ -13,8 +13,8 @@ from core.sizes import eta, human
 from core.states import FileState
 
 if TYPE_CHECKING:
-    from core.hub.download import FileEvent
     from core.repos import RepoRef
+    from core.results import FileEvent
 
 ENDED = tuple(s for s in FileState if s.ended)
 

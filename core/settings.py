@@ -34,6 +34,9 @@ class Settings:
     connections: int = DEFAULT_CONNECTIONS  # ranged connections for one big file (1: one stream per file)
     segment_min: int = DEFAULT_SEGMENT_MIN  # files from this size on are fetched in ranges
     checksum_min: int = DEFAULT_CHECKSUM_MIN  # the files over this size get a line in the checksum files
+    max_rate: int = 0  # bytes a second for all of a run's (or the service's) connections together; 0: no cap
+    on_done: str = ""  # a command the service runs as each repo's job ends (split like a shell would, none run)
+    bell: bool = True  # the app rings the terminal bell when a repo finishes while its window is not watched
 
     @property
     def token_id(self) -> str:
@@ -57,7 +60,8 @@ class Settings:
                "MUSICGEN_MIN_FREE": str(self.min_free), "MUSICGEN_RETRIES": str(self.retries),
                "MUSICGEN_SERVICE_IDLE": repr(self.service_idle), "MUSICGEN_DEBUG": "1" if self.debug else "",
                "MUSICGEN_CONNECTIONS": str(self.connections), "MUSICGEN_SEGMENT_MIN": str(self.segment_min),
-               "MUSICGEN_CHECKSUM_MIN": str(self.checksum_min)}
+               "MUSICGEN_CHECKSUM_MIN": str(self.checksum_min), "MUSICGEN_MAX_RATE": str(self.max_rate),
+               "MUSICGEN_ON_DONE": self.on_done, "MUSICGEN_BELL": "1" if self.bell else "0"}
         if self.token:
             env["HF_TOKEN"] = self.token
         return env
@@ -138,4 +142,21 @@ def load_settings(root: str | Path | None = None) -> Settings:
                           "a size above 0, like 64M", lambda v: v > 0),
         checksum_min=_read(env, "MUSICGEN_CHECKSUM_MIN", DEFAULT_CHECKSUM_MIN, parse_size,
                            "a size like 100M, 20K or 0"),
+        max_rate=_read(env, "MUSICGEN_MAX_RATE", 0, parse_size, "bytes a second, like 20M, 500K or 0 (no cap)"),
+        on_done=_read(env, "MUSICGEN_ON_DONE", "", _command, "a command line with balanced quotes"),
+        bell=_read(env, "MUSICGEN_BELL", True, _flag, "1 or 0 (also true/false, yes/no, on/off)"),
     )
+
+
+def _command(text: str) -> str:
+    import shlex
+
+    shlex.split(text)  # a ValueError names nothing of the command: the setting's name is said instead
+    return text
+
+
+def _flag(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+        raise ValueError(text)
+    return is_true(value)

@@ -19,6 +19,7 @@ class FileState(StrEnum):
     SKIPPED = "skipped"  # already on disk with the Hub's hash: nothing fetched
     FAILED = "failed"
     CANCELLED = "cancelled"  # stopped by a cancel (of its run, its repo or itself): what arrived is kept for resume
+    PAUSED = "paused"  # held by a pause: what arrived is kept, no connection is open, a resume goes on from it
 
     @property
     def label(self) -> str:
@@ -40,7 +41,7 @@ class FileState(StrEnum):
 
 _FILE_LABELS = {FileState.QUEUED: "queued", FileState.DOWNLOADING: "downloading", FileState.VERIFYING: "hashing",
                 FileState.DONE: "done ✓", FileState.SKIPPED: "present ✓", FileState.FAILED: "FAILED ✗",
-                FileState.CANCELLED: "cancelled"}
+                FileState.CANCELLED: "cancelled", FileState.PAUSED: "paused ‖"}
 
 
 class CheckStatus(StrEnum):

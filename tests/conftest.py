@@ -176,7 +176,7 @@ def service_status(root: Path) -> dict:  # type: ignore[type-arg]
     if client is None:
         return {"service": "not running", "files": []}
     with client:
-        return client.request({"op": "status"})
+        return client.raw({"op": "status"})
 
 
 @pytest.fixture(autouse=True)

@@ -181,7 +181,7 @@ def test_progress_lines_from_many_threads_arrive_whole_and_in_full(capsys) -> No
     import threading
 
     from cli.progress import ProgressPrinter
-    from core.hub.download import FileEvent
+    from core.results import FileEvent
     from core.states import FileState
 
     printer = ProgressPrinter(interval=0.0)
@@ -213,7 +213,7 @@ def test_progress_lines_from_many_threads_arrive_whole_and_in_full(capsys) -> No
 def test_progress_prints_each_retry_once_and_totals_with_an_eta(capsys) -> None:  # type: ignore[no-untyped-def]
     """Every event of a retried attempt carries its reason: the line is printed once a reason, not per event."""
     from cli.progress import ProgressPrinter
-    from core.hub.download import FileEvent
+    from core.results import FileEvent
     from core.states import FileState
 
     printer = ProgressPrinter(interval=0.0)

@@ -85,9 +85,10 @@ def test_demo_hub_caps_each_connection() -> None:
 def test_demo_flaky_file_breaks_off_once_and_resumes(tmp_path: Path) -> None:
     """The demo's one fault: the first state_dict.bin breaks off partway, is retried, and resumes from what
     arrived; every event of the retry says so (the app's row reads "retrying" until the file is done)."""
-    from core.hub.download import Downloader, FileEvent
+    from core.hub.download import Downloader
     from core.hub.planner import Choice, make_plan
     from core.repos import RepoRef
+    from core.results import FileEvent
     from core.settings import Settings
     from core.states import FileState
 

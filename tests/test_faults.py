@@ -105,9 +105,10 @@ def test_partial_from_earlier_run_is_resumed_with_range(cli, root: Path, hub: Lo
 def test_server_that_ignores_range_restarts_the_file_and_its_hash(root: Path, hub: LocalHub) -> None:
     """A partial from an earlier run, and a server (a CDN) that answers the Range request with the whole file:
     the partial is emptied, the hash restarts with it, and the progress never passes the file's size."""
-    from core.hub.download import Downloader, FileEvent
+    from core.hub.download import Downloader
     from core.hub.planner import make_plan
     from core.repos import RepoRef
+    from core.results import FileEvent
     from core.settings import Settings
     from core.states import FileState
 

@@ -33,7 +33,7 @@ def test_a_fast_paste_then_enter_in_the_add_repo_dialog_adds_the_pasted_repo(tmp
 def test_at_80_columns_the_downloads_pane_keeps_state_name_progress_rate_and_eta(tmp_path: Path) -> None:
     import asyncio
 
-    from core.hub.download import FileEvent
+    from core.results import FileEvent
     from core.settings import Settings
     from core.states import FileState
     from tui.app import make_app
@@ -83,8 +83,8 @@ def test_middle_shortens_by_terminal_cells_and_keeps_both_ends() -> None:
 
 def test_no_rate_on_a_finished_file_nor_before_a_second_of_data(capsys) -> None:  # type: ignore[no-untyped-def]
     from cli.progress import ProgressPrinter
-    from core.hub.download import FileEvent
     from core.progress import file_rate
+    from core.results import FileEvent
     from core.states import FileState
     from tui.downloads_pane import FileRow
 
@@ -120,9 +120,10 @@ def test_a_files_first_events_carry_no_rate(root: Path, hub: LocalHub) -> None:
     """Through the real engine: a slow first second of a file reports rate 0, then a real one."""
     import time
 
-    from core.hub.download import Downloader, FileEvent
+    from core.hub.download import Downloader
     from core.hub.planner import make_plan
     from core.repos import RepoRef
+    from core.results import FileEvent
     from core.settings import load_settings
     from core.states import FileState
     from localhub import Fault

@@ -26,7 +26,7 @@ def test_a_cancelled_job_reads_cancelled_everywhere_and_the_counts_add_up(svc_ro
                                                                            cli: Any) -> None:
     hub.inject(Fault("slow", "*", times=10_000, delay=0.2))
     with service.ensure(svc_root) as client:
-        client.request({"op": "submit", "repos": [["dataset", "acme/many-files"]], "max_workers": 2})
+        client.raw({"op": "submit", "repos": [["dataset", "acme/many-files"]], "max_workers": 2})
     eventually(lambda: sum(f["state"] == "downloading" for f in _status(svc_root)["files"]) == 2)
     follow = subprocess.Popen([bin_path("musicgen-tui"), "status", "--follow"], env=subprocess_env(svc_root),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -56,7 +56,7 @@ def test_stop_while_planning_is_stalled_on_the_hub_ends_at_once(svc_root: Path, 
     monkeypatch.setenv("MUSICGEN_READ_TIMEOUT", "60")
     hub.inject(Fault("stall", "*/tree/*", at="api", delay=60, times=10))
     with service.ensure(svc_root) as client:
-        client.request({"op": "submit", "repos": [["model", "acme/tiny-model"]]})
+        client.raw({"op": "submit", "repos": [["model", "acme/tiny-model"]]})
     eventually(lambda: hub.stats.requests["tree"] > 0)
     time.sleep(0.3)  # the answer's first half is in: the client waits on the rest
     started = time.monotonic()
@@ -74,7 +74,7 @@ def test_a_cancelled_segmented_file_shows_the_bytes_it_keeps(svc_root: Path, hub
     monkeypatch.setenv("MUSICGEN_CONNECTIONS", "4")
     hub.inject(Fault("slow", "big.bin", times=10_000, delay=0.2))
     with service.ensure(svc_root) as client:
-        client.request({"op": "submit", "repos": [["model", "acme/big-file"]]})
+        client.raw({"op": "submit", "repos": [["model", "acme/big-file"]]})
 
     def big() -> dict[str, Any]:
         return next((f for f in _status(svc_root)["files"] if f["path"] == "big.bin"), {})

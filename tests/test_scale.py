@@ -165,7 +165,7 @@ def test_hash_cache_and_record_are_per_folder(tree: Path) -> None:
 
 def test_progress_printer_keeps_only_files_in_flight() -> None:
     from cli.progress import ProgressPrinter
-    from core.hub.download import FileEvent
+    from core.results import FileEvent
     from core.states import FileState
 
     printer = ProgressPrinter(quiet=True)
@@ -219,8 +219,8 @@ def test_the_services_file_table_is_packed_and_finds_changes_without_a_pass() ->
     import gc
     import json
 
-    from core.hub.download import FileEvent
-    from core.service.protocol import encode_files
+    from core.results import FileEvent
+    from core.service.events import with_files as encode_files
     from core.service.table import FileTable
     from core.states import FileState
 

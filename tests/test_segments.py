@@ -198,7 +198,7 @@ def test_stopping_the_service_keeps_every_range_and_the_next_run_fetches_the_res
 
     hub.inject(Fault("slow", "big.bin", times=1000, delay=0.01))
     with service.ensure(ranged) as client:
-        client.request({"op": "submit", "repos": [["model", "acme/big-file"]]})
+        client.raw({"op": "submit", "repos": [["model", "acme/big-file"]]})
     deadline = time.monotonic() + 30
     while not list(folder(ranged).rglob("*.segmented.json")) and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -20,6 +20,7 @@ from conftest import BIG_SIZE, bin_path, eventually, repo_dir, run_bin, service_
 
 from core.local.lock import LockHeld
 from core.service import client as service
+from core.service.events import Idle, StatusReply
 from core.service.protocol import socket_path
 from core.service.server import Service
 from core.settings import load_settings
@@ -37,14 +38,14 @@ def _files(root: Path, repo: tuple[str, str]) -> dict[str, dict[str, Any]]:
 
 def test_submit_subscribe_and_the_files_arrive_whole(svc_root: Path, hub: LocalHub) -> None:
     with service.ensure(svc_root) as client:
-        assert client.request({"op": "submit", "repos": [["model", "acme/tiny-model"]]})["queued"] == 1
+        assert client.raw({"op": "submit", "repos": [["model", "acme/tiny-model"]]})["queued"] == 1
     with service.connect(svc_root) as client:  # type: ignore[union-attr]
         events = []
         for event in client.subscribe():
             events.append(event)
-            if event.get("event") == "idle":
+            if isinstance(event, Idle):
                 break
-    assert events[0]["service"] == "running" and "files" in events[0]  # the snapshot comes first
+    assert isinstance(events[0], StatusReply) and events[0].pid  # the snapshot comes first
     files = _files(svc_root, ("model", "acme/tiny-model"))
     assert len(files) == 8 and {f["state"] for f in files.values()} == {"done"}
     assert {k for f in files.values() for k in f} == {"repo_id", "repo_type", "path", "state", "done", "total",
@@ -57,22 +58,22 @@ def test_submit_subscribe_and_the_files_arrive_whole(svc_root: Path, hub: LocalH
 
 def test_owner_only_socket_one_service_per_root_and_a_stale_socket(svc_root: Path, hub: LocalHub) -> None:
     with service.ensure(svc_root) as client:
-        pid = client.request({"op": "status"})["pid"]
+        pid = client.raw({"op": "status"})["pid"]
     path = socket_path(svc_root)
     assert stat.S_ISSOCK(path.lstat().st_mode) and stat.S_IMODE(path.lstat().st_mode) == 0o600
     with pytest.raises(LockHeld):  # a second service on the same root
         Service(load_settings(svc_root), idle_exit=0).serve()
     with service.connect(svc_root) as still:  # type: ignore[union-attr]
-        assert still.request({"op": "status"})["pid"] == pid  # the first still answers
+        assert still.raw({"op": "status"})["pid"] == pid  # the first still answers
     os.kill(pid, signal.SIGKILL)  # a killed service leaves its socket behind
     eventually(lambda: not _alive(pid))
     assert path.exists()
     assert service.connect(svc_root) is None and path.exists()  # nobody listens: a client never unlinks it
     with service.ensure(svc_root) as client:  # the next client starts a new one, which replaces it
-        assert client.request({"op": "status"})["pid"] != pid
+        assert client.raw({"op": "status"})["pid"] != pid
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     with service.connect(svc_root) as client:  # type: ignore[union-attr]
-        client.request({"op": "stop"})
+        client.raw({"op": "stop"})
     eventually(lambda: not path.exists())
     os.chmod(svc_root, 0o700)
     sock.bind(str(path))
@@ -217,7 +218,7 @@ def test_cancel_one_file_then_one_repo_and_the_rest_runs_on(svc_root: Path, hub:
     rest of the job completes; ``cancel --model ID`` stops a repo's files; the service runs on throughout."""
     hub.inject(Fault("slow", "big.bin", times=1000, delay=0.2))
     with service.ensure(svc_root) as client:
-        client.request({"op": "submit", "repos": [["model", "acme/big-file"], ["model", "acme/tiny-model"]]})
+        client.raw({"op": "submit", "repos": [["model", "acme/big-file"], ["model", "acme/tiny-model"]]})
     eventually(lambda: _files(svc_root, BIG).get("big.bin", {}).get("done", 0) > 0)
     r = cli("cancel", "--model", "acme/big-file", "--file", "big.bin")
     assert r.code == 0 and "cancelled acme/big-file/big.bin in 1 job(s)" in r.out, r.err
@@ -229,7 +230,7 @@ def test_cancel_one_file_then_one_repo_and_the_rest_runs_on(svc_root: Path, hub:
     partial = list(repo_dir(svc_root, *BIG).rglob("*.incomplete"))
     assert partial and 0 < partial[0].stat().st_size < BIG_SIZE
     with service.connect(svc_root) as client:  # type: ignore[union-attr]
-        job = client.request({"op": "submit", "repos": [["model", "acme/big-file"]]})["job"]
+        job = client.raw({"op": "submit", "repos": [["model", "acme/big-file"]]})["job"]
     eventually(lambda: _files(svc_root, BIG)["big.bin"]["state"] == "downloading")
     r = cli("cancel", "--model", "acme/big-file")
     assert r.code == 0 and "cancelled acme/big-file in 1 job(s)" in r.out

@@ -76,7 +76,7 @@ def test_a_fuzzing_client_never_disturbs_the_service_or_its_download(svc_root: P
     monkeypatch.setenv("MUSICGEN_SERVICE_IDLE", "10")
     hub.inject(Fault("slow", "big.bin", times=1, delay=0.002))  # the download runs while the fuzz goes on
     with service.ensure(svc_root) as client:
-        client.request({"op": "submit", "repos": [["model", "acme/big-file"]]})
+        client.raw({"op": "submit", "repos": [["model", "acme/big-file"]]})
     s = _raw(svc_root)
     for line, error in ((b"garbage\n", "not a JSON object"), (b'{"op": "cancel", "job": true}\n', "whole number"),
                         (b"[" * 200_000 + b"\n", "nested too deep")):

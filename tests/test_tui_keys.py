@@ -78,7 +78,7 @@ def test_readme_key_table_matches_the_bindings() -> None:
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     table = readme[readme.index("| key | id | action |"):].split("\n\n", 1)[0].splitlines()[2:]
-    names = {"/": "slash", "?": "question_mark"}
+    names = {"/": "slash", "?": "question_mark", "+": "plus", "-": "minus"}
     documented = []
     for row in table:
         keys_cell, ids_cell = row.split("|")[1:3]

@@ -98,8 +98,8 @@ HOSTILE = ("a[/]b.wav", "[bold]x.wav", "c\\", "[red]d[/red].txt")
 def test_hostile_file_names_show_as_they_are_and_rows_hold_only_strings() -> None:
     """A file name is never read as markup: ``a[/]b.wav`` stopped the Downloads pane with a markup error and
     ``[bold]x.wav`` showed as ``x.wav``. The cells are strings, so 20,000 rows keep no Rich object for the GC."""
-    from core.hub.download import FileEvent
     from core.local.verify import FileCheck
+    from core.results import FileEvent
     from core.states import CheckStatus, FileState
     from tui.downloads_pane import DownloadsPane
     from tui.verify_pane import VerifyPane

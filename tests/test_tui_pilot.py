@@ -154,7 +154,7 @@ def test_two_apps_on_a_busy_service_show_its_downloads_at_once_and_either_cancel
     catalog_hub.inject(Fault("slow", "*", times=1000, delay=1.0))  # 103 small files, 8 at a time: 13 s
     settings = app_for(tmp_path, catalog_hub).settings
     with service.ensure(tmp_path, settings) as client:  # a download handed over elsewhere (the CLI, a closed app)
-        client.request({"op": "submit", "repos": [["dataset", "marsyas/gtzan"]]})
+        client.raw({"op": "submit", "repos": [["dataset", "marsyas/gtzan"]]})
 
     async def go() -> tuple[MusicgenApp, MusicgenApp]:
         first, second = app_for(tmp_path, catalog_hub), app_for(tmp_path, catalog_hub)
@@ -246,13 +246,13 @@ def test_quit_mid_download_leaves_it_to_the_service_which_finishes_it(tmp_path: 
     client = service.connect(tmp_path)
     assert client is not None
     with client:
-        assert client.request({"op": "status"})["busy"]  # the app is gone, its download is not
+        assert client.raw({"op": "status"})["busy"]  # the app is gone, its download is not
     catalog_hub.clear_faults()
     for _ in range(600):
         client = service.connect(tmp_path)
         assert client is not None
         with client:
-            if not client.request({"op": "status"})["busy"]:
+            if not client.raw({"op": "status"})["busy"]:
                 break
         time.sleep(0.05)
     assert (repo_dir(tmp_path, *SMALL) / "model.safetensors").stat().st_size == size
@@ -390,7 +390,7 @@ def test_a_retry_is_read_without_a_key_and_planning_gives_way_to_the_files(tmp_p
                                                                            catalog_hub: LocalHub) -> None:
     """While a file is retried (every event of the retry carries its reason) its row reads "retrying" and the
     line under the table gives the reason with the cursor elsewhere; the planning note goes with the first files."""
-    from core.hub.download import FileEvent
+    from core.results import FileEvent
     from core.states import FileState
     from tui.messages import DownloadProgress
 
@@ -429,7 +429,7 @@ def test_a_retry_is_read_without_a_key_and_planning_gives_way_to_the_files(tmp_p
 def test_the_summary_speed_is_what_arrived_not_the_sum_of_the_files_rates() -> None:
     """A big file at 540 KiB/s beside small files that finish before they report a rate: the summary's speed
     (and so its ETA) follows the bytes that arrived over the last seconds; before any, the files' own rates."""
-    from core.hub.download import FileEvent
+    from core.results import FileEvent
     from core.states import FileState
     from tui.downloads_pane import FileRow, Tally
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from core.hub.download import FileEvent
 from core.local.compare import plan_files
 from core.local.inventory import LocalRepo
 from core.local.verify import FileCheck, VerifyResult
@@ -15,6 +14,7 @@ from core.local.walk import FileTable
 from core.plan import PlannedFiles, RepoPlan
 from core.remote import Listing, RemoteFile
 from core.repos import RepoRef
+from core.results import FileEvent
 from core.settings import Settings
 from core.states import CheckStatus, FileState, RepoStatus
 from localhub.standins import standin

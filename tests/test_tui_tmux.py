@@ -111,7 +111,7 @@ def _big(root: Path) -> dict[str, object]:
     if client is None:
         return {}
     with client:
-        files = client.request({"op": "status"})["files"]
+        files = client.raw({"op": "status"})["files"]
     return next((f for f in files if f["path"] == "big.bin"), {})
 
 

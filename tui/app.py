@@ -20,10 +20,11 @@ from core.hub.errors import describe
 from core.local.safeio import shared_root_warning
 from core.local.space import free_space
 from core.repos import RepoRef
-from core.service.client import Watch
-from core.service.requests import Submit
+from core.service.requests import Cancel, Limit, Pause, Priority, Resume, Submit
+from core.service.tracker import JobTracker
+from core.service.watch import Watch
 from core.settings import Settings
-from core.sizes import compact
+from core.sizes import compact, human
 
 from . import messages as m
 from .bindings import BINDINGS, current_keys, key_lines, key_of, parse_keymap
@@ -32,7 +33,7 @@ from .downloads_pane import DownloadsPane
 from .following import ServiceFollower
 from .inventory_pane import InventoryPane
 from .logfile import LOG_NAME, log, log_to
-from .screens import AddRepoScreen, HelpScreen
+from .screens import AddRepoScreen, HelpScreen, LimitScreen
 from .select_pane import Entry, SelectPane
 from .verify_pane import VerifyPane
 
@@ -69,11 +70,8 @@ class MusicgenApp(ServiceFollower):
         # The downloads are the root's service's (``core.service``): the app hands them over and watches.
         self.service_watch = Watch(settings.root)
         self.watching = False
-        self.submitting = 0
-        self.jobs = {}
-        self.busy = False
-        self.ended = {}
-        self.run_results = {}
+        self.tracker = JobTracker(keep_files=False)  # the Downloads pane holds the files
+        self.run_results = []
         self.farewell = ""  # what quitting leaves behind, printed after the app
         self.unavailable: dict[tuple[str, str], str] = {}  # ticked repos this endpoint lacks, at the last verify
         self.keymap: dict[str, str] = {}  # what set_keymap was given: the help and the hints show it
@@ -121,10 +119,6 @@ class MusicgenApp(ServiceFollower):
             self.scan_local()
             self.plan_catalog(self.select_pane.profiles())
             self._follow_service()  # a service already downloading into the root shows at once
-
-    @property
-    def current_pane(self) -> str:
-        return self.query_one(ContentSwitcher).current or "select"
 
     # --- actions ------------------------------------------------------------------------------
     def action_pane(self, pane: str) -> None:
@@ -201,10 +195,36 @@ class MusicgenApp(ServiceFollower):
     def action_cancel(self) -> None:
         if self.downloading:
             self.cancel_event.set()
-            self.cancel_downloads()
+            self.ask_service(Cancel())
             self.downloads_pane.say("cancelling… partial files are kept for resume")
         else:
             self.notify("No download is running.")
+
+    def action_pause(self, everything: bool) -> None:
+        """Pause, or resume, the highlighted row's repo in the Downloads pane (``everything``: all downloads)."""
+        controls = self.tracker.controls
+        if everything:
+            self.ask_service(Resume() if controls.paused_all else Pause())
+            return
+        ref = self.downloads_pane.highlighted_repo() if self.current_pane == "downloads" else None
+        if ref is None:
+            self.notify(f"Highlight a file in pane {key_of(self, 'pane-downloads')} to pause its repo.")
+            return
+        self.ask_service(Resume(ref) if ref in controls.paused else Pause(ref))
+
+    def action_priority(self, place: str) -> None:
+        ref = self.downloads_pane.highlighted_repo() if self.current_pane == "downloads" else None
+        if ref is None:
+            self.notify(f"Highlight a file in pane {key_of(self, 'pane-downloads')} to move its repo.")
+            return
+        self.ask_service(Priority(ref, "first" if place == "first" else "last"))
+
+    def action_limit(self) -> None:
+        def chosen(rate: int | None) -> None:
+            if rate is not None:
+                self.ask_service(Limit(rate))
+
+        self.push_screen(LimitScreen(self.tracker.controls.max_rate), chosen)
 
     def action_verify(self) -> None:
         self.action_pane("verify")
@@ -245,7 +265,7 @@ class MusicgenApp(ServiceFollower):
         log.error("%s failed: %s", event.worker.group, message, exc_info=error)
         self.notify(f"{event.worker.group}: {message} (details in {LOG_NAME})", severity="error", timeout=10)
         if event.worker.group == "submit":
-            self.submitting = max(0, self.submitting - 1)
+            self.tracker.handover_failed()
         if event.worker.group == "service":
             self.watching = False
         if event.worker.group in ("submit", "service") and not self.downloading:
@@ -271,9 +291,20 @@ class MusicgenApp(ServiceFollower):
         self.verify_pane.apply(message.checks)
 
     def on_verify_finished(self, message: m.VerifyFinished) -> None:
-        result = message.result
-        self.verify_pane.finish(result, message.report.relative_to(self.settings.root).as_posix(), self.unavailable)
+        result, report = message.result, message.report
+        where = "not written (the root cannot be written)" if report is None else \
+            report.relative_to(self.settings.root).as_posix()
+        self.verify_pane.finish(result, where, self.unavailable)
         self.select_pane.show_verified(result)
+
+    def on_controlled(self, message: m.Controlled) -> None:
+        c = message.controls
+        self.tracker.controls = c
+        self.show_controls(c)
+        paused = "everything paused" if c.paused_all else f"{len(c.paused)} repo(s) paused" if c.paused else \
+            "nothing paused"
+        self.notify(f"{'cap ' + human(c.max_rate) + '/s' if c.max_rate else 'no bandwidth cap'} · {paused}",
+                    title="Download service")
 
     def on_exported(self, message: m.Exported) -> None:
         names = ", ".join(p.relative_to(self.settings.root).as_posix() for p in message.paths)

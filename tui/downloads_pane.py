@@ -12,9 +12,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from core.hub.download import FileEvent
 from core.progress import RateWindow
 from core.repos import RepoRef
+from core.results import FileEvent
 from core.safety import printable
 from core.states import FileState
 
@@ -37,7 +37,8 @@ NAME_MIN, NAME_MAX = 16, 40
 BESIDE_NAME = sum(w for _label, key, w in COLUMNS if key in ("state", "progress", "rate", "eta")) + 2 * 5 + 2
 # Active first, then failures, then the queue, then what is finished; by the label the STATE column shows.
 RANK = {FileState.DOWNLOADING.label: 0, RETRYING: 0, FileState.VERIFYING.label: 0, FileState.FAILED.label: 1,
-        FileState.QUEUED.label: 2, FileState.CANCELLED.label: 2, FileState.DONE.label: 3, FileState.SKIPPED.label: 3}
+        FileState.QUEUED.label: 2, FileState.PAUSED.label: 2, FileState.CANCELLED.label: 2, FileState.DONE.label: 3,
+        FileState.SKIPPED.label: 3}
 STATE_RANK = {s: RANK.get(s.label, 0) for s in FileState}  # the same by state (a retry ranks as a download)
 
 
@@ -68,7 +69,7 @@ class FileRow:
         is shortened in the middle to ``name_width`` cells."""
         state, whole = self.state, self.whole_repo
         style = "bold red" if state is FileState.FAILED else "green" if state.finished else \
-            "yellow" if state is FileState.CANCELLED else ""
+            "yellow" if state in (FileState.CANCELLED, FileState.PAUSED) else ""
         name = f"{self.repo_id} (whole repo)" if whole else self.path
         return (styled(self.label, style), plain(middle(printable(name), name_width)),
                 "-" if whole else bar(self.done, self.total),
@@ -328,6 +329,7 @@ class DownloadsPane(Vertical):
         text = (f"{size(t.done)} / {size(t.total)} · {rate(speed)} · ETA {eta(t.total - t.done, speed)} · "
                 f"{active} active{conns} · {t.states[FileState.QUEUED]} queued · {finished} done · "
                 f"{t.states[FileState.FAILED]} failed"
+                + (f" · {t.states[FileState.PAUSED]} paused" if t.states[FileState.PAUSED] else "")
                 + (f" · {t.states[FileState.CANCELLED]} cancelled" if t.states[FileState.CANCELLED] else ""))
         if self.note:
             text += f"\n{self.note}"
@@ -373,6 +375,15 @@ class DownloadsPane(Vertical):
         if row is not None and row.message:
             detail = f"{'✗' if row.state is FileState.FAILED else '↻'} {row.where()}: {row.message}"
         self._show("#dl-detail", detail)
+
+    def highlighted_repo(self) -> RepoRef | None:
+        """The repo of the highlighted row (its key is ``type:id:path``)."""
+        table = self.table
+        if table.row_count == 0:
+            return None
+        key = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        repo_type, _, rest = key.partition(":")
+        return RepoRef(repo_type, rest.partition(":")[0])  # type: ignore[arg-type]
 
     def on_data_table_row_highlighted(self) -> None:
         self.show_detail()

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from textual.message import Message
 
-from core.hub.download import FileEvent
 from core.local.inventory import LocalRepo
 from core.local.verify import FileCheck, Queued, VerifyResult
 from core.plan import RepoPlan
 from core.repos import RepoRef
+from core.results import FileEvent
+from core.service.events import Controls, Event, StatusReply
 from core.service.requests import Submit
 
 
@@ -48,12 +48,14 @@ class DownloadProgress(Message):
 class ServiceAttached(Message):
     """The root's download service, as the app found it: its files, what it plans, its jobs and their results."""
 
-    files: list[FileEvent]
-    planning: list[tuple[RepoRef, str]]
-    busy: bool
-    jobs: list[int]
-    results: dict[int, dict[str, Any] | None]
-    endpoint: str
+    status: StatusReply
+
+
+@dataclass
+class ServiceEvent(Message):
+    """One of the service's events but its files (``DownloadProgress``): planning, controls, jobs ended, idle."""
+
+    event: Event
 
 
 @dataclass
@@ -65,15 +67,17 @@ class Submitted(Message):
 
 
 @dataclass
-class JobsEnded(Message):
-    """Jobs of the service ended, with their results (the protocol's RESULT)."""
+class SubmitFailed(Message):
+    """A download could not be handed to the service: one line for the user."""
 
-    results: dict[int, dict[str, Any] | None]
+    error: str
 
 
 @dataclass
-class ServiceIdle(Message):
-    """Nothing is queued or running in the service any more."""
+class Controlled(Message):
+    """The service's controls after a control key (a pause, a resume, a move, a cap)."""
+
+    controls: Controls
 
 
 @dataclass
@@ -103,10 +107,10 @@ class VerifyProgress(Message):
 @dataclass
 class VerifyFinished(Message):
     result: VerifyResult
-    report: Path
+    report: Path | None  # None: the root could not be written
 
 
 @dataclass
 class Exported(Message):
-    paths: list[Path]
+    paths: list[Path]  # what was written
     no_checksums_over: int | None = None  # no file was over this size (MUSICGEN_CHECKSUM_MIN): no checksum file

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, RadioButton, RadioSet, Static
 
 from core.repos import RepoRef
+from core.sizes import compact, parse_size
 from core.states import CheckStatus, FileState
 
 from .bindings import KeyLine
@@ -49,6 +50,39 @@ class AddRepoScreen(ModalScreen[RepoRef | None]):
             self.dismiss(RepoRef(repo_type, text))  # type: ignore[arg-type]
         except ValueError as e:
             self.query_one("#add-error", Static).update(str(e))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class LimitScreen(ModalScreen[int | None]):
+    """Ask for the service's bandwidth cap (``20M``, ``500K``, ``0`` for none); returns bytes a second, or None on
+    Escape."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="limit-cancel"),
+        Binding("enter", "submit", "Set", id="limit-submit", priority=True),
+    ]
+
+    def __init__(self, now: int) -> None:
+        super().__init__()
+        self.now = now
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label("Bandwidth cap for all of this root's downloads together: like 20M or 500K a second,\n"
+                        "0 for none. Enter to set, Esc to cancel.")
+            yield Input(value=compact(self.now) if self.now else "0", id="rate")
+            yield Static("", id="limit-error")
+
+    def action_submit(self) -> None:
+        self.query_one("#rate", Input).call_later(self._submit)
+
+    def _submit(self) -> None:
+        try:
+            self.dismiss(parse_size(self.query_one("#rate", Input).value.strip()))
+        except ValueError as e:
+            self.query_one("#limit-error", Static).update(str(e))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -9,12 +9,12 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input, Static
 
-from core.hub.download import RunResult
 from core.local.inventory import LocalRepo
 from core.local.verify import VerifyResult
 from core.plan import RepoPlan
 from core.profiles import PROFILES, next_profile
 from core.repos import RepoRef
+from core.results import RunResult
 from core.states import LocalState, RepoStatus, gated_short
 
 from .bindings import key_of

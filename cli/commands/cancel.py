@@ -18,12 +18,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, out: Output) -> int:
     from core.service.client import ServiceError, connect
+    from core.service.events import Done
+    from core.service.requests import Cancel
 
     refs = refs_from(args, None)
     if args.file is not None and len(refs) != 1:
         raise UsageError("--file needs exactly one --model or --dataset")
-    requests = [{"op": "cancel", "repo": [r.repo_type, r.repo_id], "path": args.file} for r in refs] or \
-        [{"op": "cancel"}]
+    requests = [Cancel(repo=r, path=args.file) for r in refs] or [Cancel()]
     settings = settings_for(args)
     try:
         client = connect(settings.root)
@@ -31,7 +32,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
             out.say("no download service runs on this root")
             return EXIT_OK
         with client:
-            reached = {job for request in requests for job in client.request(request)["jobs"]}
+            replies = [client.request(request) for request in requests]
+        reached = {job for reply in replies if isinstance(reply, Done) for job in reply.jobs}
     except ServiceError as e:
         out.error(str(e))
         return EXIT_CANNOT_RUN

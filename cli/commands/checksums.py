@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 from ..common import EXIT_OK, EXIT_USAGE, UsageError, settings_for
 from ..output import Output, shown
-
-if TYPE_CHECKING:
-    from core.local.checksums import ChecksumFile
 
 HELP = "write sha256sum-compatible checksum files"
 EXITS = "exit status: 0 written; 2 could not run (bad arguments or settings, a root that cannot be written)"
@@ -29,33 +27,37 @@ def run(args: argparse.Namespace, out: Output) -> int:
         min_size = settings.checksum_min if args.min_size is None else parse_size(args.min_size)
     except ValueError as e:
         raise UsageError(f"--min-size: {e}") from None
-    from core.errors import cannot_write
-    from core.local.checksums import write_checksums
+    from core.service.events import Verified
+    from core.service.requests import Export
+
+    from ..chores import CannotRun, chore
 
     try:
-        written = write_checksums(settings.root, min_size)
-    except OSError as e:
-        if not cannot_write(e):
-            raise
-        out.error(f"{settings.root} cannot be written ({e.strerror}): no checksum file written")
+        done = chore(settings, Export(inventories=False, checksums=True, checksum_min=min_size))
+    except CannotRun as e:
+        out.error(str(e))
         return EXIT_USAGE
-    out.show(ChecksumsView(written, args.min_size or compact(min_size)))
+    assert not isinstance(done, Verified)
+    if done.unwritable:
+        out.error(f"{settings.root} cannot be written ({done.unwritable}): no checksum file written")
+        return EXIT_USAGE
+    out.show(ChecksumsView(done.checksums, args.min_size or compact(min_size)))
     return EXIT_OK
 
 
 class ChecksumsView:
     """The checksum files written."""
 
-    def __init__(self, written: list[ChecksumFile], min_size: str) -> None:
+    def __init__(self, written: list[dict[str, Any]], min_size: str) -> None:
         self.written = written
         self.min_size = min_size
 
     def data(self) -> Any:
-        return [{"path": str(w.path), "entries": w.entries, "bytes": w.bytes} for w in self.written]
+        return self.written
 
     def text(self) -> Iterator[str]:
         from core.sizes import human
 
-        yield from (f"wrote {shown(w.path)}: {w.entries} files, {human(w.bytes)}" for w in self.written)
+        yield from (f"wrote {shown(Path(w['path']))}: {w['entries']} files, {human(w['bytes'])}" for w in self.written)
         if not self.written:
             yield f"no files over {self.min_size}: no checksum file written"

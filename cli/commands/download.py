@@ -24,9 +24,10 @@ from ..output import Output, table
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from core.hub.download import RunResult
     from core.plan import Plan
     from core.repos import RepoRef
+    from core.results import RunResult
+    from core.service.client import Client
     from core.service.requests import Submit
     from core.settings import Settings
 
@@ -53,6 +54,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--connections", type=int, metavar="N",
                    help="ranged connections for each file from MUSICGEN_SEGMENT_MIN (64M) on (default "
                         "MUSICGEN_CONNECTIONS, 8; 1: one stream per file); a run opens at most --max-workers + N - 1")
+    p.add_argument("--max-rate", metavar="RATE",
+                   help="bytes a second for all connections together, like 20M or 500K; 0: no cap (default "
+                        "MUSICGEN_MAX_RATE). Handed to the root's service, it is its cap from then on")
     p.add_argument("--force", action="store_true", help="start even when free disk looks too small")
     p.add_argument("--run", action="store_true", help="download; without it, only print the plan")
     p.add_argument("--detach", action="store_true",
@@ -71,6 +75,15 @@ def run(args: argparse.Namespace, out: Output) -> int:
     if not args.progress_every > 0:
         raise UsageError("--progress-every must be more than 0 seconds")
     settings = settings_for(args)
+    if args.max_rate is not None:
+        from dataclasses import replace
+
+        from core.sizes import parse_size
+
+        try:
+            settings = replace(settings, max_rate=parse_size(args.max_rate))
+        except ValueError as e:
+            raise UsageError(f"--max-rate: {e}") from None
     catalog = catalog_for(settings)
     refs = refs_from(args, catalog, groups=True)
     if not refs:
@@ -144,14 +157,14 @@ def _detach(args: argparse.Namespace, settings: Settings, refs: list[RepoRef], o
     downloads without this terminal."""
     import sys
 
-    from core.service.client import ServiceError, ensure, other_settings, submit
+    from core.service.client import ServiceError, ensure, other_settings
     from core.service.protocol import LOG_NAME
 
     try:
         with ensure(settings.root, settings) as client:
-            submit(client, _submission(args, refs), settings)
-            status = client.request({"op": "status"})
-            pid = status.get("pid")
+            client.submit(_submission(args, refs, settings), settings)
+            status = client.status()
+            pid = status.pid
             if note := other_settings(status, settings):
                 print(f"musicgen-tui: {note}", file=sys.stderr)
     except ServiceError as e:
@@ -161,15 +174,16 @@ def _detach(args: argparse.Namespace, settings: Settings, refs: list[RepoRef], o
     return EXIT_OK
 
 
-def _submission(args: argparse.Namespace, refs: list[RepoRef]) -> Submit:
+def _submission(args: argparse.Namespace, refs: list[RepoRef], settings: Settings) -> Submit:
     from core.service.requests import Submit
 
     return Submit(tuple(refs), profile=args.profile, fp32=args.fp32, include=tuple(args.include),
                   exclude=tuple(args.exclude), revision=args.revision, dependencies=not args.no_deps,
-                  max_workers=args.max_workers, force=args.force, connections=args.connections)
+                  max_workers=args.max_workers, force=args.force, connections=args.connections,
+                  max_rate=settings.max_rate if args.max_rate is not None else None)
 
 
-def _through_service(args: argparse.Namespace, settings: Settings, refs: list[RepoRef], client: Any,
+def _through_service(args: argparse.Namespace, settings: Settings, refs: list[RepoRef], client: Client,
                      out: Output) -> int:
     """``download --run`` while the root's service runs: the service plans and downloads (one writer per root),
     this terminal shows the progress of its own job as a foreground run does, Ctrl-C cancels that job only, and
@@ -177,16 +191,19 @@ def _through_service(args: argparse.Namespace, settings: Settings, refs: list[Re
     import contextlib
     import sys
 
-    from core.hub.download import FileEvent
-    from core.service.client import ServiceError, connect, file_event, other_settings, run_result, submit
+    from core.results import FileEvent, RunResult
+    from core.service.client import ServiceError, connect, other_settings
+    from core.service.events import PlanningChanged, StatusReply
+    from core.service.requests import Cancel
+    from core.service.tracker import JobTracker
     from core.states import FileState
 
     from ..progress import ProgressPrinter
 
     printer = ProgressPrinter(quiet=out.as_json, interval=args.progress_every)
-    seen: set[tuple[str, str, str]] = set()  # the job's files met so far
+    tracker: JobTracker[None] = JobTracker(only_mine=True, keep_files=False)
     said: dict[str, str] = {}
-    ended: dict[str, Any] | None = None
+    ended = None
     job = None
     try:
         watcher = connect(settings.root)
@@ -195,46 +212,45 @@ def _through_service(args: argparse.Namespace, settings: Settings, refs: list[Re
         with watcher:
             events = watcher.subscribe()
             first = next(events)  # subscribed before the job exists: its every event, its end included, comes after
-            if note := other_settings(first, settings):
+            if isinstance(first, StatusReply) and (note := other_settings(first, settings)):
                 print(f"musicgen-tui: {note}", file=sys.stderr)
-            job = submit(client, _submission(args, refs), settings)["job"]
+            tracker.handing_over()
+            job = client.submit(_submission(args, refs, settings), settings).job
+            tracker.handed(job)
             if not out.as_json:
                 print(f"the download service of this root downloads it (job {job}); Ctrl-C cancels this job only",
                       file=sys.stderr)
             for event in events:
-                kind = event.get("event")
-                for f in event.get("files", []) if kind == "files" else []:
-                    if f.get("job") != job:
+                if isinstance(event, StatusReply):
+                    continue
+                update = tracker.apply(event)
+                for before, f in update.files:
+                    if not f.path:
                         continue
-                    key = (f["repo_type"], f["repo_id"], f["path"])
-                    if f["path"] and key not in seen and f["state"] != FileState.QUEUED:
-                        printer.on_event(FileEvent(f["repo_id"], f["repo_type"], f["path"], FileState.QUEUED, 0,
-                                                   f["total"]))  # every file is counted once, queued first
-                    seen.add(key)
-                    if f["path"]:
-                        printer.on_event(file_event(f))
-                for _type, repo_id, text in event.get("planning", []) if kind == "planning" else []:
-                    if said.get(repo_id) != text and not out.as_json:
-                        said[repo_id] = text
-                        print(f"planning {repo_id}: {text}", file=sys.stderr)
-                if kind == "ended" and job in event["jobs"]:
-                    ended = event["results"].get(str(job))
-                    break
-                if kind == "stopped":
+                    if before is None and f.state is not FileState.QUEUED:  # every file is counted once, queued first
+                        printer.on_event(FileEvent(f.repo_id, f.repo_type, f.path, FileState.QUEUED, 0, f.total))
+                    printer.on_event(f)
+                if isinstance(event, PlanningChanged) and not out.as_json:
+                    for ref, text in event.planning:
+                        if said.get(ref.repo_id) != text:
+                            said[ref.repo_id] = text
+                            print(f"planning {ref.repo_id}: {text}", file=sys.stderr)
+                ended = next((e.result for e in update.ended if e.mine), None)
+                if ended is not None or update.stopped:
                     break
     except KeyboardInterrupt:
         if job is not None:
             with contextlib.suppress(ServiceError, OSError):
-                client.request({"op": "cancel", "job": job})
+                client.request(Cancel(job=job))
         raise
     except ServiceError as e:
         out.error(str(e))
         return EXIT_FAILED
     finally:
         printer.finish()
-    result = run_result(ended)
-    if ended is not None and "plan" in ended:
-        out.show(PlanData(ended["plan"]))  # JSON only: the planning was printed as it went
+    result = ended.run if ended is not None else RunResult.from_data(None)
+    if ended is not None and ended.plan is not None:
+        out.show(PlanData(ended.plan))  # JSON only: the planning was printed as it went
     out.show(RunView(result))
     return EXIT_OK if result.ok else EXIT_FAILED
 

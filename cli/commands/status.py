@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from core.states import FileState
 
 from ..common import EXIT_CANNOT_RUN, EXIT_FAILED, EXIT_OK, settings_for
 from ..output import Output
+
+if TYPE_CHECKING:
+    from core.results import FileEvent
+    from core.service.client import Client
+    from core.service.events import StatusReply
 
 HELP = "show this root's download service and its files (--follow: until they finish)"
 EXITS = ("exit status: 0 no file failed (or no service runs); 1 a file failed or was cancelled; 2 could not run "
@@ -27,85 +35,89 @@ def run(args: argparse.Namespace, out: Output) -> int:
     settings = settings_for(args)
     try:
         client = connect(settings.root)
+        if client is None:
+            out.show(StatusView(None))
+            return EXIT_OK
+        with client:
+            if not args.follow:
+                now = client.status()
+                out.show(StatusView(now, now.files))
+                return EXIT_OK
+            status, files = _follow(client, out)
     except ServiceError as e:
         out.error(str(e))
         return EXIT_CANNOT_RUN
-    if client is None:
-        out.show(StatusView(None))
-        return EXIT_OK
-    with client:
-        if not args.follow:
-            out.show(StatusView(client.request({"op": "status"})))
-            return EXIT_OK
-        status = _follow(client, out)
-    out.show(StatusView(status))
-    return EXIT_FAILED if any(f["state"] in ("failed", "cancelled") for f in status["files"]) else EXIT_OK
+    out.show(StatusView(status, files))
+    return EXIT_FAILED if any(f.state in (FileState.FAILED, FileState.CANCELLED) for f in files) else EXIT_OK
 
 
-def _follow(client: Any, out: Output) -> dict[str, Any]:
-    """Events until the service is idle (or ends); lines for files that end and for planning. Returns the last
-    status, brought up to date by the events."""
+def _follow(client: Client, out: Output) -> tuple[StatusReply | None, list[FileEvent]]:
+    """Events until the service is idle (or ends); lines for files that end and for planning. Returns the first
+    status and every file as the events left it."""
+    from core.service.events import PlanningChanged, StatusReply
+    from core.service.tracker import JobTracker
     from core.sizes import human
 
-    status: dict[str, Any] = {}
-    files: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for event in client.subscribe():
-        kind = event.get("event")
-        if kind is None:  # the first line: the status
-            status = event
-            files = {(f["repo_type"], f["repo_id"], f["path"]): f for f in event["files"]}
-        elif kind == "files":
-            for f in event["files"]:
-                key = (f["repo_type"], f["repo_id"], f["path"])
-                before = files.get(key, {}).get("state")
-                files[key] = f
-                if f["state"] != before and f["state"] == "done":
-                    out.say(f"done    {f['repo_id']}/{f['path']} ({human(f['total'])})")
-                elif f["state"] != before and f["state"] == "failed":
-                    out.say(f"FAILED  {_where(f)}: {f['message']}")
-        elif kind == "planning":
-            for _type, repo_id, text in event["planning"]:
-                out.say(f"planning {repo_id}: {text}")
-        elif kind in ("idle", "stopped"):
-            status["busy"] = False  # what the status said when it began is over
+    tracker: JobTracker[None] = JobTracker()
+    status = None
+    for message in client.subscribe():
+        if isinstance(message, StatusReply):
+            status = message
+            tracker.attach(message)
+            continue
+        update = tracker.apply(message)
+        for before, f in update.files:
+            if f.state is not before and f.state is FileState.DONE:
+                out.say(f"done    {f.repo_id}/{f.path} ({human(f.total)})")
+            elif f.state is not before and f.state is FileState.FAILED:
+                out.say(f"FAILED  {_where(f)}: {f.message or ''}")
+            elif f.state is not before and f.state is FileState.PAUSED:
+                out.say(f"paused  {_where(f)}")
+        if isinstance(message, PlanningChanged):
+            for ref, text in message.planning:
+                out.say(f"planning {ref.repo_id}: {text}")
+        if not tracker.busy or update.stopped:
             break
-    status["files"] = list(files.values())
-    if not status:
-        status = {"service": "not running", "files": []}
-    return status
+    if status is not None:
+        status = replace(status, busy=False)  # what the status said when it began is over
+    return status, list(tracker.files.values())
 
 
-def _where(f: dict[str, Any]) -> str:
-    return f"{f['repo_id']} (whole repo)" if not f["path"] else f"{f['repo_id']}/{f['path']}"
+def _where(f: FileEvent) -> str:
+    return f"{f.repo_id} (whole repo)" if not f.path else f"{f.repo_id}/{f.path}"
 
 
 class StatusView:
-    """The service and its files: ``service`` is "running" or "not running"."""
+    """The service and its files (``status`` None: no service runs)."""
 
-    def __init__(self, status: dict[str, Any] | None) -> None:
+    def __init__(self, status: StatusReply | None, files: list[FileEvent] | None = None) -> None:
         self.status = status
+        self.files = files or []
 
     def data(self) -> dict[str, Any]:
         if self.status is None:
             return {"service": "not running", "files": []}
         keys = ("repo_id", "repo_type", "path", "state", "done", "total", "rate", "message")
-        return {"service": "running", "pid": self.status.get("pid"), "busy": self.status.get("busy", False),
-                "files": [{k: f.get(k) for k in keys} for f in self.status["files"]]}
+        return {"service": "running", "pid": self.status.pid, "busy": self.status.busy,
+                "controls": self.status.controls.data(),
+                "files": [{k: v for k, v in f.data().items() if k in keys} for f in self.files]}
 
     def text(self) -> Iterator[str]:
         from core.sizes import human
 
+        from .controls import describe
+
         if self.status is None:
             yield "download service: not running on this root"
             return
-        files = self.status["files"]
-        busy = "downloading" if self.status.get("busy") else "idle"
-        yield f"download service: running (pid {self.status.get('pid')}), {busy}"
-        for f in files:
-            rate = f" {human(int(f['rate']))}/s" if f.get("rate") and f["state"] == "downloading" else ""
-            reason = f": {f['message']}" if f.get("message") else ""
-            yield f"{f['state']:<11} {human(f['done'])} / {human(f['total'])}{rate}  {_where(f)}{reason}"
+        busy = "downloading" if self.status.busy else "idle"
+        yield f"download service: running (pid {self.status.pid}), {busy}"
+        yield from describe(self.status.controls)
+        for f in self.files:
+            rate = f" {human(int(f.rate))}/s" if f.rate and f.state is FileState.DOWNLOADING else ""
+            reason = f": {f.message}" if f.message else ""
+            yield f"{f.state:<11} {human(f.done)} / {human(f.total)}{rate}  {_where(f)}{reason}"
         counts: dict[str, int] = {}
-        for f in files:
-            counts[f["state"]] = counts.get(f["state"], 0) + 1
+        for f in self.files:
+            counts[f.state] = counts.get(f.state, 0) + 1
         yield "files: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none yet")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..common import EXIT_FAILED, EXIT_OK, add_repo_ids, catalog_for, refs_from, settings_for
+from ..common import EXIT_CANNOT_RUN, EXIT_FAILED, EXIT_OK, add_repo_ids, catalog_for, refs_from, settings_for
 from ..output import Output, shown
 
 if TYPE_CHECKING:
@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 HELP = "check downloaded files against the Hub's hashes"
 EXITS = ("exit status: 0 every file checked is OK; 1 problems found (a file damaged, missing or partial); "
-         "2 could not run (bad arguments or settings, an unreadable root). A read-only root is verified as it is.")
+         "2 could not run (bad arguments or settings, an unreadable root, the root held by a foreground download). "
+         "A read-only root is verified as it is; while the root's service runs, it verifies (one writer per root).")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,25 +27,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
-    from core.errors import cannot_write
+    from core.service.events import ExportDone
+    from core.service.requests import Verify
+
+    from ..chores import CannotRun, chore
 
     settings = settings_for(args)
     refs = refs_from(args, None) or None
     if refs is not None and not all(r.local_dir(settings.root).is_dir() for r in refs):
         refs = refs_from(args, catalog_for(settings))  # an alias or another spelling: the catalog's name
-    from core.local.verify import verify, write_report
-
-    result = verify(settings.root, refs, full=args.full)
     try:
-        report: Path | None = write_report(settings.root, result)
-    except OSError as e:
-        if not cannot_write(e):
-            raise
-        report = None
-        print(f"musicgen-tui: {settings.root} cannot be written ({e.strerror}): verified read-only, no hash "
-              "remembered and no report written", file=sys.stderr)
-    out.show(VerifyView(result, report))
-    return EXIT_OK if result.ok else EXIT_FAILED
+        done = chore(settings, Verify(tuple(refs or ()), args.full))
+    except CannotRun as e:
+        out.error(str(e))
+        return EXIT_CANNOT_RUN
+    assert not isinstance(done, ExportDone)
+    if done.report is None:
+        print(f"musicgen-tui: {settings.root} cannot be written: verified read-only, no hash remembered and no "
+              "report written", file=sys.stderr)
+    out.show(VerifyView(done.result, None if done.report is None else Path(done.report)))
+    return EXIT_OK if done.result.ok else EXIT_FAILED
 
 
 class VerifyView:

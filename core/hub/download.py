@@ -10,10 +10,9 @@ from __future__ import annotations
 import errno
 import os
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from huggingface_hub import constants, hf_hub_url
 from huggingface_hub.utils import build_hf_headers, disable_progress_bars
@@ -26,66 +25,21 @@ from ..local.safeio import make_dirs, open_update
 from ..local.space import free_space
 from ..plan import FilePlan, Plan, RepoPlan
 from ..remote import Paths
+from ..results import FileEvent, RepoResult, RunResult
 from ..settings import Settings
 from ..sizes import human
 from ..states import FileState
 from .backoff import Backoff, Cancelled, FileStop
 from .errors import describe, is_repo_level, is_transient
 from .segments import RangeIgnored, SegmentedAttempt
+from .steering import Key, RunQueue, Steering
+from .throttle import Throttle
 from .transfer import CHUNK_SIZE, Attempt
 
 MAX_CORRUPT = 2
 CANCELLED = "cancelled: what arrived is kept, and the next download resumes it"
+PAUSED = "paused: what arrived is kept; resume goes on from it"
 Outcome = tuple[FileState, str | None]  # how a file ended, and why when it failed
-
-
-@dataclass(frozen=True, slots=True)
-class FileEvent:
-    """Progress of one file. ``done``/``total`` are bytes; ``rate`` is bytes a second in this run. A download's
-    ``message`` says why it is downloading again: every event of a retried attempt carries it."""
-
-    repo_id: str
-    repo_type: str
-    path: str
-    state: FileState
-    done: int
-    total: int
-    rate: float = 0.0
-    message: str | None = None
-    connections: int = 0  # ranged connections open for it (0: one stream)
-
-
-@dataclass
-class RepoResult:
-    repo_id: str
-    repo_type: str
-    done: int = 0
-    skipped: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    error: str | None = None
-    cancelled: int = 0  # files stopped by a cancel, their partial bytes kept
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and self.error is None and not self.cancelled
-
-
-@dataclass
-class RunResult:
-    repos: list[RepoResult]
-    bytes_fetched: int = 0
-    cancelled: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.cancelled and all(r.ok for r in self.repos)
-
-    def data(self) -> dict[str, Any]:
-        """The run as JSON carries it: ``download --json``'s ``result``, and a job's result in the service."""
-        return {"ok": self.ok, "cancelled": self.cancelled, "bytes_fetched": self.bytes_fetched,
-                "repos": [{"repo_id": r.repo_id, "repo_type": r.repo_type, "done": r.done, "skipped": r.skipped,
-                           "cancelled": r.cancelled, "error": r.error,
-                           "failed": [{"path": p, "message": m} for p, m in r.failed]} for r in self.repos]}
 
 
 class Downloader:
@@ -93,18 +47,22 @@ class Downloader:
     ``cancel`` stops the run; what arrived is kept for the next one."""
 
     def __init__(self, settings: Settings, on_event: Callable[[FileEvent], None] | None = None,
-                 max_workers: int = 8, cancel: threading.Event | None = None, connections: int | None = None) -> None:
+                 max_workers: int = 8, cancel: threading.Event | None = None, connections: int | None = None,
+                 steering: Steering | None = None) -> None:
         self.settings = settings
+        self.steering = steering or Steering(Throttle(settings.max_rate))  # the cap, pauses and order it obeys
+        self.cancel = cancel or threading.Event()
+        self._queue = RunQueue([], self.steering, self.cancel)
         self.connections = max(1, settings.connections if connections is None else connections)
         # The connections of a run: one per file worker, and CONNECTIONS - 1 more in all for big files' ranges.
         self._slots = threading.Semaphore(self.connections - 1)
         self.on_event = on_event or (lambda e: None)
         self.max_workers = max(1, max_workers)
-        self.cancel = cancel or threading.Event()
         self._repo_errors: dict[tuple[str, str], str] = {}
         self._abort: str | None = None
         self._lock = threading.Lock()
         self._fetched = 0
+        self._by_repo: Counter[Key] = Counter()  # bytes fetched per repo
         self._made: set[Path] = set()
         self._dropped: set[tuple[str, str, str | None]] = set()  # repos (path None) and files cancelled alone
         self._inflight: dict[tuple[str, str, str], FileStop] = {}
@@ -124,26 +82,30 @@ class Downloader:
         ``max_workers`` threads take the files in turn from one queue and tally each outcome as it ends: no
         future or result is held per file, so memory stays flat at 300,000 files."""
         results = {(r.ref.repo_type, r.ref.repo_id): RepoResult(r.ref.repo_id, r.ref.repo_type) for r in plan.repos}
-        queues = [(rp, self._prepare(rp, results[(rp.ref.repo_type, rp.ref.repo_id)])) for rp in plan.repos]
-        tasks = ((rp, fp) for rp, pending in queues for fp in pending)
+        queue = self._queue = RunQueue([(rp, self._prepare(rp, results[(rp.ref.repo_type, rp.ref.repo_id)]))
+                                        for rp in plan.repos], self.steering, self.cancel)
         crashed: list[BaseException] = []
 
         def work() -> None:
             try:
                 while not self.cancel.is_set():
-                    with self._lock:
-                        task = next(tasks, None)
+                    task = queue.take()
                     if task is None:
                         return
                     rp, fp = task
                     outcome = self._fetch_one(rp, fp)
+                    if outcome[0] is FileState.PAUSED:
+                        queue.park(rp, fp)
+                        continue
                     with self._lock:
                         self._tally(results[(rp.ref.repo_type, rp.ref.repo_id)], rp, fp, outcome)
             except BaseException as e:  # a bug, not a download error (those are outcomes): stop everything
                 crashed.append(e)
                 self.cancel.set()
 
+        unlisten = self.steering.listen(self._steered)
         threads = [threading.Thread(target=work, name=f"download_{i}", daemon=True) for i in range(self.max_workers)]
+        queue.workers = len(threads)
         for t in threads:
             t.start()
         try:
@@ -155,13 +117,40 @@ class Downloader:
             for t in threads:
                 t.join()
             raise
+        finally:
+            unlisten()
         if crashed:
             raise crashed[0]
         if self.cancel.is_set():  # the files never started say so too: no row is left queued or in flight
-            for rp, fp in tasks:
+            for rp, fp in queue.left():
                 self._emit(rp, fp, FileState.CANCELLED, fp.present, message=CANCELLED)
                 results[(rp.ref.repo_type, rp.ref.repo_id)].cancelled += 1
+        for key, res in results.items():
+            res.bytes_fetched = self._by_repo[key]
         return RunResult(list(results.values()), self._fetched, self.cancel.is_set())
+
+    @property
+    def held(self) -> bool:
+        """The run waits on paused files only: nothing in flight (the service may start its next job)."""
+        return self._queue.held
+
+    def _steered(self, kind: str, key: Key | None) -> None:
+        """A pause stops the paused files in flight (each is parked, its bytes kept) and says the waiting ones are
+        paused; a resume says they are queued again, before any is taken; any change wakes the waiting workers."""
+        queue = self._queue
+        if kind == "changed":
+            queue.wake()
+            return
+        if kind == "paused":
+            with self._lock:
+                for (t, i, _p), stop in self._inflight.items():
+                    if key in (None, (t, i)):
+                        stop.set()
+        paused = kind == "paused"
+        for rp, fp in queue.waiting(key):
+            if paused or not self.steering.paused_all or key is None:
+                self._emit(rp, fp, FileState.PAUSED if paused else FileState.QUEUED, fp.present,
+                           message=PAUSED if paused else None)
 
     def drop(self, repo_type: str, repo_id: str, path: str | None = None) -> None:
         """Cancel one repo's files (``path`` None) or one file, and nothing else: a queued file is not started, one
@@ -192,8 +181,10 @@ class Downloader:
         if rp.listing is not None:
             write_record(rp.local_dir, Record(rp.listing, rp.include, rp.exclude, Paths(rp.files.remote),
                                               rp.profile))
+        paused = self.steering.is_paused((rp.ref.repo_type, rp.ref.repo_id))  # a pause kept from an earlier service
         for fp in rp.pending_files():
-            self._emit(rp, fp, FileState.QUEUED, fp.present)
+            self._emit(rp, fp, *((FileState.PAUSED, fp.present, 0.0, PAUSED) if paused else (FileState.QUEUED,
+                                                                                              fp.present)))
         return rp.pending_files()
 
     def _tally(self, res: RepoResult, rp: RepoPlan, fp: FilePlan, outcome: Outcome) -> None:
@@ -236,6 +227,8 @@ class Downloader:
                 return FileState.FAILED, msg
             return self._fetch(rp, fp)
         except Cancelled:
+            if not self.cancel.is_set() and not self._is_dropped(*key, fp.remote.path) and self.steering.is_paused(key):
+                return self._paused(rp, fp)
             return self._cancelled(rp, fp)
         except Exception as e:
             msg = self._describe(e)
@@ -255,6 +248,13 @@ class Downloader:
         kept = metadata.partial_size(paths, fp.remote.etag, fp.remote.size)
         self._emit(rp, fp, FileState.CANCELLED, max(fp.present, kept), message=CANCELLED)
         return FileState.CANCELLED, CANCELLED
+
+    def _paused(self, rp: RepoPlan, fp: FilePlan) -> Outcome:
+        """A file a pause stopped in flight: parked with what arrived, its connection closed."""
+        paths = metadata.download_paths(rp.local_dir, fp.remote.path)
+        kept = metadata.partial_size(paths, fp.remote.etag, fp.remote.size)
+        self._emit(rp, fp, FileState.PAUSED, max(fp.present, kept), message=PAUSED)
+        return FileState.PAUSED, PAUSED
 
     def _fetch(self, rp: RepoPlan, fp: FilePlan) -> Outcome:
         key = (rp.ref.repo_type, rp.ref.repo_id, fp.remote.path)
@@ -294,9 +294,10 @@ class Downloader:
             if segmented:
                 attempt = SegmentedAttempt(
                     remote, incomplete, stop, self._progress(rp, fp, note), connections=self.connections,
-                    retries=self.settings.retries, endpoint=self.settings.endpoint, slots=self._slots)
+                    retries=self.settings.retries, endpoint=self.settings.endpoint, slots=self._slots,
+                    throttle=self.steering.throttle)
             else:
-                attempt = Attempt(remote, incomplete, stop, self._progress(rp, fp, note))
+                attempt = Attempt(remote, incomplete, stop, self._progress(rp, fp, note), self.steering.throttle)
             try:
                 digest = attempt.run(url, self._headers)
             except Cancelled:
@@ -321,6 +322,7 @@ class Downloader:
             finally:
                 with self._lock:  # once per attempt, not per chunk: the byte counter stays off the hot path
                     self._fetched += attempt.received
+                    self._by_repo[(rp.ref.repo_type, rp.ref.repo_id)] += attempt.received
             self._emit(rp, fp, FileState.VERIFYING, remote.size)
             finished = segmented_paths(incomplete)[0] if segmented else incomplete
             if digest == remote.etag and not _exact_size(finished, remote.size):

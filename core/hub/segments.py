@@ -29,6 +29,7 @@ from ..progress import file_rate
 from ..remote import RemoteFile
 from .backoff import Backoff, Cancelled
 from .errors import is_transient
+from .throttle import Throttle
 
 CHECKPOINT_SECONDS = 0.25  # between two records of the bytes written: a kill loses about this much of each range
 DURABLE_SECONDS = 5.0  # between two flushes: a machine that stops (power, crash) loses about this much
@@ -70,8 +71,9 @@ class SegmentedAttempt:
 
     def __init__(self, remote: RemoteFile, incomplete: Path, cancel: threading.Event,
                  on_progress: Callable[[int, float, int], None], *, connections: int, retries: int,
-                 endpoint: str, slots: threading.Semaphore | None = None) -> None:
+                 endpoint: str, slots: threading.Semaphore | None = None, throttle: Throttle | None = None) -> None:
         self.remote, self.cancel, self.on_progress = remote, cancel, on_progress
+        self.throttle = throttle or Throttle()
         self.single = incomplete
         self.data, self.state = segmented_paths(incomplete)
         self.connections, self.retries, self.endpoint = connections, retries, endpoint
@@ -317,6 +319,7 @@ class SegmentedAttempt:
                     if now - last >= PROGRESS_INTERVAL:
                         last = now
                         self._report(self._present(), started, resumed)
+                    self.throttle.take(len(chunk), self.cancel)
                     if self.cancel.is_set() or self.failure is not None:
                         raise Cancelled()  # the run's cancel, or another range failed: this one stops too
                 if pos != r.end:

@@ -16,6 +16,7 @@ from ..local.safeio import open_append
 from ..progress import file_rate
 from ..remote import RemoteFile
 from .backoff import Cancelled
+from .throttle import Throttle
 
 # http_get hands on the body in chunks of DOWNLOAD_CHUNK_SIZE (10 MB by default), so a dropped connection loses
 # whatever was buffered. None makes httpx pass each network read straight through: every byte that arrived is
@@ -28,8 +29,9 @@ class _Sink:
     """The file object handed to ``http_get``: writes, hashes and reports progress as bytes arrive."""
 
     def __init__(self, fh: BinaryIO, hasher: Any, on_bytes: Callable[[int], None], cancel: threading.Event,
-                 restart: Callable[[], Any]) -> None:
+                 restart: Callable[[], Any], throttle: Throttle) -> None:
         self.fh, self.hasher, self.on_bytes, self.cancel = fh, hasher, on_bytes, cancel
+        self.throttle = throttle
         self.restart = restart  # a new hasher, with the byte counters back at zero
 
     def write(self, chunk: bytes) -> int:
@@ -38,6 +40,7 @@ class _Sink:
             n += self.fh.write(memoryview(chunk)[n:])
         self.hasher.update(chunk)
         self.on_bytes(len(chunk))
+        self.throttle.take(len(chunk), self.cancel)  # the cap: the next read waits, the server's sends with it
         if self.cancel.is_set():
             raise Cancelled()
         return n
@@ -60,8 +63,9 @@ class Attempt:
     holds and this attempt's rate, at most every PROGRESS_INTERVAL; ``received`` counts this attempt's bytes."""
 
     def __init__(self, remote: RemoteFile, incomplete: Path, cancel: threading.Event,
-                 on_progress: Callable[[int, float], None]) -> None:
+                 on_progress: Callable[[int, float], None], throttle: Throttle | None = None) -> None:
         self.remote, self.incomplete, self.cancel, self.on_progress = remote, incomplete, cancel, on_progress
+        self.throttle = throttle or Throttle()
         self.received = 0
 
     def run(self, url: str, headers: dict[str, str]) -> str:
@@ -97,7 +101,7 @@ class Attempt:
         self.on_progress(resume, 0.0)
         try:
             with open_append(incomplete, buffering=0) as fh:  # unbuffered: each network read is one write
-                sink = _Sink(fh, hasher, on_bytes, self.cancel, restart)
+                sink = _Sink(fh, hasher, on_bytes, self.cancel, restart, self.throttle)
                 http_get(url, sink, resume_size=resume, headers=headers,  # type: ignore[arg-type]
                          expected_size=remote.size, displayed_filename=remote.path)
         finally:

@@ -3,14 +3,13 @@ when none runs, and speak the protocol (``protocol``)."""
 
 from __future__ import annotations
 
-import contextlib
+import json
 import os
 import shlex
 import socket
 import stat
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -18,11 +17,31 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..local.safeio import open_append, process_alive
-from .protocol import EXIT_HELD, LOG_NAME, decode, encode, socket_path
-from .requests import PROTOCOL_VERSION, Hello, Submit, encode_request
+from .events import (
+    Accepted,
+    ChecksMade,
+    Chore,
+    ControlsChanged,
+    Done,
+    Event,
+    ExportDone,
+    FilesChanged,
+    FilesQueued,
+    Idle,
+    JobsEnded,
+    PlanningChanged,
+    Refused,
+    Reply,
+    StatusReply,
+    Stopped,
+    Verified,
+    decode,
+    dumps,
+)
+from .protocol import EXIT_HELD, LOG_NAME, socket_path
+from .requests import PROTOCOL_VERSION, Export, Hello, Request, Status, Stop, Submit, Subscribe, Verify, encode_request
 
 if TYPE_CHECKING:
-    from ..hub.download import FileEvent, RunResult
     from ..settings import Settings
 
 START_WAIT = 15.0  # seconds a starting service has to open its socket
@@ -39,30 +58,82 @@ class RootHeld(ServiceError):
 
 
 class Client:
+    """One connection to the root's service: typed requests in, typed replies and events out (``events``)."""
+
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.lines = sock.makefile("rb")
 
-    def request(self, message: dict[str, Any]) -> dict[str, Any]:
-        """One request and its answer; a refusal raises ``ServiceError`` with the service's words."""
-        self.sock.sendall(encode(message))
-        answer = self._read()
-        if answer is None:
-            raise ServiceError("the download service closed the connection")
-        if answer.get("ok") is False:
-            raise ServiceError(str(answer.get("error")))
-        return answer
+    def request(self, request: Request) -> Reply:
+        """One request and its reply; a refusal raises ``ServiceError`` with the service's words."""
+        self.sock.sendall(dumps(encode_request(request)))
+        reply = self._next()
+        if not isinstance(reply, StatusReply | Accepted | Done):
+            raise ServiceError("the download service answered out of turn")
+        return reply
 
-    def subscribe(self) -> Iterator[dict[str, Any]]:
+    def status(self) -> StatusReply:
+        reply = self.request(Status())
+        if not isinstance(reply, StatusReply):
+            raise ServiceError("the download service answered out of turn")
+        return reply
+
+    def submit(self, request: Submit, settings: Settings) -> Accepted:
+        """Hand the service a job, with the fingerprint of this client's token: a service started with another
+        token refuses it in one line instead of downloading with the wrong one."""
+        reply = self.request(replace(request, token=settings.token_id))
+        if not isinstance(reply, Accepted):
+            raise ServiceError("the download service answered out of turn")
+        return reply
+
+    def subscribe(self) -> Iterator[StatusReply | Event]:
         """The status, then the service's events, until it ends or closes the connection."""
         self.sock.settimeout(None)
-        self.sock.sendall(encode({"op": "subscribe"}))
+        self.sock.sendall(dumps(encode_request(Subscribe())))
         while (message := self._read()) is not None:
+            if not isinstance(message, StatusReply | FilesChanged | PlanningChanged | JobsEnded | ControlsChanged
+                              | Idle | Stopped):
+                raise ServiceError("the download service sent a subscriber something else")
             yield message
 
-    def _read(self) -> dict[str, Any] | None:
+    def chore(self, request: Verify | Export) -> Iterator[Chore]:
+        """A verify's or an export's progress, then its end (the last one yielded)."""
+        self.sock.sendall(dumps(encode_request(request)))
+        while True:
+            message = self._next()
+            if not isinstance(message, FilesQueued | ChecksMade | Verified | ExportDone):
+                raise ServiceError("the download service answered out of turn")
+            yield message
+            if isinstance(message, Verified | ExportDone):
+                return
+
+    def raw(self, message: dict[str, Any]) -> dict[str, Any]:
+        """One request as a JSON object and the answer as one, unchecked: for probes of the protocol itself."""
+        self.sock.sendall(dumps(message))
         line = self.lines.readline()
-        return decode(line) if line else None
+        if not line:
+            raise ServiceError("the download service closed the connection")
+        data = json.loads(line)
+        if not isinstance(data, dict):
+            raise ServiceError("the download service sent a line that is not a JSON object")
+        return data
+
+    def _next(self) -> Reply | Event | Chore:
+        message = self._read()
+        if message is None:
+            raise ServiceError("the download service closed the connection")
+        return message
+
+    def _read(self) -> Reply | Event | Chore | None:
+        line = self.lines.readline()
+        if not line:
+            return None
+        try:
+            return decode(line)
+        except Refused as e:
+            raise ServiceError(str(e)) from None
+        except ValueError as e:
+            raise ServiceError(str(e)) from None
 
     def close(self) -> None:
         self.lines.close()
@@ -107,7 +178,7 @@ def _hello(client: Client, root: Path) -> None:
     """Say this client's protocol version; a service that speaks another one is named, with the fix (``stop``
     talks to any service: it skips this)."""
     try:
-        client.request(encode_request(Hello(PROTOCOL_VERSION)))
+        client.request(Hello(PROTOCOL_VERSION))
     except ServiceError:
         client.close()
         raise ServiceError(f"this root's download service speaks another protocol than this musicgen-tui "
@@ -160,12 +231,6 @@ def ensure(root: Path, settings: Settings | None = None) -> Client:
     return client
 
 
-def submit(client: Client, request: Submit, settings: Settings) -> dict[str, Any]:
-    """Hand the service a job, with the fingerprint of this client's token: a service started with another token
-    refuses it in one line instead of downloading with the wrong one."""
-    return client.request(encode_request(replace(request, token=settings.token_id)))
-
-
 def _await_service(root: Path, wait: float) -> Client | None:
     """The root's service once it listens, within ``wait`` seconds; None when none comes: no socket appeared
     within SOCKET_GRACE (the lock's holder is a foreground download, not a service)."""
@@ -188,8 +253,10 @@ def stop(root: Path, wait: float = 60.0) -> bool | None:
     if client is None:
         return None
     with client:
-        pid = int(client.request({"op": "status"})["pid"])
-        client.request({"op": "stop"})
+        pid = client.raw(encode_request(Status())).get("pid")  # read unchecked: any version's service is stopped
+        client.raw(encode_request(Stop()))
+    if not isinstance(pid, int):
+        return False
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if not process_alive(pid):
@@ -198,9 +265,9 @@ def stop(root: Path, wait: float = 60.0) -> bool | None:
     return False
 
 
-def other_settings(status: dict[str, Any], settings: Settings) -> str | None:
+def other_settings(status: StatusReply, settings: Settings) -> str | None:
     """What a client should hear when the running service, started by another client, uses another endpoint."""
-    endpoint = status.get("endpoint")
+    endpoint = status.endpoint
     if not endpoint or endpoint == settings.endpoint:
         return None
     return (f"this root's download service uses {endpoint}, not {settings.endpoint}: `musicgen-tui stop` ends it, "
@@ -226,78 +293,9 @@ def held_by(root: Path, held: Exception) -> str:
         return str(held)
     with client:
         try:
-            pid = client.request({"op": "status"}).get("pid")
-        except (ServiceError, OSError, ValueError):
+            pid = client.status().pid
+        except (ServiceError, OSError):
             return str(held)
     return (f"the download service of this root (pid {pid}) is downloading into it: watch it with "
             "`musicgen-tui status --follow`, end it with `musicgen-tui stop`, or hand it this download with "
             "`musicgen-tui download … --run`")
-
-
-def file_event(f: dict[str, Any]) -> FileEvent:
-    """A FILE of the protocol as the downloader's event."""
-    from ..hub.download import FileEvent
-    from ..states import FileState
-
-    return FileEvent(f["repo_id"], f["repo_type"], f["path"], FileState(f["state"]), f["done"], f["total"],
-                     f["rate"], f["message"], f.get("connections", 0))
-
-
-def run_result(data: dict[str, Any] | None) -> RunResult:
-    """A job's RESULT as the downloader's; none (the service was stopped first) is a cancelled run."""
-    from ..hub.download import RepoResult, RunResult
-
-    if data is None:
-        return RunResult([], 0, cancelled=True)
-    repos = [RepoResult(r["repo_id"], r["repo_type"], r["done"], r["skipped"],
-                        [(f["path"], f["message"]) for f in r["failed"]], r["error"], r.get("cancelled", 0))
-             for r in data["repos"]]
-    return RunResult(repos, data["bytes_fetched"], cancelled=data["cancelled"])
-
-
-class Watch:
-    """Follows the root's service across its lives, for a client that shows it (the app): ``events`` yields each
-    service's status as it attaches (``"event": "attached"``), its events, then ``{"event": "detached"}`` when it
-    ends; between two services it looks for a new one every ``poll`` seconds, or at once after ``wake``."""
-
-    def __init__(self, root: Path, poll: float = 1.0) -> None:
-        self.root, self.poll = root, poll
-        self.closed = threading.Event()
-        self._wake = threading.Event()
-        self._client: Client | None = None
-
-    def events(self) -> Iterator[dict[str, Any]]:
-        while not self.closed.is_set():
-            try:
-                client = connect(self.root)
-            except ServiceError as e:
-                yield {"event": "error", "error": str(e)}
-                client = None
-                self.closed.wait(10 * self.poll)
-            if client is None:
-                self._wake.wait(self.poll)
-                self._wake.clear()
-                continue
-            self._client = client
-            try:
-                with client:
-                    for i, message in enumerate(client.subscribe()):
-                        yield {**message, "event": "attached"} if i == 0 else message
-            except (OSError, ValueError):
-                pass  # the service went mid-line (killed): it is detached, as when it ends
-            finally:
-                self._client = None
-            yield {"event": "detached"}
-
-    def wake(self) -> None:
-        """Look for the service now (a client just started one)."""
-        self._wake.set()
-
-    def close(self) -> None:
-        """End ``events`` at once, from any thread: the connection is shut, the service goes on."""
-        self.closed.set()
-        self._wake.set()
-        client = self._client
-        if client is not None:
-            with contextlib.suppress(OSError):
-                client.sock.shutdown(socket.SHUT_RDWR)

@@ -6,16 +6,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..catalog import CatalogError, load_catalog
-from ..hub.download import Downloader, FileEvent, RepoResult, RunResult
+from ..hub.download import Downloader
 from ..hub.planner import Choice, make_plan
+from ..hub.steering import Steering
 from ..plan import plan_data
 from ..repos import RepoRef
+from ..results import FileEvent, RepoResult, RunResult
 from ..settings import Settings
 from ..sizes import human
 from ..states import FileState
+from .events import JobResult
 from .requests import Submit
 
 
@@ -28,11 +30,12 @@ class Job:
     downloader: Downloader | None = None  # once planned
 
 
-def run_job(job: Job, settings: Settings, lock: threading.Lock, *, on_event: Callable[[FileEvent], None],
-            on_planning: Callable[[str, str, str], None], on_planned: Callable[[], None]) -> dict[str, Any]:
-    """Plan and download one job; its result as ``RunResult.data`` says it, with its plan. ``on_planning`` hears
-    each planning step, ``on_planned`` the plan's end; ``lock`` is the service's: a cancel of one repo or file
-    (``job.drops``) reaches the downloader under it."""
+def run_job(job: Job, settings: Settings, lock: threading.Lock, steering: Steering, *,
+            on_event: Callable[[FileEvent], None], on_planning: Callable[[str, str, str], None],
+            on_planned: Callable[[], None]) -> JobResult:
+    """Plan and download one job; how it ended, with its plan. ``on_planning`` hears each planning step,
+    ``on_planned`` the plan's end; ``lock`` is the service's: a cancel of one repo or file (``job.drops``) reaches
+    the downloader under it; ``steering`` is the service's cap, pauses and order."""
     req = job.request
     refs = list(req.repos)
     choice = Choice(req.profile, req.fp32, req.include, req.exclude, req.revision)
@@ -56,16 +59,16 @@ def run_job(job: Job, settings: Settings, lock: threading.Lock, *, on_event: Cal
             if rp.ok:
                 on_event(_whole_repo(rp.ref, msg))
         failed = [RepoResult(rp.ref.repo_id, rp.ref.repo_type, error=rp.message or msg) for rp in plan.repos]
-        return {**RunResult(failed).data(), "plan": planned,
-                "space": {"root": str(plan.root), "needed": plan.bytes_needed, "to_fetch": plan.bytes_to_fetch,
-                          "margin": plan.min_free, "free": plan.free_bytes}}
+        return JobResult(RunResult(failed), planned,
+                         {"root": str(plan.root), "needed": plan.bytes_needed, "to_fetch": plan.bytes_to_fetch,
+                          "margin": plan.min_free, "free": plan.free_bytes})
     downloader = Downloader(settings, on_event, max_workers=req.max_workers, cancel=job.cancel,
-                            connections=req.connections)
+                            connections=req.connections, steering=steering)
     with lock:
         job.downloader = downloader
         for drop in job.drops:
             downloader.drop(*drop)
-    return {**downloader.run(plan).data(), "plan": planned}
+    return JobResult(downloader.run(plan), planned)
 
 
 def _whole_repo(ref: RepoRef, message: str) -> FileEvent:

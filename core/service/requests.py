@@ -70,9 +70,56 @@ class Submit:
     force: bool = False
     connections: int | None = None
     token: str = ""  # the client's ``Settings.token_id``: a job runs with the service's token only when they match
+    max_rate: int | None = None  # bytes a second: the service's overall cap from now on (0 none; None: unchanged)
 
 
-Request = Hello | Status | Subscribe | Stop | Cancel | Submit
+@dataclass(frozen=True)
+class Limit:
+    """One overall bandwidth cap for every connection of the service, bytes a second (0: none)."""
+
+    max_rate: int
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Pause every download (``repo`` None) or one repo's: paused files keep their bytes and hold no connection."""
+
+    repo: RepoRef | None = None
+
+
+@dataclass(frozen=True)
+class Resume:
+    repo: RepoRef | None = None
+
+
+@dataclass(frozen=True)
+class Priority:
+    """Move a repo's files to the front (``first``) or the back (``last``) of the queue."""
+
+    repo: RepoRef
+    place: Literal["first", "last"]
+
+
+@dataclass(frozen=True)
+class Verify:
+    """Verify the root (every repo when ``repos`` is empty) as the one writer of its caches and report."""
+
+    repos: tuple[RepoRef, ...] = ()
+    full: bool = False
+
+
+@dataclass(frozen=True)
+class Export:
+    """Write the inventories (``inventories``) and the checksum files over ``checksum_min`` bytes
+    (``checksums``; ``checksum_min`` None: the service's setting)."""
+
+    inventories: bool = True
+    checksums: bool = True
+    checksum_min: int | None = None
+
+
+Request = Hello | Status | Subscribe | Stop | Cancel | Submit | Limit | Pause | Resume | Priority | Verify | Export
+MAX_RATE = 1 << 40  # bytes a second: far above any link
 
 
 def _int(value: Any, name: str, low: int, high: int, *, none: bool = False) -> int | None:
@@ -142,7 +189,34 @@ def _submit(data: dict[str, Any]) -> Submit:
         force=_bool(data.get("force", False), "force"),
         connections=_int(data.get("connections"), "connections", 1, 64, none=True),
         token=_str(data.get("token", ""), "token") or "",
+        max_rate=_int(data.get("max_rate"), "max_rate", 0, MAX_RATE, none=True),
     )
+
+
+def _repo(data: dict[str, Any]) -> RepoRef | None:
+    repo = data.get("repo")
+    return None if repo is None else _ref(repo, "repo")
+
+
+def _priority(data: dict[str, Any]) -> Priority:
+    repo, place = _repo(data), data.get("place")
+    if repo is None:
+        raise ProtocolError("priority needs repo")
+    if place not in ("first", "last"):
+        raise ProtocolError("place must be first or last")
+    return Priority(repo, place)
+
+
+def _verify(data: dict[str, Any]) -> Verify:
+    repos = data.get("repos", [])
+    if not isinstance(repos, list):
+        raise ProtocolError("repos must be a list of [type, id]")
+    return Verify(tuple(_ref(r, "repos[]") for r in repos), _bool(data.get("full", False), "full"))
+
+
+def _export(data: dict[str, Any]) -> Export:
+    return Export(_bool(data.get("inventories", True), "inventories"), _bool(data.get("checksums", True), "checksums"),
+                  _int(data.get("checksum_min"), "checksum_min", 0, 1 << 62, none=True))
 
 
 def _cancel(data: dict[str, Any]) -> Cancel:
@@ -154,11 +228,11 @@ def _cancel(data: dict[str, Any]) -> Cancel:
                   repo=None if repo is None else _ref(repo, "repo"), path=path)
 
 
-FIELDS: dict[str, frozenset[str]] = {  # each op's fields, as its type declares them
-    op: frozenset(f.name for f in fields(kind)) for op, kind in
-    (("hello", Hello), ("status", Status), ("subscribe", Subscribe), ("stop", Stop), ("cancel", Cancel),
-     ("submit", Submit))
-}
+KINDS: dict[str, type[Request]] = {  # each op's type
+    "hello": Hello, "status": Status, "subscribe": Subscribe, "stop": Stop, "cancel": Cancel, "submit": Submit,
+    "limit": Limit, "pause": Pause, "resume": Resume, "priority": Priority, "verify": Verify, "export": Export}
+FIELDS = {op: frozenset(f.name for f in fields(kind)) for op, kind in KINDS.items()}  # as each type declares them
+OPS = {kind: op for op, kind in KINDS.items()}
 
 
 def decode_request(line: bytes) -> Request:
@@ -185,29 +259,36 @@ def decode_request(line: bytes) -> Request:
         return _submit(data)
     if op == "cancel":
         return _cancel(data)
+    if op == "limit":
+        return Limit(_int(data.get("max_rate"), "max_rate", 0, MAX_RATE) or 0)
+    if op in ("pause", "resume"):
+        return (Pause if op == "pause" else Resume)(_repo(data))
+    if op == "priority":
+        return _priority(data)
+    if op == "verify":
+        return _verify(data)
+    if op == "export":
+        return _export(data)
     if op == "status":
         return Status()
     return Subscribe() if op == "subscribe" else Stop()
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, RepoRef):
+        return [value.repo_type, value.repo_id]
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 def encode_request(request: Request) -> dict[str, Any]:
-    """A request as the JSON object ``decode_request`` reads back."""
-    if isinstance(request, Hello):
-        return {"op": "hello", "version": request.version}
-    if isinstance(request, Submit):
-        return {"op": "submit", "repos": [[r.repo_type, r.repo_id] for r in request.repos],
-                "profile": request.profile,
-                "profiles": [[r.repo_type, r.repo_id, p] for r, p in request.profiles], "fp32": request.fp32,
-                "include": list(request.include), "exclude": list(request.exclude), "revision": request.revision,
-                "dependencies": request.dependencies, "max_workers": request.max_workers, "cache": request.cache,
-                "force": request.force, "connections": request.connections, "token": request.token}
-    if isinstance(request, Cancel):
-        out: dict[str, Any] = {"op": "cancel"}
-        if request.job is not None:
-            out["job"] = request.job
-        if request.repo is not None:
-            out["repo"] = [request.repo.repo_type, request.repo.repo_id]
-        if request.path is not None:
-            out["path"] = request.path
-        return out
-    return {"op": {Status: "status", Subscribe: "subscribe", Stop: "stop"}[type(request)]}
+    """A request as the JSON object ``decode_request`` reads back (a field left at None is left out)."""
+    out: dict[str, Any] = {"op": OPS[type(request)]}
+    for f in fields(request):
+        value = getattr(request, f.name)
+        if value is not None:
+            out[f.name] = _plain(value)
+    if isinstance(request, Submit):  # [type, id, profile], not [[type, id], profile]
+        out["profiles"] = [[r.repo_type, r.repo_id, p] for r, p in request.profiles]
+    return out

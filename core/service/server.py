@@ -7,63 +7,72 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import queue
 import signal
 import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from functools import partial
-from typing import Any
 
-from ..hub.download import FileEvent
 from ..hub.errors import describe
 from ..local.lock import root_lock
+from ..repos import RepoRef
+from ..results import FileEvent, RunResult
 from ..settings import Settings
+from .chores import do_export, stream_verify
+from .events import (
+    Accepted,
+    Chore,
+    Controls,
+    Done,
+    JobResult,
+    encode_chore,
+    encode_reply,
+    refusal,
+)
+from .feed import CLIENT_IDLE, Feed
+from .hook import run_hooks
 from .jobs import Job, run_job
-from .protocol import PIECE, TICK, encode, encode_files, socket_path
+from .protocol import socket_path
 from .requests import (
     MAX_LINE,
     PROTOCOL_VERSION,
     Cancel,
+    Export,
     Hello,
+    Limit,
+    Pause,
+    Priority,
     ProtocolError,
+    Resume,
     Status,
     Stop,
     Submit,
     Subscribe,
+    Verify,
     decode_request,
 )
-from .table import FileTable
 
 log = logging.getLogger("musicgen_tui.service")
 STOP_WITHIN = 1.9  # seconds from the end of listening to the end of a stopping service, whatever it was doing
 WORKER_GRACE = 1.0  # of which the worker has this long to stop (a download stops at its next read, at once)
 MAX_CLIENTS = 64  # connections at once; one more is told so and closed
-CLIENT_IDLE = 60.0  # seconds a connection may keep silent before a request (a subscriber only listens: exempt)
 KEEP_RESULTS = 50  # the results of the latest jobs, in every status: a client that came late still reads its own
 
 
-class Service:
+class Service(Feed):
+    """The service: its life, its worker, its clients' requests (``Feed`` holds the state and sends it)."""
+
     def __init__(self, settings: Settings, idle_exit: float | None = None) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.idle_exit = settings.service_idle if idle_exit is None else idle_exit
-        self.lock = threading.Lock()
-        self.table = FileTable()  # every file seen, and the order of their last changes
-        self.seq = 0
-        self.planning: dict[tuple[str, str], str] = {}
-        self.jobs: queue.Queue[Job] = queue.Queue()
-        self.live: dict[int, Job] = {}  # submitted and not ended, by id
-        self.ended: dict[int, int] = {}  # job id -> the change number at which it ended
-        self.results: dict[int, dict[str, Any]] = {}  # job id -> its result (``RunResult.data``)
+        self.waiting: list[Job] = []  # submitted, not started: the best-placed (``priority``) goes first
+        self.chores = threading.Lock()  # one verify or export at a time
         self.next_id = 1
-        self.running = 0  # jobs submitted and not ended
         self.clients = 0
         self.idle_since = time.monotonic()
         self.stopping = threading.Event()
-        self.worked = threading.Event()  # stopping, and the worker has ended: every job's end is recorded
-        self.subscribers = 0  # subscriptions that have not yet sent "stopped"
 
     # --- life -----------------------------------------------------------------------------------
     def serve(self, on_ready: Callable[[], object] | None = None) -> None:
@@ -117,43 +126,69 @@ class Service:
 
     def _idle_over(self) -> bool:
         with self.lock:
-            idle = not self.running and self.jobs.empty() and not self.clients
+            idle = not self.running and not self.waiting and not self.clients
             return idle and time.monotonic() - self.idle_since >= self.idle_exit
 
     def _touch(self) -> None:
         self.idle_since = time.monotonic()
 
     # --- the work ---------------------------------------------------------------------------------
+    def _next_job(self) -> Job | None:
+        with self.lock:
+            if not self.waiting:
+                return None
+            job = min(self.waiting, key=lambda j: (self.controls.rank(j.request.repos), j.id))
+            self.waiting.remove(job)
+            return job
+
     def _work(self) -> None:
+        """Start the queued jobs one after another: the next once the last has ended, or once every job running is
+        held by a pause (all its files left are paused, none in flight), so a paused repo never blocks the rest."""
+        running: list[threading.Thread] = []
         while not self.stopping.is_set():
-            try:
-                job = self.jobs.get(timeout=0.25)
-            except queue.Empty:
+            running = [t for t in running if t.is_alive()]
+            with self.lock:
+                held = all(j.downloader is not None and j.downloader.held for j in self.live.values()
+                           if j not in self.waiting)
+            job = self._next_job() if not running or held else None
+            if job is None:
+                self.stopping.wait(0.1)
                 continue
-            result: dict[str, Any] = {"ok": False, "cancelled": True, "bytes_fetched": 0, "repos": []}
-            try:
-                if not job.cancel.is_set():
-                    result = run_job(job, self.settings, self.lock,
-                                     on_event=partial(self._on_event, job=job.id),
-                                     on_planning=self._planned, on_planned=self._planning_over)
-            except Exception as e:  # a bug: said in the log and in the status, never the end of the service
-                log.exception("job failed")
-                self._planned("", "", f"failed: {describe(e, token=self.settings.token)}")
-                result["error"] = describe(e, token=self.settings.token)
-            finally:
-                with self.lock:
-                    self.running -= 1
-                    self.live.pop(job.id, None)
-                    self.seq += 1
-                    self.ended[job.id] = self.seq
-                    self.results[job.id] = result
-                    while len(self.results) > KEEP_RESULTS:
-                        del self.results[next(iter(self.results))]
-                    self._touch()
+            thread = threading.Thread(target=self._run, args=(job,), name=f"job-{job.id}", daemon=True)
+            running.append(thread)
+            thread.start()
+        deadline = time.monotonic() + WORKER_GRACE
+        for t in running:  # cancelled with the service: each stops at its next read
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    def _run(self, job: Job) -> None:
+        result = JobResult(RunResult([], cancelled=True))
+        try:
+            if not job.cancel.is_set():
+                result = run_job(job, self.settings, self.lock, self.controls.steering,
+                                 on_event=partial(self._on_event, job=job.id),
+                                 on_planning=self._planned, on_planned=self._planning_over)
+        except Exception as e:  # a bug: said in the log and in the status, never the end of the service
+            log.exception("job failed")
+            self._planned("", "", f"failed: {describe(e, token=self.settings.token)}")
+        finally:
+            with self.lock:
+                self.running -= 1
+                self.live.pop(job.id, None)
+                self.seq += 1
+                self.ended[job.id] = self.seq
+                self.results[job.id] = result
+                while len(self.results) > KEEP_RESULTS:
+                    del self.results[next(iter(self.results))]
+                self._touch()
+        run_hooks(self.settings.on_done, self.settings.root, result.run)
 
     def _planned(self, repo_type: str, repo_id: str, text: str) -> None:
+        if not repo_type:
+            log.warning("%s", text)  # a job's failure outside any repo: its result says it too
+            return
         with self.lock:
-            self.planning[(repo_type, repo_id)] = text
+            self.planning[RepoRef(repo_type, repo_id)] = text  # type: ignore[arg-type]
             self.seq += 1
 
     def _planning_over(self) -> None:
@@ -177,19 +212,19 @@ class Service:
             conn.settimeout(CLIENT_IDLE)
             with conn, conn.makefile("rb") as lines:
                 if full:
-                    conn.sendall(encode({"ok": False, "error": f"the service has {MAX_CLIENTS} clients: try again"}))
+                    conn.sendall(refusal(f"the service has {MAX_CLIENTS} clients: try again"))
                     return
                 if not self._same_user(conn):
-                    conn.sendall(encode({"ok": False, "error": "refused: not the service's user"}))
+                    conn.sendall(refusal("refused: not the service's user"))
                     return
                 while line := lines.readline(MAX_LINE + 1):
                     if len(line) > MAX_LINE:  # no newline within the cap: the rest cannot be told from a request
-                        conn.sendall(encode({"ok": False, "error": f"request line over {MAX_LINE} bytes"}))
+                        conn.sendall(refusal(f"request line over {MAX_LINE} bytes"))
                         return
                     try:
                         request = decode_request(line)
                     except ProtocolError as e:
-                        conn.sendall(encode({"ok": False, "error": str(e)}))
+                        conn.sendall(refusal(str(e)))
                         continue
                     if isinstance(request, Subscribe):
                         self._subscribe(conn)
@@ -197,8 +232,10 @@ class Service:
                     if isinstance(request, Status):
                         head, count = self._head()
                         self._send_files(conn, head, range(count))
-                        continue
-                    conn.sendall(encode(self._answer(request)))
+                    elif isinstance(request, Verify | Export):
+                        conn.sendall(self._chore(conn, request))
+                    else:
+                        conn.sendall(self._answer(request))
                     if isinstance(request, Stop):
                         return
         except OSError:
@@ -214,31 +251,63 @@ class Service:
         _pid, uid, _gid = struct.unpack("3i", creds)
         return uid == os.getuid()
 
-    def _answer(self, request: Hello | Submit | Cancel | Stop) -> dict[str, Any]:
+    def _answer(self, request: Hello | Submit | Cancel | Stop | Limit | Pause | Resume | Priority) -> bytes:
         if isinstance(request, Hello):
             if request.version != PROTOCOL_VERSION:
-                return {"ok": False, "version": PROTOCOL_VERSION,
-                        "error": f"protocol {request.version} is not this service's {PROTOCOL_VERSION}"}
-            return {"ok": True, "version": PROTOCOL_VERSION}
+                return refusal(f"protocol {request.version} is not this service's {PROTOCOL_VERSION}",
+                               version=PROTOCOL_VERSION)
+            return encode_reply(Done(version=PROTOCOL_VERSION))
         if isinstance(request, Submit):
-            if request.token != self.settings.token_id:
-                return {"ok": False, "error": "this root's download service runs with another HF_TOKEN than yours "
-                                              "(it never uses a token silently): `musicgen-tui stop` ends it, "
-                                              "and the next download starts one with yours"}
-            with self.lock:
-                job = Job(self.next_id, request)
-                self.next_id += 1
-                self.live[job.id] = job
-                self.running += 1
-                self.jobs.put(job)
-                queued = self.running
-            return {"ok": True, "queued": queued, "job": job.id}
+            return self._submit(request)
         if isinstance(request, Cancel):
             drop = None if request.repo is None else (request.repo.repo_type, request.repo.repo_id, request.path)
-            return {"ok": True, "jobs": self._cancel(request.job, drop)}
+            return encode_reply(Done(tuple(self._cancel(request.job, drop))))
+        if isinstance(request, Limit | Pause | Resume | Priority):
+            return encode_reply(Done(controls=self._control(request)))
         found = self._cancel(None)
         self.stopping.set()
-        return {"ok": True, "jobs": found}
+        return encode_reply(Done(tuple(found)))
+
+    def _submit(self, request: Submit) -> bytes:
+        if request.token != self.settings.token_id:
+            return refusal("this root's download service runs with another HF_TOKEN than yours (it never uses a "
+                           "token silently): `musicgen-tui stop` ends it, and the next download starts one with yours")
+        if request.max_rate is not None:
+            self._control(Limit(request.max_rate))
+        with self.lock:
+            job = Job(self.next_id, request)
+            self.next_id += 1
+            self.live[job.id] = job
+            self.running += 1
+            self.waiting.append(job)
+            queued = self.running
+        return encode_reply(Accepted(job.id, queued))
+
+    def _control(self, request: Limit | Pause | Resume | Priority) -> Controls:
+        controls = self.controls.apply(request)
+        with self.lock:
+            self.seq += 1  # subscribers hear the controls at their next tick
+        log.info("%s", type(request).__name__.lower() + (f" {request.max_rate}" if isinstance(request, Limit) else ""))
+        return controls
+
+    def _chore(self, conn: socket.socket, request: Verify | Export) -> bytes:
+        """A verify or an export for a client, one at a time (another client's waits its turn), its progress
+        streamed; the answer is its end. The client going stops a verify at its next file."""
+        def send(message: Chore) -> None:
+            conn.sendall(encode_chore(message))
+
+        cancel = threading.Event()
+        with self.chores:
+            if self.stopping.is_set():
+                return refusal("the download service is stopping")
+            try:
+                if isinstance(request, Verify):
+                    return encode_chore(stream_verify(self.settings.root, request, send, cancel))
+                return encode_chore(do_export(self.settings.root, request, self.settings.checksum_min))
+            except Exception as e:  # a planted link, a full disk: one line to the client, the service goes on
+                log.warning("%s failed: %s", type(request).__name__.lower(), describe(e, token=self.settings.token),
+                            exc_info=not isinstance(e, OSError))  # a bug's traceback, for its report
+                return refusal(f"{type(request).__name__.lower()} failed: {describe(e, token=self.settings.token)}")
 
     def _cancel(self, job_id: int | None, drop: tuple[str, str, str | None] | None = None) -> list[int]:
         """One job (queued or running), or every job; with ``drop``, only that repo (path None) or file of them.
@@ -256,84 +325,6 @@ class Service:
                 if job.downloader is not None:
                     job.downloader.drop(*drop)
         return found
-
-    def _head(self) -> tuple[dict[str, Any], int]:
-        """The status but its files, and how many files there are now (``_send_files`` sends them)."""
-        with self.lock:
-            return {"ok": True, "service": "running", "pid": os.getpid(), "endpoint": self.settings.endpoint,
-                    "busy": self.running > 0, "planning": self._planning(),
-                    "jobs": sorted(self.live), "results": {str(j): r for j, r in self.results.items()},
-                    "seq": self.seq}, len(self.table)
-
-    def _planning(self) -> list[list[str]]:
-        return [[t, i, text] for (t, i), text in self.planning.items()]
-
-    def _send_files(self, conn: socket.socket, head: dict[str, Any], rows: Sequence[int]) -> None:
-        """``head`` with the FILEs of ``rows`` as one line, read under the lock a piece at a time and encoded and
-        sent outside it: the downloads never wait on a long status, and it is never one string in memory."""
-        def pieces() -> Iterator[list[dict[str, Any]]]:
-            for start in range(0, len(rows), PIECE):
-                with self.lock:
-                    files = [self.table.file(row) for row in rows[start:start + PIECE]]
-                yield files
-
-        for data in encode_files(head, pieces()):
-            conn.sendall(data)
-
-    def _subscribe(self, conn: socket.socket) -> None:
-        """A subscriber only listens: no read timeout (its end is peeked at), but a send that waits CLIENT_IDLE on
-        a subscriber that stopped reading ends its subscription, never another's."""
-        conn.settimeout(None)
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", int(CLIENT_IDLE), 0))
-        with self.lock:
-            self.subscribers += 1
-        try:
-            self._events(conn)
-        finally:
-            with self.lock:
-                self.subscribers -= 1
-
-    def _events(self, conn: socket.socket) -> None:
-        """A subscription's events until the service ends: once it stops, its jobs' ends (the files cancelled,
-        the results) still go out before "stopped", so a client that only watched hears how they ended."""
-        first, count = self._head()
-        seen, was_busy, said = first["seq"], first["busy"], first["planning"]
-        self._send_files(conn, first, range(count))
-        if not was_busy:
-            conn.sendall(encode({"event": "idle"}))
-        while True:
-            last = self.worked.is_set()  # every job has ended: this pass sends the last of them
-            if not last:
-                time.sleep(TICK)
-            if _gone(conn):
-                return
-            with self.lock:
-                changed = self.table.changed_since(seen)
-                planning = self._planning()
-                ended = [j for j, at in self.ended.items() if at > seen]
-                results = {str(j): self.results.get(j) for j in ended}
-                seen, busy = self.seq, self.running > 0
-            if changed:
-                self._send_files(conn, {"event": "files"}, changed)
-            if planning != said:
-                said = planning
-                conn.sendall(encode({"event": "planning", "planning": planning}))
-            if ended:
-                conn.sendall(encode({"event": "ended", "jobs": ended, "results": results}))
-            if was_busy and not busy:
-                conn.sendall(encode({"event": "idle"}))
-            was_busy = busy
-            if last:
-                break
-        conn.sendall(encode({"event": "stopped"}))
-
-
-def _gone(conn: socket.socket) -> bool:
-    """Whether a subscriber closed its end (it sends nothing after subscribing: any read is its end)."""
-    try:
-        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-    except BlockingIOError:
-        return False
 
 
 def run_service(settings: Settings, idle_exit: float | None = None,

@@ -6,9 +6,8 @@ without a pass over the table."""
 from __future__ import annotations
 
 from array import array
-from typing import Any
 
-from ..hub.download import FileEvent
+from ..results import FileEvent
 from ..states import FileState
 
 STATES = tuple(FileState)
@@ -72,10 +71,8 @@ class FileTable:
         rows.reverse()
         return rows
 
-    def file(self, row: int) -> dict[str, Any]:
-        """A row as the protocol's FILE."""
+    def file(self, row: int) -> FileEvent:
+        """A row as the file's latest event (with its job)."""
         repo_type, repo_id = self.repos[self.repo[row]]
-        return {"repo_id": repo_id, "repo_type": repo_type, "path": self.paths[row],
-                "state": str(STATES[self.state[row]]), "done": self.done[row], "total": self.total[row],
-                "rate": self.rate[row], "message": self.messages.get(row), "job": self.job[row],
-                "connections": self.connections[row]}
+        return FileEvent(repo_id, repo_type, self.paths[row], STATES[self.state[row]], self.done[row],
+                         self.total[row], self.rate[row], self.messages.get(row), self.connections[row], self.job[row])
