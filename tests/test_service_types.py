@@ -29,6 +29,7 @@ from core.service.events import (
     StatusReply,
     Stopped,
     Verified,
+    Working,
     decode,
     encode_chore,
     encode_event,
@@ -82,6 +83,30 @@ def test_every_reply_and_event_round_trips() -> None:
     assert back.result.report() == result.report() and back.result.repos == result.repos
     done = ExportDone({"combined": "/r/c.json"}, [], [{"repo_id": "a/b"}], {"repos": []}, "")
     assert decode(encode_chore(done)) == done
+    assert decode(encode_chore(Working())) == Working()
+
+
+def test_a_long_chore_beats_while_it_works_and_one_line_at_a_time() -> None:
+    """An export hashing a big root sends a ``working`` line a second, so a client reading with a timeout hears it
+    is alive; the beats of a verify share the socket with its progress, a line at a time."""
+    import threading
+    import time
+
+    from core.service.chores import heartbeat
+
+    beats: list[float] = []
+    inside = threading.Lock()
+
+    def beat() -> None:
+        assert inside.acquire(blocking=False)  # never two at once
+        beats.append(time.monotonic())
+        inside.release()
+
+    with heartbeat(beat, every=0.05):
+        time.sleep(0.3)
+    count = len(beats)
+    time.sleep(0.15)
+    assert count >= 3 and len(beats) == count  # it beat while the block ran, and stopped with it
 
 
 @pytest.mark.parametrize(("line", "error"), [

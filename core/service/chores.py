@@ -15,7 +15,7 @@ from ..errors import cannot_write
 from ..local import checksums, inventory
 from ..local.lock import root_lock
 from ..local.verify import FileCheck, Queued, verify, write_report
-from .events import ChecksMade, Chore, ExportDone, FilesQueued, Verified
+from .events import ChecksMade, Chore, ExportDone, FilesQueued, Verified, Working
 from .requests import Export, Verify
 
 SEND_EVERY = 0.2  # seconds between two progress lines of a verify
@@ -67,7 +67,7 @@ def stream_verify(root: Path, request: Verify, send: Callable[[Chore], None],
     least one line a second keeps the client's read alive), then its end."""
     queued: list[Queued] = []
     checks: list[FileCheck] = []
-    lock = threading.Lock()
+    lock, sending = threading.Lock(), threading.Lock()
     last = time.monotonic()
 
     def flush(force: bool = False) -> None:
@@ -75,18 +75,19 @@ def stream_verify(root: Path, request: Verify, send: Callable[[Chore], None],
         now = time.monotonic()
         if not force and now - last < SEND_EVERY:
             return
-        with lock:
-            q, c = queued[:], checks[:]
-            queued.clear()
-            checks.clear()
-            last = now
-        try:
-            if q:
-                send(FilesQueued(q))
-            if c or force:
-                send(ChecksMade(c))
-        except OSError:
-            cancel.set()  # the client went: the verify stops at its next file
+        with sending:  # the verify's thread and the heartbeat's: one line at a time on the socket
+            with lock:
+                q, c = queued[:], checks[:]
+                queued.clear()
+                checks.clear()
+                last = now
+            try:
+                if q:
+                    send(FilesQueued(q))
+                if c or force:
+                    send(ChecksMade(c))
+            except OSError:
+                cancel.set()  # the client went: the verify stops at its next file
 
     def on_queued(files: list[Queued]) -> None:
         with lock:
@@ -98,20 +99,40 @@ def stream_verify(root: Path, request: Verify, send: Callable[[Chore], None],
             checks.append(c)
         flush()
 
-    ticker = threading.Event()
-
-    def tick() -> None:  # a long hash of one big file still sends a line a second
-        while not ticker.wait(1.0):
-            flush(force=True)
-
-    t = threading.Thread(target=tick, name="verify-tick", daemon=True)
-    t.start()
     try:
-        return do_verify(root, request, on_queued=on_queued, on_check=on_check, cancel=cancel)
+        with heartbeat(lambda: flush(force=True)):  # a long hash of one big file still sends a line a second
+            return do_verify(root, request, on_queued=on_queued, on_check=on_check, cancel=cancel)
     finally:
-        ticker.set()
-        t.join()
         flush(force=True)
+
+
+def stream_export(root: Path, request: Export, checksum_min: int, send: Callable[[Chore], None]) -> ExportDone:
+    """An export for a client: a ``working`` line a second while it hashes, then its end."""
+    def beat() -> None:
+        with contextlib.suppress(OSError):  # the client went: the export still ends, its files written
+            send(Working())
+
+    with heartbeat(beat):
+        return do_export(root, request, checksum_min)
+
+
+@contextlib.contextmanager
+def heartbeat(beat: Callable[[], None], every: float = 1.0) -> Iterator[None]:
+    """``beat()`` every ``every`` seconds on a thread of its own while the block runs: a client reading a long
+    chore with a timeout hears it is alive."""
+    done = threading.Event()
+
+    def run() -> None:
+        while not done.wait(every):
+            beat()
+
+    thread = threading.Thread(target=run, name="heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 @contextlib.contextmanager

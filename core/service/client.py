@@ -35,6 +35,7 @@ from .events import (
     StatusReply,
     Stopped,
     Verified,
+    Working,
     decode,
     dumps,
 )
@@ -101,6 +102,8 @@ class Client:
         self.sock.sendall(dumps(encode_request(request)))
         while True:
             message = self._next()
+            if isinstance(message, Working):
+                continue  # alive, still at it
             if not isinstance(message, FilesQueued | ChecksMade | Verified | ExportDone):
                 raise ServiceError("the download service answered out of turn")
             yield message

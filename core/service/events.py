@@ -269,6 +269,11 @@ class FilesQueued:
 
 
 @dataclass(frozen=True)
+class Working:
+    """A chore is still at it (a line a second while it hashes): the client's read stays alive."""
+
+
+@dataclass(frozen=True)
 class ChecksMade:
     checks: list[FileCheck]
 
@@ -304,7 +309,7 @@ def _check(d: dict[str, Any]) -> FileCheck:
                      str(d.get("detail", "")), str(d.get("source", "hub")))
 
 
-Chore = FilesQueued | ChecksMade | Verified | ExportDone
+Chore = FilesQueued | ChecksMade | Working | Verified | ExportDone
 
 
 def encode_chore(message: Chore) -> bytes:
@@ -312,6 +317,8 @@ def encode_chore(message: Chore) -> bytes:
         return dumps({"event": "queued", "files": [list(f) for f in message.files]})
     if isinstance(message, ChecksMade):
         return dumps({"event": "checks", "checks": [check_data(c) for c in message.checks]})
+    if isinstance(message, Working):
+        return dumps({"event": "working"})
     if isinstance(message, Verified):
         r = message.result
         return dumps({"ok": True, "verified": {**r.report(), "repos": sorted([t, i] for t, i in r.repos)},
@@ -328,6 +335,8 @@ def decode_chore(d: dict[str, Any]) -> Chore | None:
         return FilesQueued([(str(i), str(t), str(p)) for i, t, p in d["files"]])
     if kind == "checks":
         return ChecksMade([_check(c) for c in d["checks"]])
+    if kind == "working":
+        return Working()
     if "verified" in d:
         v = d["verified"]
         problems = [_check(p) for p in v["problems"]]

@@ -20,7 +20,7 @@ from ..local.lock import root_lock
 from ..repos import RepoRef
 from ..results import FileEvent, RunResult
 from ..settings import Settings
-from .chores import do_export, stream_verify
+from .chores import stream_export, stream_verify
 from .events import (
     Accepted,
     Chore,
@@ -148,8 +148,9 @@ class Service(Feed):
         while not self.stopping.is_set():
             running = [t for t in running if t.is_alive()]
             with self.lock:
+                queued = {j.id for j in self.waiting}
                 held = all(j.downloader is not None and j.downloader.held for j in self.live.values()
-                           if j not in self.waiting)
+                           if j.id not in queued)
             job = self._next_job() if not running or held else None
             if job is None:
                 self.stopping.wait(0.1)
@@ -303,7 +304,7 @@ class Service(Feed):
             try:
                 if isinstance(request, Verify):
                     return encode_chore(stream_verify(self.settings.root, request, send, cancel))
-                return encode_chore(do_export(self.settings.root, request, self.settings.checksum_min))
+                return encode_chore(stream_export(self.settings.root, request, self.settings.checksum_min, send))
             except Exception as e:  # a planted link, a full disk: one line to the client, the service goes on
                 log.warning("%s failed: %s", type(request).__name__.lower(), describe(e, token=self.settings.token),
                             exc_info=not isinstance(e, OSError))  # a bug's traceback, for its report
