@@ -6,7 +6,9 @@ One 256 MiB file behind the local Hub's CDN redirect:
 2. no cap (loopback): ranges against one stream (`--connections 1`);
 3. a reset mid-range, and a kill -9 mid-download then a new run: bytes served against the file's size, the file
    byte-identical and `hf cache verify` passing;
-4. peak RSS of a run fetching two 384 MiB files in ranges.
+4. peak RSS of a run fetching two 384 MiB files in ranges;
+5. the same file from the Zenodo look-alike (an off-Hub source), each connection capped at 8 MB/s: ranges against
+   one stream (`--connections 1`), through the same engine.
 
 Usage: python bench/segments.py [--quick] [--connections N]   (--quick: 32 MiB files, no hf download)"""
 
@@ -76,6 +78,29 @@ def peak_rss_of(cmd: list[str], e: dict[str, str]) -> float:
     return usage.ru_maxrss / 1024
 
 
+def zenodo(work: Path, big: Path, n: int, e: dict[str, str]) -> None:
+    """A 256 MiB file of a Zenodo record (the look-alike's API and its 302 to the file), each connection capped:
+    ranges against one stream, same engine (the Hub does not carry the id: its source in a user catalog)."""
+    from localhub.hosts import PublisherHosts
+
+    catalog = work / "sources.toml"
+    catalog.write_text('[[sources]]\nid = "acme/zset"\ntype = "dataset"\nchecks = "zenodo"\nzenodo = 424242\n'
+                       '[sources.profiles]\nall = ["*"]\n')
+    with PublisherHosts(records={424242: [HubFile("zset.bin", source=big)]}, conn_limit=LIMIT) as hosts:
+        z = dict(e, MUSICGEN_SOURCES_ENDPOINT=hosts.url, MUSICGEN_CATALOG=str(catalog))
+        times = {}
+        for label, extra in (("ranges", ()), ("one stream", ("--connections", "1"))):
+            root = work / f"zenodo-{label.replace(' ', '-')}"
+            took, p = run([MGT, "download", "--dataset", "acme/zset", "--run", "--root", str(root), *extra], z)
+            if p.returncode:
+                raise RuntimeError(p.stderr[-500:])
+            assert same(root / "datasets" / "acme_zset" / "zset.bin", big)
+            times[label] = took
+    print(f"5  Zenodo look-alike, capped at 8 MB/s a connection: ranges {times['ranges']:.1f} s, one stream "
+          f"{times['one stream']:.1f} s ({times['ranges'] / times['one stream']:.2f}×, goal ≤ 0.25×); "
+          f"md5 from the records API checked", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
@@ -143,6 +168,8 @@ def main() -> None:
         hub.add(repo("acme/pair", {"a.safetensors": a, "b.safetensors": b}))
         rss = peak_rss_of([MGT, "download", "--model", "acme/pair", "--run", "--root", str(work / "pair")], e)
         print(f"4  peak RSS fetching two {pair // MiB} MiB files in ranges: {rss:.1f} MB (goal ≤ 150)", flush=True)
+        # 5. an off-Hub source: a Zenodo record's file, capped the same
+        zenodo(work, big, n, e)
     finally:
         hub.stop()
         shutil.rmtree(work, ignore_errors=True)

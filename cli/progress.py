@@ -108,6 +108,10 @@ class ProgressPrinter:
             elif e.state is FileState.FAILED:
                 self.failed += 1
                 line = f"FAILED  {e.repo_id}/{e.path}: {e.message}"
+            elif e.state in (FileState.EXTRACTING, FileState.PAUSED):
+                if self.retrying.get(key) != e.state:  # said once: its progress is in the totals line
+                    self.retrying[key] = e.state
+                    line = f"{'extract' if e.state is FileState.EXTRACTING else 'paused ':<7} {e.repo_id}/{e.path}"
             elif e.message and self.retrying.get(key) != e.message:  # once a reason: a retry's events all carry it
                 self.retrying[key] = e.message
                 line = f"retry   {e.repo_id}/{e.path}: {e.message}"

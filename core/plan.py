@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from .remote import Listing, Packed, RemoteFile, RemoteFiles
 from .repos import RepoRef
+from .sources import Source
 from .states import RepoStatus
 
 Action = Literal["fetch", "check", "skip"]
@@ -101,6 +102,9 @@ class RepoPlan:
     dependency_of: str | None = None
     notes: list[str] = field(default_factory=list)
     depends: list[str] = field(default_factory=list)
+    urls: dict[str, str] | None = None  # an off-Hub source's files: each one's URL (None: a Hub repo)
+    extract_bytes: int = 0  # what extracting its pending archives takes on disk, estimated (their own size)
+    origin: Source | None = None  # the off-Hub source it was planned from
 
     @property
     def ok(self) -> bool:
@@ -148,8 +152,9 @@ class Plan:
 
     @property
     def bytes_needed(self) -> int:
-        """What must be free before starting: the bytes to fetch plus the safety margin."""
-        return self.bytes_to_fetch + self.min_free if self.bytes_to_fetch else 0
+        """What must be free before starting: the bytes to fetch, the archives' extraction, and the margin."""
+        extract = sum(r.extract_bytes for r in self.repos if r.ok)
+        return self.bytes_to_fetch + extract + self.min_free if self.bytes_to_fetch or extract else 0
 
     @property
     def space_ok(self) -> bool:
@@ -168,5 +173,6 @@ def plan_data(plan: Plan) -> dict[str, Any]:
             "notes": r.notes, "commit": r.listing.commit if r.listing else None, "file_count": len(r.files),
             "bytes_total": r.bytes_total, "bytes_to_fetch": r.bytes_to_fetch, "bytes_present": r.bytes_present,
             "unsafe": [{"path": p, "reason": why} for p, why in r.unsafe.items()],
+            "source": r.origin.publisher if r.origin is not None else None,  # an off-Hub id: who serves it
         } for r in plan.repos],
     }

@@ -31,7 +31,43 @@ class RemoteFile:
 
     @property
     def algorithm(self) -> str:
-        return "sha256" if self.sha256 else "git-sha1"
+        """The hash its bytes are hashed with to check them (``hash_algorithm`` of its etag)."""
+        return "sha256" if self.sha256 else hash_algorithm(self.blob_id)
+
+
+# An off-Hub file's etag says which hash proves it: ``md5:<hex>`` (Zenodo, GCS), ``sha1:<hex>`` (FMA's README),
+# ``sha256:<hex>`` (published, or pinned at a first download), ``sha256-prefix:<hex>`` (the start of its sha256,
+# torch.hub's rule for demucs' weights) or ``tofu:<key>`` (nothing published: any bytes pass the first time, and
+# their sha256 is pinned). A Hub file's etag is bare hex: 64 digits a sha256, else git's blob sha1.
+PREFIXED = {"md5": "md5", "sha1": "sha1", "sha256": "sha256", "sha256-prefix": "sha256", "tofu": "sha256"}
+
+
+def hash_algorithm(etag: str) -> str:
+    """The hashlib algorithm (or ``git-sha1``) whose hex digest ``proves`` checks against ``etag``."""
+    kind, colon, _ = etag.partition(":")
+    if colon:
+        return PREFIXED.get(kind, "sha256")
+    return "sha256" if len(etag) == 64 else "git-sha1"
+
+
+def proves(etag: str, digest: str) -> bool:
+    """Whether bytes whose ``hash_algorithm(etag)`` hex digest is ``digest`` are the file ``etag`` names."""
+    kind, colon, value = etag.partition(":")
+    if not colon:
+        return digest == etag
+    if kind == "sha256-prefix":
+        return bool(value) and digest.startswith(value)
+    if kind == "tofu":
+        return True  # nothing to check it against: the caller pins what arrived
+    return digest == value
+
+
+def shown_hash(etag: str) -> str:
+    """An etag for a person: its kind and its first digits."""
+    kind, colon, value = etag.partition(":")
+    if not colon:
+        return f"{hash_algorithm(etag)} {etag[:12]}…"
+    return "no published checksum" if kind == "tofu" else f"{kind} {value[:12]}…"
 
 
 _T = TypeVar("_T")

@@ -37,6 +37,8 @@ class Settings:
     max_rate: int = 0  # bytes a second for all of a run's (or the service's) connections together; 0: no cap
     on_done: str = ""  # a command the service runs as each repo's job ends (split like a shell would, none run)
     bell: bool = True  # the app rings the terminal bell when a repo finishes while its window is not watched
+    sources_endpoint: str = ""  # replaces the scheme and host of every off-Hub URL (a mirror, a test server)
+    catalog_file: str = ""  # a user's catalog of off-Hub sources, merged over the built-in one
 
     @property
     def token_id(self) -> str:
@@ -61,7 +63,8 @@ class Settings:
                "MUSICGEN_SERVICE_IDLE": repr(self.service_idle), "MUSICGEN_DEBUG": "1" if self.debug else "",
                "MUSICGEN_CONNECTIONS": str(self.connections), "MUSICGEN_SEGMENT_MIN": str(self.segment_min),
                "MUSICGEN_CHECKSUM_MIN": str(self.checksum_min), "MUSICGEN_MAX_RATE": str(self.max_rate),
-               "MUSICGEN_ON_DONE": self.on_done, "MUSICGEN_BELL": "1" if self.bell else "0"}
+               "MUSICGEN_ON_DONE": self.on_done, "MUSICGEN_BELL": "1" if self.bell else "0",
+               "MUSICGEN_SOURCES_ENDPOINT": self.sources_endpoint, "MUSICGEN_CATALOG": self.catalog_file}
         if self.token:
             env["HF_TOKEN"] = self.token
         return env
@@ -145,7 +148,16 @@ def load_settings(root: str | Path | None = None) -> Settings:
         max_rate=_read(env, "MUSICGEN_MAX_RATE", 0, parse_size, "bytes a second, like 20M, 500K or 0 (no cap)"),
         on_done=_read(env, "MUSICGEN_ON_DONE", "", _command, "a command line with balanced quotes"),
         bell=_read(env, "MUSICGEN_BELL", True, _flag, "1 or 0 (also true/false, yes/no, on/off)"),
+        sources_endpoint=_read(env, "MUSICGEN_SOURCES_ENDPOINT", "", _endpoint, "an http:// or https:// URL"),
+        catalog_file=_read(env, "MUSICGEN_CATALOG", "", _existing_file, "the path of a readable TOML file"),
     )
+
+
+def _existing_file(text: str) -> str:
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise ValueError(text)
+    return str(path)
 
 
 def _command(text: str) -> str:

@@ -15,6 +15,7 @@ class FileState(StrEnum):
     QUEUED = "queued"
     DOWNLOADING = "downloading"
     VERIFYING = "verifying"  # hashing what arrived (or a file already on disk) against the Hub's hash
+    EXTRACTING = "extracting"  # an off-Hub archive, verified, being unpacked beside itself
     DONE = "done"
     SKIPPED = "skipped"  # already on disk with the Hub's hash: nothing fetched
     FAILED = "failed"
@@ -32,7 +33,7 @@ class FileState(StrEnum):
 
     @property
     def active(self) -> bool:
-        return self in (FileState.DOWNLOADING, FileState.VERIFYING)
+        return self in (FileState.DOWNLOADING, FileState.VERIFYING, FileState.EXTRACTING)
 
     @property
     def finished(self) -> bool:
@@ -40,6 +41,7 @@ class FileState(StrEnum):
 
 
 _FILE_LABELS = {FileState.QUEUED: "queued", FileState.DOWNLOADING: "downloading", FileState.VERIFYING: "hashing",
+                FileState.EXTRACTING: "extracting",
                 FileState.DONE: "done ✓", FileState.SKIPPED: "present ✓", FileState.FAILED: "FAILED ✗",
                 FileState.CANCELLED: "cancelled", FileState.PAUSED: "paused ‖"}
 

@@ -8,6 +8,8 @@ holds 100 clips of about 165 kB; everything the demo's Hub serves adds up to abo
 from __future__ import annotations
 
 from .faults import Fault
+from .hosts import PublisherHosts
+from .offhub import offhub_standins
 from .repos import HubRepo
 from .server import LocalHub
 from .standins import catalog_standins
@@ -28,3 +30,10 @@ def demo_hub() -> LocalHub:
     hub = LocalHub(demo_standins(), conn_limit=DEMO_LIMIT)
     hub.inject(Fault("reset", FLAKY, after_bytes=FLAKY_AFTER))
     return hub
+
+
+def demo_hosts() -> PublisherHosts:
+    """The look-alikes of the off-Hub publishers' hosts, serving the six ids the Hub lacks (capped like the Hub),
+    not started: use it as a context manager."""
+    files, records = offhub_standins()
+    return PublisherHosts(files, records, conn_limit=DEMO_LIMIT)

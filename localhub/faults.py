@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -53,3 +54,27 @@ class HubStats:
     def served(self, path: str, n: int) -> None:
         with self.lock:
             self.bytes_served[path] += n
+
+
+class FaultBook:
+    """Faults injected into a server, taken one at a time by the requests they match (``self.faults`` under
+    ``self._lock``, set by the server)."""
+
+    faults: list[Fault]
+    _lock: threading.Lock
+
+    def inject(self, fault: Fault) -> None:
+        with self._lock:
+            self.faults.append(fault)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
+
+    def take_injected(self, path: str, at: FaultSite) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.times > 0 and fault.at == at and fnmatch.fnmatchcase(path, fault.path):
+                    fault.times -= 1
+                    return fault
+        return None

@@ -10,20 +10,19 @@ resets, 5xx and 429 answers, corrupted, slow or stalled bodies, expired URLs, st
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import threading
 import time
 from collections import deque
 
 from .cdn import URL_LIFETIME, CdnHandler, signed_path
-from .faults import Fault, FaultSite, HubStats
+from .faults import Fault, FaultBook, FaultSite, HubStats
 from .handler import API_QUOTA, API_WINDOW, Handler
 from .repos import HubFile, HubRepo
 from .serving import HubHTTPServer
 
 
-class LocalHub:
+class LocalHub(FaultBook):
     """The server (and its CDN). Use as a context manager, or ``start()`` / ``stop()``.
 
     ``realistic=False`` serves every body from ``resolve`` itself (no redirect, no gzip): quicker, for unit tests.
@@ -78,21 +77,15 @@ class LocalHub:
     def add(self, repo: HubRepo) -> None:
         self.repos[(repo.repo_type, repo.repo_id.lower())] = repo
 
-    def inject(self, fault: Fault) -> None:
-        with self._lock:
-            self.faults.append(fault)
-
     def clear_faults(self) -> None:
+        super().clear_faults()
         with self._lock:
-            self.faults.clear()
             self._api_calls.clear()
 
     def take_fault(self, path: str, at: FaultSite = "body") -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.times > 0 and fault.at == at and fnmatch.fnmatchcase(path, fault.path):
-                    fault.times -= 1
-                    return fault
+        fault = self.take_injected(path, at)
+        if fault is not None:
+            return fault
         if at == "api" and self.api_quota is not None and self.api_remaining(count=False) == 0:
             return Fault("status", status=429, at="api", reset_in=max(1, int(self._window_left())))
         return None

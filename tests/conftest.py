@@ -18,6 +18,8 @@ import pytest
 
 from cli.main import main
 from localhub import HubFile, HubRepo, HubStats, LocalHub
+from localhub.hosts import PublisherHosts
+from localhub.offhub import catalog_toml, offhub_standins
 
 TOKEN = "hf_testtoken_DoNotLeak_8c1f2e"
 NO_ACCESS = "hf_noaccess_DoNotLeak_41aa"  # valid, never asked for the gated repos
@@ -68,6 +70,25 @@ def test_repos() -> list[HubRepo]:
         ]),
         HubRepo("acme/big-file", "model", [HubFile("big.bin", blob("big", BIG_SIZE)), HubFile("small.txt", b"s\n")]),
     ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _publisher_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PublisherHosts]:
+    """Look-alikes of the off-Hub publishers' hosts, with stand-ins of the six catalog ids the Hub lacks, for the
+    whole session: ``MUSICGEN_SOURCES_ENDPOINT`` points every off-Hub URL at them (no test reaches the internet)
+    and ``MUSICGEN_CATALOG`` gives FMA and demucs the stand-ins' checksums."""
+    files, records = offhub_standins()
+    catalog = tmp_path_factory.mktemp("sources") / "standins.toml"
+    catalog.write_text(catalog_toml(files))
+    with PublisherHosts(files, records) as hosts:
+        os.environ["MUSICGEN_SOURCES_ENDPOINT"], os.environ["MUSICGEN_CATALOG"] = hosts.url, str(catalog)
+        yield hosts
+
+
+def sources_settings() -> dict[str, str]:
+    """The session's look-alike hosts, for a test that makes its ``Settings`` itself."""
+    return {"sources_endpoint": os.environ.get("MUSICGEN_SOURCES_ENDPOINT", ""),
+            "catalog_file": os.environ.get("MUSICGEN_CATALOG", "")}
 
 
 @pytest.fixture(scope="session")

@@ -41,14 +41,17 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     p = run_bin([bin_path("musicgen-tui"), "demo", "--headless", "--root", str(tmp_path)], tmp_path)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "0 mismatch, 0 missing, 0 partial" in p.stdout
-    assert "not on this endpoint" in p.stdout and "ddPn08/maestro-v3.0.0" in p.stdout
+    assert "nsynth-test.jsonwav.tar.gz: the publisher gives no checksum" in p.stdout  # an off-Hub id, said plainly
+    assert "extract magenta/nsynth/nsynth-test.jsonwav.tar.gz" in p.stderr
     assert re.search(rf"^retry   facebook/musicgen-[a-z-]+/{FLAKY}: retrying \(attempt 2 of 6\): .*reset",
                      p.stderr, re.M), p.stderr
     totals = re.findall(r"^\[.* / .*, .*/s, ETA (\S+)\] \d+ done", p.stderr, re.M)
     assert len(totals) >= 3 and len(set(totals)) >= 2, p.stderr  # a line a second, and the ETA moves
     assert p.stdout.rstrip().endswith(f"demo workspace: {tmp_path}")
     combined = json.loads((tmp_path / "inventory" / "combined_inventory.json").read_text())
-    assert combined["totals"]["all"]["repos"] == 5
+    assert combined["totals"]["all"]["repos"] == 6
+    nsynth = tmp_path / "datasets" / "magenta_nsynth"
+    assert (nsynth / "nsynth-test.jsonwav" / "nsynth-test" / "examples.json").is_file()
     assert (tmp_path / "datasets" / "google_MusicCaps" / "musiccaps-public.csv").is_file()
     assert all(r["complete"] for r in combined["repos"])
     assert (tmp_path / "models" / "facebook" / "facebook_musicgen-small" / "state_dict.bin").is_file()

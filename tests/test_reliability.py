@@ -168,6 +168,7 @@ def test_env_is_ignored_and_the_example_holds_no_secret() -> None:
                           "MUSICGEN_MIN_FREE", "MUSICGEN_KEYMAP", "MUSICGEN_SERVICE_IDLE",
                           "MUSICGEN_CONNECTIONS", "MUSICGEN_SEGMENT_MIN", "MUSICGEN_CHECKSUM_MIN",
                           "MUSICGEN_MAX_RATE", "MUSICGEN_ON_DONE", "MUSICGEN_BELL",
+                          "MUSICGEN_SOURCES_ENDPOINT", "MUSICGEN_CATALOG",
                           "MUSICGEN_DEBUG"}  # each one read by the code
     read = set(re.findall(r'(?:\.get\(|_read\(env, )"([A-Z_]+)"', (REPO_ROOT / "core" / "settings.py").read_text()))
     assert documented == read

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from conftest import repo_dir, tree_bytes
+from conftest import repo_dir, sources_settings, tree_bytes
 from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import Static
@@ -25,8 +25,11 @@ SMALL = ("model", "facebook/musicgen-small")
 SIZE = (120, 40)
 
 
-def app_for(root: Path, hub: LocalHub) -> MusicgenApp:
-    return make_app(Settings(root=root, endpoint=hub.url, min_free=0, read_timeout=5, retries=3))
+def app_for(root: Path, hub: LocalHub, *, publishers: bool = True) -> MusicgenApp:
+    """The app on ``hub``; the off-Hub ids from the session's look-alike hosts, or (``publishers`` False) from a
+    host nobody answers at, so they are not on this endpoint and cannot be fetched."""
+    sources = sources_settings() if publishers else {"sources_endpoint": "http://127.0.0.1:9"}
+    return make_app(Settings(root=root, endpoint=hub.url, min_free=0, read_timeout=5, retries=3, **sources))
 
 
 async def until(pilot: Pilot[int], cond: Callable[[], bool], timeout: float = 30) -> None:
@@ -38,9 +41,10 @@ async def until(pilot: Pilot[int], cond: Callable[[], bool], timeout: float = 30
     raise AssertionError("condition not reached")
 
 
-def run(root: Path, hub: LocalHub, script: Callable[[MusicgenApp, Pilot[int]], Awaitable[None]]) -> MusicgenApp:
+def run(root: Path, hub: LocalHub, script: Callable[[MusicgenApp, Pilot[int]], Awaitable[None]], *,
+        publishers: bool = True) -> MusicgenApp:
     async def go() -> MusicgenApp:
-        app = app_for(root, hub)
+        app = app_for(root, hub, publishers=publishers)
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: all(e.plan is not None for e in app.entries.values()))
             await script(app, pilot)
@@ -367,12 +371,12 @@ def test_verify_tells_not_downloaded_from_not_on_this_endpoint_and_promises_only
         await until(pilot, lambda: "cannot fetch them" in summary(app))
         assert "1 not available on this endpoint: d cannot fetch them" in summary(app)
 
-    run(tmp_path, catalog_hub, script)
+    run(tmp_path, catalog_hub, script, publishers=False)
 
 
 def test_a_long_reason_is_read_in_full_under_the_downloads_table(tmp_path: Path, catalog_hub: LocalHub) -> None:
     async def go() -> None:
-        app = app_for(tmp_path, catalog_hub)
+        app = app_for(tmp_path, catalog_hub, publishers=False)
         async with app.run_test(size=(80, 24)) as pilot:
             await until(pilot, lambda: all(e.plan is not None for e in app.entries.values()))
             reason = app.entries["dataset:muso-ai/musicnet"].plan.message  # type: ignore[union-attr]

@@ -51,9 +51,12 @@ class Entry:
 
     def cells(self) -> tuple[Text, str, str, Text, str, str]:
         style = LOCAL_STYLES.get(self.local, "")
-        return (Text("[x]" if self.selected else "[ ]"), self.ref.repo_id, self.size_cell(),
-                Text(self.local.label, style=style), short_sha(self.snapshot),
-                self.profile if self.ref.repo_type == "model" else "-")
+        origin = self.plan.origin if self.plan is not None else None
+        repo = f"{self.ref.repo_id} · {origin.short}" if origin is not None else self.ref.repo_id  # who serves it
+        profile = origin.profile(self.profile) if origin is not None else \
+            self.profile if self.ref.repo_type == "model" else "-"
+        return (Text("[x]" if self.selected else "[ ]"), repo, self.size_cell(),
+                Text(self.local.label, style=style), short_sha(self.snapshot), profile)
 
     def next_profile(self) -> str:
         self.profile = next_profile(self.profile)
@@ -169,7 +172,8 @@ class SelectPane(Vertical):
             self.entries.get(f"{rp.ref.repo_type}:{rp.requested_id}")
         if entry is None:
             return
-        if rp.profile != entry.profile and rp.ref.repo_type == "model" and rp.dependency_of is None:
+        asked = rp.origin.profile(entry.profile) if rp.origin is not None else entry.profile  # a source's own name
+        if rp.profile != asked and rp.ref.repo_type == "model" and rp.dependency_of is None:
             return
         entry.plan = rp
         if rp.listing is not None and entry.local is LocalState.ABSENT and rp.bytes_present:

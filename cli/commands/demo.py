@@ -18,7 +18,10 @@ from . import checksums, download, inventory, verify
 HELP = "open the app on a local Hub with stand-ins, offline"
 EXITS = "exit status: 0 the demo ran; 1 a step found problems; 2 could not run; 130 interrupted"
 DEMO_REPOS = ["--model", "facebook/musicgen-small", "--model", "facebook/musicgen-stereo-small",
-              "--model", "facebook/encodec_32khz", "--dataset", "google/musiccaps", "--dataset", "marsyas/gtzan"]
+              "--model", "facebook/encodec_32khz", "--dataset", "google/musiccaps", "--dataset", "marsyas/gtzan",
+              "--dataset", "magenta/nsynth"]
+ENVIRON = ("HF_ENDPOINT", "HF_TOKEN", "MUSICGEN_MIN_FREE", "MUSICGEN_ROOT", "MUSICGEN_SOURCES_ENDPOINT",
+           "MUSICGEN_CATALOG")
 DEMO_CHECKSUM_MIN = 100 << 10  # the real default, 100M, at the demo's scale: its big stand-ins get their lines
 STEPS: list[tuple[ModuleType, list[str]]] = [
     (download, ["--models", "--datasets"]),
@@ -43,19 +46,25 @@ def run(args: argparse.Namespace, out: Output) -> int:
     import tempfile
 
     from core.sizes import human
-    from localhub.demo import DEMO_LIMIT, DEMO_SCALE, demo_hub
+    from localhub.demo import DEMO_LIMIT, DEMO_SCALE, demo_hosts, demo_hub
+    from localhub.offhub import catalog_toml, offhub_standins
 
     temporary = not args.root
     workdir = Path(tempfile.mkdtemp(prefix="musicgen-tui-demo-")) if temporary else Path(args.root)
     workdir.mkdir(parents=True, exist_ok=True)
     fate = "removed when the demo ends; --keep keeps it" if temporary and not args.keep else "kept"
     code = EXIT_OK
+    saved = {k: os.environ.get(k) for k in ENVIRON}  # the demo's settings last as long as the demo
     try:
-        with demo_hub() as hub:
-            os.environ.update(HF_ENDPOINT=hub.url, MUSICGEN_MIN_FREE="0", MUSICGEN_ROOT=str(workdir))
+        with demo_hub() as hub, demo_hosts() as hosts, tempfile.TemporaryDirectory(prefix="demo-sources-") as tmp:
+            catalog = Path(tmp) / "standins.toml"  # FMA's and demucs' stand-ins carry checksums of their own
+            catalog.write_text(catalog_toml(offhub_standins()[0]))
+            os.environ.update(HF_ENDPOINT=hub.url, MUSICGEN_MIN_FREE="0", MUSICGEN_ROOT=str(workdir),
+                              MUSICGEN_SOURCES_ENDPOINT=hosts.url, MUSICGEN_CATALOG=str(catalog))
             os.environ.pop("HF_TOKEN", None)
             print(f"local Hub on {hub.url}: {len(hub.repos)} stand-in repos at 1/{DEMO_SCALE:,} of the real sizes, "
-                  f"{human(DEMO_LIMIT)}/s a connection\ndemo workspace: {workdir} ({fate})\n", flush=True)
+                  f"{human(DEMO_LIMIT)}/s a connection; the six ids the Hub lacks from look-alikes of their "
+                  f"publishers' hosts on {hosts.url}\ndemo workspace: {workdir} ({fate})\n", flush=True)
             if args.headless or not sys.stdout.isatty():
                 code = _scripted(workdir)
             else:
@@ -65,6 +74,11 @@ def run(args: argparse.Namespace, out: Output) -> int:
         code = EXIT_INTERRUPTED
     finally:
         print(_leave(workdir, temporary and not args.keep))
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return code
 
 
@@ -93,8 +107,7 @@ def _leave(workdir: Path, remove: bool) -> str:
 
 
 def _scripted(workdir: Path) -> int:
-    """Each step as the command a user would type, run in this process; the first is the catalog's dry run,
-    whose "not on this endpoint" rows are information, not failure."""
+    """Each step as the command a user would type, run in this process; the first is the catalog's dry run."""
     import shlex
 
     if isinstance(sys.stdout, io.TextIOWrapper):

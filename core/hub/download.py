@@ -24,11 +24,12 @@ from ..local.record import Record, write_record
 from ..local.safeio import make_dirs, open_update
 from ..local.space import free_space
 from ..plan import FilePlan, Plan, RepoPlan
-from ..remote import Paths
+from ..remote import Paths, proves, shown_hash
 from ..results import FileEvent, RepoResult, RunResult
 from ..settings import Settings
 from ..sizes import human
 from ..states import FileState
+from .arrival import Arrivals, keep_origin
 from .backoff import Backoff, Cancelled, FileStop
 from .errors import describe, is_repo_level, is_transient
 from .segments import RangeIgnored, SegmentedAttempt
@@ -39,6 +40,7 @@ from .transfer import CHUNK_SIZE, Attempt
 MAX_CORRUPT = 2
 CANCELLED = "cancelled: what arrived is kept, and the next download resumes it"
 PAUSED = "paused: what arrived is kept; resume goes on from it"
+PLAIN_HEADERS = {"user-agent": "musicgen-tui"}  # a publisher's host gets no Authorization: the token is the Hub's
 Outcome = tuple[FileState, str | None]  # how a file ended, and why when it failed
 
 
@@ -63,6 +65,7 @@ class Downloader:
         self._lock = threading.Lock()
         self._fetched = 0
         self._by_repo: Counter[Key] = Counter()  # bytes fetched per repo
+        self._arrivals = Arrivals(settings, self._emit)  # what follows a proven off-Hub part
         self._made: set[Path] = set()
         self._dropped: set[tuple[str, str, str | None]] = set()  # repos (path None) and files cancelled alone
         self._inflight: dict[tuple[str, str, str], FileStop] = {}
@@ -125,6 +128,7 @@ class Downloader:
             for rp, fp in queue.left():
                 self._emit(rp, fp, FileState.CANCELLED, fp.present, message=CANCELLED)
                 results[(rp.ref.repo_type, rp.ref.repo_id)].cancelled += 1
+        self._arrivals.pin_all()  # the records (verify's reference, the next plan's) hold what was pinned
         for key, res in results.items():
             res.bytes_fetched = self._by_repo[key]
         return RunResult(list(results.values()), self._fetched, self.cancel.is_set())
@@ -181,6 +185,8 @@ class Downloader:
         if rp.listing is not None:
             write_record(rp.local_dir, Record(rp.listing, rp.include, rp.exclude, Paths(rp.files.remote),
                                               rp.profile))
+        if rp.origin is not None:
+            keep_origin(rp, rp.origin)
         paused = self.steering.is_paused((rp.ref.repo_type, rp.ref.repo_id))  # a pause kept from an earlier service
         for fp in rp.pending_files():
             self._emit(rp, fp, *((FileState.PAUSED, fp.present, 0.0, PAUSED) if paused else (FileState.QUEUED,
@@ -276,11 +282,16 @@ class Downloader:
         paths = metadata.download_paths(rp.local_dir, remote.path)
         self._mkdir(paths.file_path.parent)
         self._mkdir(paths.metadata_path.parent)
-        if fp.action == "check" and self._adopt(rp, fp, paths, commit):
-            return FileState.SKIPPED, None
+        if (fp.action == "check" and self._adopt(rp, fp, paths, commit)) or \
+                (rp.urls is not None and self._arrivals.here(paths, remote)):  # a part whose extraction was cut off
+            return self._arrivals.arrived(rp, fp, FileState.SKIPPED, stop)
         incomplete = paths.incomplete_path(remote.etag)
-        url = hf_hub_url(rp.ref.repo_id, remote.path, repo_type=rp.ref.repo_type, revision=commit,
-                         endpoint=self.settings.endpoint)
+        if rp.urls is not None:  # an off-Hub part: its publisher's URL, and never the Hub's token
+            url, headers = rp.urls[remote.path], PLAIN_HEADERS
+        else:
+            url = hf_hub_url(rp.ref.repo_id, remote.path, repo_type=rp.ref.repo_type, revision=commit,
+                             endpoint=self.settings.endpoint)
+            headers = self._headers
         corrupt = 0
         backoff = Backoff(stop)
         last_error: BaseException | None = None
@@ -299,7 +310,7 @@ class Downloader:
             else:
                 attempt = Attempt(remote, incomplete, stop, self._progress(rp, fp, note), self.steering.throttle)
             try:
-                digest = attempt.run(url, self._headers)
+                digest = attempt.run(url, headers)
             except Cancelled:
                 raise
             except RangeIgnored:  # nothing was written: one stream, from the partial's first bytes
@@ -325,15 +336,17 @@ class Downloader:
                     self._by_repo[(rp.ref.repo_type, rp.ref.repo_id)] += attempt.received
             self._emit(rp, fp, FileState.VERIFYING, remote.size)
             finished = segmented_paths(incomplete)[0] if segmented else incomplete
-            if digest == remote.etag and not _exact_size(finished, remote.size):
-                digest = f"a file of another size than {remote.size} bytes"
-            if digest != remote.etag:
+            proven = proves(remote.etag, digest)
+            if proven and not _exact_size(finished, remote.size):
+                digest, proven = f"a file of another size than {remote.size} bytes", False
+            if not proven:
                 corrupt += 1
                 incomplete.unlink(missing_ok=True)
                 drop_segmented(incomplete)
                 if corrupt >= MAX_CORRUPT:
-                    msg = (f"{remote.algorithm} mismatch: the Hub says {remote.etag[:12]}…, "
-                           f"{corrupt} downloads gave {digest[:12]}… (nothing kept)")
+                    said = f"the publisher says {shown_hash(remote.etag)}" if rp.urls is not None else \
+                        f"the Hub says {remote.etag[:12]}…"
+                    msg = f"{remote.algorithm} mismatch: {said}, {corrupt} downloads gave {digest[:12]}… (nothing kept)"
                     self._emit(rp, fp, FileState.FAILED, 0, message=msg)
                     return FileState.FAILED, msg
                 note = f"{remote.algorithm} mismatch, downloading again"
@@ -342,9 +355,8 @@ class Downloader:
             os.replace(finished, paths.file_path)
             if segmented:
                 segmented_paths(incomplete)[1].unlink(missing_ok=True)
-            metadata.write_metadata(paths, commit, remote.etag)
-            self._emit(rp, fp, FileState.DONE, remote.size)
-            return FileState.DONE, None
+            metadata.write_metadata(paths, commit, self._arrivals.pinned(rp, remote, digest))
+            return self._arrivals.arrived(rp, fp, FileState.DONE, stop)
         msg = f"gave up after {tries} attempts: {self._describe(last_error)}" \
             if last_error else "gave up"
         self._emit(rp, fp, FileState.FAILED, metadata.partial_size(paths, remote.etag, remote.size), message=msg)
@@ -356,10 +368,9 @@ class Downloader:
         self._emit(rp, fp, FileState.VERIFYING, 0)
         h = new_hasher(remote.algorithm, remote.size)
         feed_file(h, paths.file_path)
-        if h.hexdigest() != remote.etag:
+        if not proves(remote.etag, h.hexdigest()):
             return False
-        metadata.write_metadata(paths, commit, remote.etag)
-        self._emit(rp, fp, FileState.SKIPPED, remote.size)
+        metadata.write_metadata(paths, commit, self._arrivals.pinned(rp, remote, h.hexdigest()))
         return True
 
     def _mkdir(self, folder: Path) -> None:

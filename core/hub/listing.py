@@ -76,17 +76,7 @@ class HubApi:
     def _get_json(self, url: str, params: dict[str, Any] | None) -> tuple[Any, str | None]:
         """One GET (the retries are ours, cancellable): its JSON and its next-page link. The body is read as it is
         decompressed, up to MAX_ANSWER bytes: a 500 KB gzip answer can inflate to gigabytes (``AnswerTooLarge``)."""
-        with http_stream_backoff("GET", url, params=params, headers=self.headers, timeout=self.settings.read_timeout,
-                                 max_retries=0) as r:
-            body = bytearray()
-            for chunk in r.iter_bytes():
-                body += chunk
-                if len(body) > MAX_ANSWER:
-                    raise AnswerTooLarge(url, MAX_ANSWER)
-            read = httpx2.Response(r.status_code, request=r.request, content=bytes(body),
-                                   headers=[(k, v) for k, v in r.headers.multi_items()
-                                            if k.lower() not in ("content-encoding", "content-length")])
-        hf_raise_for_status(read)
+        read = capped_get(url, params=params, headers=self.headers, timeout=self.settings.read_timeout)
         return read.json(), read.links.get("next", {}).get("url")
 
     def on_endpoint(self, link: str, foreign: set[str] | None = None) -> str:
@@ -99,6 +89,25 @@ class HubApi:
             foreign.add(nxt.netloc)
         path = nxt.path if prefix and nxt.path.startswith(prefix + "/") else prefix + nxt.path
         return urlunsplit((ep.scheme, ep.netloc, path, nxt.query, ""))
+
+
+def capped_get(url: str, *, headers: dict[str, str], timeout: float, params: dict[str, Any] | None = None,
+               limit: int = MAX_ANSWER, follow_redirects: bool = False) -> httpx2.Response:
+    """One GET (no retry of its own: the callers' retries are cancellable), its body read as it is decompressed up
+    to ``limit`` bytes (``AnswerTooLarge``): a 500 KB gzip answer can inflate to gigabytes. An error status
+    raises as huggingface_hub words it."""
+    with http_stream_backoff("GET", url, params=params, headers=headers, timeout=timeout, max_retries=0,
+                             follow_redirects=follow_redirects) as r:
+        body = bytearray()
+        for chunk in r.iter_bytes():
+            body += chunk
+            if len(body) > limit:
+                raise AnswerTooLarge(url, limit)
+        read = httpx2.Response(r.status_code, request=r.request, content=bytes(body),
+                               headers=[(k, v) for k, v in r.headers.multi_items()
+                                        if k.lower() not in ("content-encoding", "content-length")])
+    hf_raise_for_status(read)
+    return read
 
 
 def fetch_listing(api: HubApi, ref: RepoRef, revision: str | None = None, *, on_retry: OnRetry | None = None,

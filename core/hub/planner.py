@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal
 
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
@@ -22,11 +23,14 @@ from ..remote import Paths, RemoteFile
 from ..repos import RepoRef
 from ..safety import unsafe_entries
 from ..settings import Settings
+from ..sources import Source, SourceError, load_sources
 from ..states import RepoStatus
 from .backoff import Cancelled
 from .errors import describe
 from .listing import HubApi, fetch_listing
+from .offhub import plan_source, source_ref
 from .probes import check_access, referenced_codecs
+from .publishers import Publishers
 
 MAX_PARALLEL = 8  # repos listed at once
 # The listing cache: "off" (the CLI: a dry run changes nothing), "read" (use what it holds, keep what is fetched:
@@ -63,15 +67,24 @@ class Planner:
         self.cache = ListingCache(settings.root, settings.endpoint, with_token=settings.token is not None) \
             if cache != "off" else None
         self.read_cache = cache == "read"
+        self.publishers = Publishers(settings, cancel)
+        try:
+            self.sources, self.sources_error = load_sources(Path(settings.catalog_file)
+                                                            if settings.catalog_file else None), None
+        except SourceError as e:
+            self.sources, self.sources_error = load_sources(), f"MUSICGEN_CATALOG ignored: {e}"
 
     def plan_repo(self, ref: RepoRef, choice: Choice = Choice(), dependency_of: str | None = None) -> RepoPlan:
-        """List one repo and compare it with its local folder."""
+        """List one repo and compare it with its local folder (an off-Hub source: its publisher's parts)."""
         entry = self.catalog.find(ref)
         canonical = self.catalog.canonical(ref)
         rp = RepoPlan(canonical, canonical.local_dir(self.settings.root), include=choice.include,
                       exclude=choice.exclude, profile=choice.profile if ref.repo_type == "model" else "full",
                       dependency_of=dependency_of)
         if not self._list(rp, entry, choice.revision):
+            source = self.sources.get(ref.repo_id.lower())
+            if rp.status is RepoStatus.NOT_ON_ENDPOINT and source is not None and source.repo_type == ref.repo_type:
+                return self._plan_source(source, choice, dependency_of, rp.message or "")  # from its publisher
             return rp
         if rp.ref.repo_id != ref.repo_id:
             rp.requested_id = ref.repo_id
@@ -85,6 +98,24 @@ class Planner:
         self._add_dependencies(rp, entry)
         if rp.ok and not rp.pending_count:
             rp.status = RepoStatus.COMPLETE
+        return rp
+
+    def _plan_source(self, source: Source, choice: Choice, dependency_of: str | None, hub_said: str) -> RepoPlan:
+        """A catalog id the endpoint does not carry, planned from its publisher's host (a mirror that carries it
+        was used instead); the publisher failing is the repo's status, with what the endpoint said."""
+        sref = source_ref(source)
+        rp = RepoPlan(sref, sref.local_dir(self.settings.root), include=choice.include, exclude=choice.exclude,
+                      dependency_of=dependency_of)
+        if self.sources_error:
+            rp.notes.append(self.sources_error)
+        try:
+            plan_source(rp, source, choice.profile, self.publishers, lambda text: self.on_progress(sref, text))
+        except Cancelled:
+            rp.fail(RepoStatus.ERROR, "cancelled while waiting to ask the publisher again")
+        except Exception as e:  # the publisher's host refused, failed or answered nonsense: the repo's status
+            why = describe(e, token=None, endpoint=self.settings.sources_endpoint or None)
+            rp.fail(RepoStatus.NOT_ON_ENDPOINT, f"{hub_said}; and its publisher, {source.publisher}, could not be "
+                                                f"asked: {why}")
         return rp
 
     def _list(self, rp: RepoPlan, entry: CatalogEntry | None, revision: str | None) -> bool:

@@ -13,6 +13,7 @@ from ..repos import RepoType
 from ..sizes import human
 from . import metadata
 from .jsonio import write_json_atomic
+from .origin import read_origin
 from .record import read_planned_sizes
 from .safeio import make_dirs
 from .walk import FileTable, walk
@@ -137,6 +138,9 @@ def _repo_json(r: LocalRepo) -> dict[str, Any]:
     else:
         out["readme_excerpt"] = r.readme_excerpt
         out["top_files"] = [{"path": p, "size_bytes": s} for p, s in r.top_files()]
+    origin = read_origin(r.local_dir)
+    if origin is not None:  # an off-Hub source: where its parts came from, their checksums, licence, citation
+        out["source"] = origin
     return out
 
 
@@ -157,7 +161,7 @@ def build(repos: list[LocalRepo], generated_at: str | None = None) -> dict[str, 
     docs["combined"] = {
         "schema_version": SCHEMA_VERSION, "generated_at": at, "totals": totals,
         "repos": [{k: e[k] for k in ("repo_id", "repo_type", "path", "snapshot_id", "size_bytes", "size_human",
-                                     "complete")} for e in entries],
+                                     "complete", "source") if k in e} for e in entries],
     }
     return docs
 

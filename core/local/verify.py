@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import cannot_write
+from ..remote import hash_algorithm, proves, shown_hash
 from ..repos import RepoRef, RepoType
 from ..states import PROBLEMS, CheckStatus
 from . import metadata
@@ -24,6 +25,7 @@ from .hashcache import Entry, HashCache
 from .hashing import ROUND, hash_many
 from .inventory import guess_repo_id, now_iso, repo_folders
 from .jsonio import write_json_atomic
+from .manifests import check_tree, manifests
 from .record import Folder, Folders, pack, read_planned_sizes, unpack
 from .safeio import make_dirs
 from .walk import KEY_FIELDS, stat_folders
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     import threading
 
 REPORT_FILE = "inventory/verify_report.json"
+DIGITS = {"sha256": 64, "git-sha1": 40, "sha1": 40, "md5": 32}  # hex digits of each algorithm's digest
 Queued = tuple[str, str, str]  # (repo_id, repo_type, path) of a file about to be hashed
 
 
@@ -206,6 +209,9 @@ def _verify_repo(run: _Run, root: Path, repo_type: RepoType, local_dir: Path) ->
     if not run.cancelled:
         cache.keep_only(set(folders))
     cache.save()
+    for manifest in manifests(local_dir):  # the trees extracted from its archives, file by file
+        for c in check_tree(manifest, local_dir, full=run.full, cancel=run.cancel):
+            run.add(FileCheck(c.status, repo_id, repo_type, c.path, c.detail, source="archive"))
 
 
 def _unchanged(run: _Run, repo_id: str, repo_type: RepoType, base: str, prefix: str, packed: Folder,
@@ -254,10 +260,10 @@ def _check_folder(run: _Run, local_dir: Path, repo_id: str, repo_type: RepoType,
             _forget(local_dir, path)
         else:
             key, digest, sha256 = old.get(name, (b"", "", ""))
-            if key == raw[i * width:(i + 1) * width] and len(digest) == len(etags[i]):
+            if key == raw[i * width:(i + 1) * width] and len(digest) == DIGITS[hash_algorithm(etags[i])]:
                 folder.digests[i] = _judge(run, local_dir, repo_id, repo_type, path, etags[i], digest)
                 sha256 = digest if len(digest) == 64 else sha256  # an LFS file's own digest is its sha256
-                if sha256 and digest == etags[i]:
+                if sha256 and proves(etags[i], digest):
                     folder.sha256s[i] = sha256 if len(digest) != 64 else ""
                     if run.sha256 is not None:
                         run.sha256[rel + path] = sha256
@@ -274,8 +280,7 @@ def _hash_pending(run: _Run, local_dir: Path, repo_id: str, repo_type: RepoType,
         pending.clear()
         return
     top = str(local_dir)
-    jobs = [(f"{top}/{f.prefix}{f.names[i]}", "sha256" if len(f.etags[i]) == 64 else "git-sha1", f.sizes[i])
-            for f, i in pending]
+    jobs = [(f"{top}/{f.prefix}{f.names[i]}", hash_algorithm(f.etags[i]), f.sizes[i]) for f, i in pending]
     with contextlib.closing(hash_many(jobs, run.cancel)) as digests:
         for k, digest in digests:
             if run.cancelled:
@@ -307,16 +312,15 @@ def _forget(local_dir: Path, path: str) -> None:
 def _judge(run: _Run, local_dir: Path, repo_id: str, repo_type: RepoType, path: str, etag: str, digest: str) -> str:
     """The verdict on one file's digest; a mismatch loses its ``.metadata``. Returns what to remember (the
     record's own string when it matches, so memory holds one copy)."""
-    if digest == etag:
+    if proves(etag, digest):
         if run.on_check:
             run.add(FileCheck(CheckStatus.OK, repo_id, repo_type, path))
         else:  # nobody listens: an OK file is counted, no object made
             run.result.tally[CheckStatus.OK] += 1
-        return etag
+        return etag if digest == etag else digest
     _forget(local_dir, path)
-    algorithm = "sha256" if len(etag) == 64 else "git-sha1"
-    run.add(FileCheck(CheckStatus.MISMATCH, repo_id, repo_type, path,
-                      f"{algorithm} {digest[:12]}…, the Hub says {etag[:12]}…"))
+    said = f"the publisher says {shown_hash(etag)}" if ":" in etag else f"the Hub says {etag[:12]}…"
+    run.add(FileCheck(CheckStatus.MISMATCH, repo_id, repo_type, path, f"{hash_algorithm(etag)} {digest[:12]}…, {said}"))
     return digest
 
 
