@@ -119,3 +119,21 @@ def test_the_disk_check_counts_the_extraction(cli: Any, root: Path, hosts: Publi
     archives = sum(f.size for p, f in hosts.files.items() if p in ("/fma/fma_metadata.zip", "/fma/fma_small.zip"))
     assert plan["bytes_to_fetch"] == archives and plan["bytes_needed"] == 2 * archives  # MUSICGEN_MIN_FREE=0
     assert any("counted in the disk check" in n for n in plan["repos"][0]["notes"])
+
+
+def test_drop_archives_keeps_the_tree_and_the_next_plan_fetches_nothing(cli: Any, root: Path,
+                                                                         hosts: PublisherHosts) -> None:
+    r = cli("download", "--dataset", "polyfloyd/fma", "--run", "--drop-archives")
+    assert r.code == 0, r.out + r.err
+    folder = repo_dir(root, "dataset", "polyfloyd/fma")
+    assert not (folder / "fma_small.zip").exists() and (folder / "fma_small" / "fma_small" / "README.txt").is_file()
+    served = sum(hosts.stats.bytes_served.values())
+    plan = cli("download", "--dataset", "polyfloyd/fma", "--json").json()["repos"][0]
+    assert plan["status"] == "complete" and plan["bytes_to_fetch"] == 0
+    assert cli("download", "--dataset", "polyfloyd/fma", "--run").code == 0
+    assert sum(hosts.stats.bytes_served.values()) == served  # nothing fetched again
+    v = cli("verify", "--dataset", "polyfloyd/fma", "--json")
+    assert v.code == 0 and v.json()["counts"]["ok"] == 4, v.out  # the two trees' files, from their manifests
+    (folder / "fma_small" / "fma_small" / "README.txt").write_text("changed\n")
+    v = cli("verify", "--dataset", "polyfloyd/fma")
+    assert v.code == 1 and "fma_small/fma_small/README.txt" in v.out

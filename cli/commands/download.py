@@ -57,6 +57,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-rate", metavar="RATE",
                    help="bytes a second for all connections together, like 20M or 500K; 0: no cap (default "
                         "MUSICGEN_MAX_RATE). Handed to the root's service, it is its cap from then on")
+    p.add_argument("--drop-archives", action="store_true",
+                   help="remove an off-Hub archive once its tree is extracted and whole (its manifest, checked by "
+                        "verify, stands for it; the next download neither fetches nor extracts it again)")
     p.add_argument("--force", action="store_true", help="start even when free disk looks too small")
     p.add_argument("--run", action="store_true", help="download; without it, only print the plan")
     p.add_argument("--detach", action="store_true",
@@ -140,7 +143,7 @@ def _run(args: argparse.Namespace, settings: Settings, plan: Plan, out: Output) 
     try:
         with root_lock(settings.root):
             result = Downloader(settings, printer.on_event, max_workers=args.max_workers,
-                                connections=args.connections).run(plan)
+                                connections=args.connections, drop_archives=args.drop_archives).run(plan)
     except LockHeld as e:
         from core.service.client import held_by
 
@@ -180,7 +183,7 @@ def _submission(args: argparse.Namespace, refs: list[RepoRef], settings: Setting
     return Submit(tuple(refs), profile=args.profile, fp32=args.fp32, include=tuple(args.include),
                   exclude=tuple(args.exclude), revision=args.revision, dependencies=not args.no_deps,
                   max_workers=args.max_workers, force=args.force, connections=args.connections,
-                  max_rate=settings.max_rate if args.max_rate is not None else None)
+                  max_rate=settings.max_rate if args.max_rate is not None else None, drop_archives=args.drop_archives)
 
 
 def _through_service(args: argparse.Namespace, settings: Settings, refs: list[RepoRef], client: Client,

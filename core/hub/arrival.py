@@ -13,6 +13,7 @@ from ..archive.members import ArchiveError
 from ..local import metadata
 from ..local.origin import write_origin
 from ..local.record import Record, write_record
+from ..local.safeio import replace_bytes
 from ..local.space import free_space
 from ..plan import FilePlan, RepoPlan
 from ..remote import Listing, Paths, RemoteFile
@@ -21,7 +22,7 @@ from ..sizes import human
 from ..sources import Source
 from ..states import FileState
 from .backoff import Cancelled
-from .offhub import manifest_path, tree_name
+from .offhub import dropped_marker, manifest_path, tree_name
 
 
 def recorded_etag(remote: RemoteFile, digest: str) -> str:
@@ -45,12 +46,14 @@ def _checksum(etag: str) -> str:
     return "none published (pinned at the first download)" if kind == "tofu" else f"{kind}:{value}"
 
 
-def pin(rp: RepoPlan, pins: dict[str, str]) -> None:
-    """Write the repo's record again with the sha256s its first downloads pinned, for verify and the next plan."""
+def pin(rp: RepoPlan, pins: dict[str, str], dropped: set[str] | frozenset[str] = frozenset()) -> None:
+    """Write the repo's record again with the sha256s its first downloads pinned, and without the archives dropped
+    once extracted (their trees are checked against their manifests), for verify and the next plan."""
     assert rp.listing is not None
     files = [RemoteFile(f.path, f.size, pins.get(f.path, f.blob_id), f.sha256) for f in rp.listing.files]
+    kept = [f for f in rp.files.remote if f.path not in dropped]
     write_record(rp.local_dir, Record(Listing(rp.ref, rp.listing.commit, files), rp.include, rp.exclude,
-                                      Paths(rp.files.remote), rp.profile))
+                                      Paths(kept), rp.profile))
 
 
 def extract_part(rp: RepoPlan, path: str, root: Path, min_free: int,
@@ -74,10 +77,12 @@ class Arrivals:
     """A run's proven off-Hub parts: their pinned sha256s (written into each record once the run ends) and their
     extraction. ``emit(rp, fp, state, done, message=…)`` is the run's event sink."""
 
-    def __init__(self, settings: Settings, emit: Callable[..., None]) -> None:
-        self.settings, self.emit = settings, emit
+    def __init__(self, settings: Settings, emit: Callable[..., None], *, drop_archives: bool = False) -> None:
+        self.settings, self.emit, self.drop_archives = settings, emit, drop_archives
         self.lock = threading.Lock()
         self.pins: dict[int, tuple[RepoPlan, dict[str, str]]] = {}
+        self.dropped: dict[int, set[str]] = {}  # archives removed once extracted, by repo plan
+        self.plans: dict[int, tuple[RepoPlan, dict[str, str]]] = {}
 
     def pinned(self, rp: RepoPlan, remote: RemoteFile, digest: str) -> str:
         """The etag a proven file is recorded with; a first download's pinned sha256 is kept for its record."""
@@ -97,8 +102,9 @@ class Arrivals:
         return metadata.is_fresh(paths, meta, meta.etag, remote.size)
 
     def pin_all(self) -> None:
-        for rp, pins in self.pins.values():
-            pin(rp, pins)
+        for key in set(self.pins) | set(self.dropped):
+            rp, pins = self.pins.get(key) or self.plans[key]
+            pin(rp, pins, self.dropped.get(key, set()))
 
     def arrived(self, rp: RepoPlan, fp: FilePlan, state: FileState,
                 stop: threading.Event) -> tuple[FileState, str | None]:
@@ -114,5 +120,18 @@ class Arrivals:
             if failed is not None:
                 self.emit(rp, fp, FileState.FAILED, fp.remote.size, message=failed)
                 return FileState.FAILED, failed
+            if self.drop_archives and is_archive(fp.remote.path):
+                self._drop(rp, fp.remote)
         self.emit(rp, fp, state, fp.remote.size)
         return state, None
+
+    def _drop(self, rp: RepoPlan, remote: RemoteFile) -> None:
+        """``--drop-archives``: the archive goes once its tree is whole (the manifest says what it held); the
+        marker keeps which archive it was, so the next plan neither fetches nor extracts it again."""
+        paths = metadata.download_paths(rp.local_dir, remote.path)
+        meta = metadata.read_metadata(paths)
+        replace_bytes(dropped_marker(rp.local_dir, remote.path), (meta.etag if meta else remote.etag).encode())
+        paths.file_path.unlink(missing_ok=True)
+        with self.lock:
+            self.dropped.setdefault(id(rp), set()).add(remote.path)
+            self.plans[id(rp)] = (rp, {})

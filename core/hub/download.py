@@ -50,7 +50,7 @@ class Downloader:
 
     def __init__(self, settings: Settings, on_event: Callable[[FileEvent], None] | None = None,
                  max_workers: int = 8, cancel: threading.Event | None = None, connections: int | None = None,
-                 steering: Steering | None = None) -> None:
+                 steering: Steering | None = None, drop_archives: bool = False) -> None:
         self.settings = settings
         self.steering = steering or Steering(Throttle(settings.max_rate))  # the cap, pauses and order it obeys
         self.cancel = cancel or threading.Event()
@@ -65,7 +65,7 @@ class Downloader:
         self._lock = threading.Lock()
         self._fetched = 0
         self._by_repo: Counter[Key] = Counter()  # bytes fetched per repo
-        self._arrivals = Arrivals(settings, self._emit)  # what follows a proven off-Hub part
+        self._arrivals = Arrivals(settings, self._emit, drop_archives=drop_archives)  # after a proven off-Hub part
         self._made: set[Path] = set()
         self._dropped: set[tuple[str, str, str | None]] = set()  # repos (path None) and files cancelled alone
         self._inflight: dict[tuple[str, str, str], FileStop] = {}

@@ -39,6 +39,21 @@ def manifest_path(local_dir: Path, archive: str) -> Path:
     return local_dir / EXTRACTED / f"{tree_name(archive)}.sha256"
 
 
+def dropped_marker(local_dir: Path, archive: str) -> Path:
+    """Beside an archive's manifest: the etag of the archive a ``--drop-archives`` run removed once extracted."""
+    return manifest_path(local_dir, archive).with_suffix(".dropped")
+
+
+def was_dropped(local_dir: Path, archive: str, etag: str) -> bool:
+    """Whether this very archive (``etag``, or for a ``tofu:`` one any pinned sha256) was extracted and dropped."""
+    try:
+        said = dropped_marker(local_dir, archive).read_text(encoding="utf-8").strip()
+    except OSError:
+        return False
+    same = said == etag or (etag.startswith("tofu:") and said.startswith("sha256:"))
+    return same and manifest_path(local_dir, archive).is_file()
+
+
 def plan_source(rp: RepoPlan, source: Source, asked: str, publishers: Publishers,
                 say: Callable[[str], object]) -> None:
     """Fill ``rp`` (made for the source's id) with the source's chosen parts compared with the disk; a failure to
@@ -103,12 +118,15 @@ def _pinned(local_dir: Path, dest: str, url: str) -> str:
 
 def _with_extraction(local_dir: Path, files: PlannedFiles) -> PlannedFiles:
     """An archive that is whole but whose tree has no manifest (never extracted, or cut off) is checked again:
-    hashed against its checksum, then extracted."""
+    hashed against its checksum, then extracted; one dropped once extracted (``--drop-archives``) is left out."""
     out = PlannedFiles()
     for fp in files:
         if fp.action == "skip" and is_archive(fp.remote.path) and \
                 not manifest_path(local_dir, fp.remote.path).is_file():
             out.add(fp.remote, "check")
+        elif fp.action == "fetch" and not fp.present and is_archive(fp.remote.path) and \
+                was_dropped(local_dir, fp.remote.path, fp.remote.etag):
+            continue  # extracted, then dropped (--drop-archives): its tree stands for it
         else:
             out.append(fp)
     return out

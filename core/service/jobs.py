@@ -63,7 +63,7 @@ def run_job(job: Job, settings: Settings, lock: threading.Lock, steering: Steeri
                          {"root": str(plan.root), "needed": plan.bytes_needed, "to_fetch": plan.bytes_to_fetch,
                           "margin": plan.min_free, "free": plan.free_bytes})
     downloader = Downloader(settings, on_event, max_workers=req.max_workers, cancel=job.cancel,
-                            connections=req.connections, steering=steering)
+                            connections=req.connections, steering=steering, drop_archives=req.drop_archives)
     with lock:
         job.downloader = downloader
         for drop in job.drops:

@@ -71,6 +71,7 @@ class Submit:
     connections: int | None = None
     token: str = ""  # the client's ``Settings.token_id``: a job runs with the service's token only when they match
     max_rate: int | None = None  # bytes a second: the service's overall cap from now on (0 none; None: unchanged)
+    drop_archives: bool = False  # an off-Hub archive is removed once extracted (its manifest stands for it)
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,7 @@ def _submit(data: dict[str, Any]) -> Submit:
         connections=_int(data.get("connections"), "connections", 1, 64, none=True),
         token=_str(data.get("token", ""), "token") or "",
         max_rate=_int(data.get("max_rate"), "max_rate", 0, MAX_RATE, none=True),
+        drop_archives=_bool(data.get("drop_archives", False), "drop_archives"),
     )
 
 
