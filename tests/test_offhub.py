@@ -137,3 +137,16 @@ def test_drop_archives_keeps_the_tree_and_the_next_plan_fetches_nothing(cli: Any
     (folder / "fma_small" / "fma_small" / "README.txt").write_text("changed\n")
     v = cli("verify", "--dataset", "polyfloyd/fma")
     assert v.code == 1 and "fma_small/fma_small/README.txt" in v.out
+
+
+def test_a_sources_profile_is_chosen_by_name_and_a_wrong_one_is_named(cli: Any, root: Path,
+                                                                      hosts: PublisherHosts) -> None:
+    plan = cli("download", "--dataset", "muso-ai/musicnet", "--profile", "all", "--json").json()["repos"][0]
+    assert plan["profile"] == "all" and plan["file_count"] == 3
+    plan = cli("download", "--dataset", "muso-ai/musicnet", "--json").json()["repos"][0]
+    assert plan["profile"] == "midi" and plan["file_count"] == 2  # its default: the MIDI and the metadata
+    both = cli("download", "--dataset", "magenta/nsynth", "--model", "acme/tiny-model", "--profile", "valid",
+               "--json").json()["repos"]
+    assert {r["repo_id"]: r["profile"] for r in both} == {"magenta/nsynth": "valid", "acme/tiny-model": "full"}
+    r = cli("download", "--dataset", "magenta/nsynth", "--profile", "everything")
+    assert r.code == 2 and "--profile 'everything' is none of" in r.err and "midi" in r.err

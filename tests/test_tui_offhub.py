@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import repo_dir
-from test_tui_pilot import download, run, tick
+from test_tui_pilot import download, run, tick, until
 from textual.pilot import Pilot
 
 from localhub import LocalHub
@@ -20,6 +20,11 @@ def test_an_off_hub_row_says_who_serves_it_downloads_extracts_and_verifies(tmp_p
         cells = entry.cells()
         assert cells[1] == "magenta/nsynth · Magenta" and cells[5] == "test" and cells[2].endswith("KiB")
         assert app.entries["model:facebook/demucs"].cells()[5] == "htdemucs"
+        app.select_pane.move_to("dataset:polyfloyd/fma")
+        await pilot.press("p")  # a source's own profiles (the stand-ins' FMA has two: small, all)
+        await until(pilot, lambda: app.entries["dataset:polyfloyd/fma"].plan is not None)
+        assert app.entries["dataset:polyfloyd/fma"].cells()[5] == "all"
+        assert app.entries["dataset:polyfloyd/fma"].plan.profile == "all"  # type: ignore[union-attr]
         await tick(app, pilot, "magenta/nsynth")
         await download(app, pilot)  # (its "extracting" is too short here to reach a row: the CLI's tests see it)
         assert "finished" in app.downloads_pane.note

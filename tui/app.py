@@ -137,8 +137,8 @@ class MusicgenApp(ServiceFollower):
         if key is None:
             return
         entry = self.entries[key]
-        if entry.ref.repo_type != "model":
-            self.notify("Profiles apply to models; a dataset is always fetched whole.")
+        if entry.ref.repo_type != "model" and (entry.plan is None or entry.plan.origin is None):
+            self.notify("Profiles apply to models and off-Hub sources; a Hub dataset is always fetched whole.")
             return
         profile = entry.next_profile()
         entry.plan = None

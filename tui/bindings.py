@@ -44,7 +44,7 @@ BINDINGS: list[Binding] = [
     Binding("slash", "filter", "Filter", id="filter", show=False, tooltip="Filter the repos by name"),
     Binding("n", "add_repo", "Add repo", id="add-repo", show=False, tooltip="Add any Hub repo by id"),
     Binding("p", "profile", "Profile", id="profile", show=False,
-            tooltip=f"Cycle the model's profile: {', '.join(PROFILES)}"),
+            tooltip=f"Cycle profiles: {', '.join(PROFILES)}, or a source's"),
     Binding("r", "refresh", "Refresh", id="refresh", show=False,
             tooltip="List every repo on the Hub again (new commits, access granted)"),
     Binding("question_mark", "help", "Help", id="help", tooltip="Show these keys"),

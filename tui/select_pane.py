@@ -59,7 +59,13 @@ class Entry:
                 Text(self.local.label, style=style), short_sha(self.snapshot), profile)
 
     def next_profile(self) -> str:
-        self.profile = next_profile(self.profile)
+        """The next profile: the Hub's three for a model, an off-Hub source's own for a source's row."""
+        origin = self.plan.origin if self.plan is not None else None
+        if origin is not None:
+            names = list(origin.profiles)
+            self.profile = names[(names.index(origin.profile(self.profile)) + 1) % len(names)]
+        else:
+            self.profile = next_profile(self.profile if self.profile in PROFILES else PROFILES[-1])
         return self.profile
 
 
@@ -239,6 +245,9 @@ class SelectPane(Vertical):
         if free_now is not None and to_fetch > free_now:
             text += " · NOT ENOUGH SPACE"
         key = self.current_key() if self.is_mounted else None
-        if key is not None and self.entries[key].ref.repo_type == "model":
-            text += f" · profile {self.entries[key].profile} ({key_of(self.app, 'profile')})"
+        entry = self.entries[key] if key is not None else None
+        origin = entry.plan.origin if entry is not None and entry.plan is not None else None
+        if entry is not None and (entry.ref.repo_type == "model" or origin is not None):
+            shown = origin.profile(entry.profile) if origin is not None else entry.profile
+            text += f" · profile {shown} ({key_of(self.app, 'profile')})"
         self.query_one("#select-summary", Static).update(text)

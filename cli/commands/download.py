@@ -44,9 +44,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_repo_ids(p, " (any Hub id)")
     p.add_argument("--include", action="append", default=[], metavar="GLOB", help="only files matching GLOB")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip files matching GLOB")
-    p.add_argument("--profile", choices=PROFILES, default="full",
+    p.add_argument("--profile", default="full", metavar="PROFILE",
                    help="audiocraft: state_dict.bin + compression_state_dict.bin; transformers: configs, tokenizer "
-                        "and one weight format; full: everything (default)")
+                        "and one weight format; full: everything (default). An off-Hub source's own profiles too "
+                        "(nsynth test|valid|all, maestro midi|all, fma small|medium|large|all, musicnet midi|all, "
+                        "freesound meta|test|all, demucs htdemucs|htdemucs_ft|htdemucs_6s|all); full takes its default")
     p.add_argument("--fp32", action="store_true", help="with --profile transformers, also take the fp32 copies")
     p.add_argument("--no-deps", action="store_true", help="do not add the repos the selection depends on")
     p.add_argument("--revision", metavar="REV", help="a branch, tag or commit of the named repos (default main)")
@@ -78,6 +80,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
     if not args.progress_every > 0:
         raise UsageError("--progress-every must be more than 0 seconds")
     settings = settings_for(args)
+    _check_profile(args.profile, settings)
     if args.max_rate is not None:
         from dataclasses import replace
 
@@ -122,6 +125,24 @@ def run(args: argparse.Namespace, out: Output) -> int:
         return _run(args, settings, plan, out)
     out.say("dry run: nothing changed (add --run to download)")
     return EXIT_FAILED if any(not r.ok for r in plan.repos) else EXIT_OK
+
+
+def _check_profile(profile: str, settings: Settings) -> None:
+    """A Hub profile, or one of an off-Hub source's (the built-in ones and ``MUSICGEN_CATALOG``'s)."""
+    if profile in PROFILES:
+        return
+    from pathlib import Path
+
+    from core.sources import SourceError, load_sources
+
+    try:
+        sources = load_sources(Path(settings.catalog_file) if settings.catalog_file else None)
+    except SourceError:
+        sources = load_sources()
+    names = sorted({n for s in sources.values() for n in s.profiles})
+    if profile not in names:
+        raise UsageError(f"--profile {profile!r} is none of {', '.join(PROFILES)} (Hub repos) or "
+                         f"{', '.join(names)} (off-Hub sources)")
 
 
 def _run(args: argparse.Namespace, settings: Settings, plan: Plan, out: Output) -> int:

@@ -18,7 +18,7 @@ from ..local.listings import ListingCache
 from ..local.space import free_space
 from ..patterns import select
 from ..plan import Plan, RepoPlan
-from ..profiles import apply_profile
+from ..profiles import PROFILES, apply_profile
 from ..remote import Paths, RemoteFile
 from ..repos import RepoRef
 from ..safety import unsafe_entries
@@ -79,7 +79,9 @@ class Planner:
         entry = self.catalog.find(ref)
         canonical = self.catalog.canonical(ref)
         rp = RepoPlan(canonical, canonical.local_dir(self.settings.root), include=choice.include,
-                      exclude=choice.exclude, profile=choice.profile if ref.repo_type == "model" else "full",
+                      exclude=choice.exclude,
+                      profile=(choice.profile if choice.profile in PROFILES else "full") if ref.repo_type == "model"
+                      else "full",  # a source's profile name (``--profile midi``) means full for a Hub repo
                       dependency_of=dependency_of)
         if not self._list(rp, entry, choice.revision):
             source = self.sources.get(ref.repo_id.lower())

@@ -9,6 +9,7 @@ client sends reaches the planner or the downloader unchecked.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
@@ -18,6 +19,7 @@ from ..repos import RepoRef
 PROTOCOL_VERSION = 1  # a client and a service of different versions say so at ``hello`` and stop there
 MAX_LINE = 1 << 20  # bytes of one request line (a submit of 10,000 repos is about 600 KB)
 CacheUse = Literal["off", "read", "write"]
+PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
 
 
 class ProtocolError(ValueError):
@@ -161,8 +163,9 @@ def _ref(value: Any, name: str) -> RepoRef:
 
 
 def _profile(value: Any, name: str) -> str:
-    if value not in PROFILES:
-        raise ProtocolError(f"{name} must be one of {', '.join(PROFILES)}")
+    """A Hub profile, or a name an off-Hub source may have (``midi``, ``htdemucs_ft``): a short plain word."""
+    if value not in PROFILES and not (isinstance(value, str) and PROFILE_NAME.fullmatch(value)):
+        raise ProtocolError(f"{name} must be one of {', '.join(PROFILES)}, or a source's profile name")
     return str(value)
 
 
