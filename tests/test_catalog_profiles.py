@@ -120,10 +120,9 @@ def test_hub_spelling_wins_for_repos_the_catalog_does_not_know(cli, root: Path, 
 
 def test_missing_seed_id_says_where_the_data_lives_and_the_rest_downloads(cli, root: Path, public_hub: LocalHub,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """Its publisher's host cannot be reached (no network): the line says the endpoint lacks it, why the
-    publisher could not be asked, and where else it lives; the rest downloads."""
-    monkeypatch.setenv("MUSICGEN_SOURCES_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
-    monkeypatch.setenv("MUSICGEN_RETRIES", "1")
+    """Its publisher's host does not have it (a 404): the line says the endpoint lacks it, why the publisher
+    could not be asked, and where else it lives; the rest downloads."""
+    monkeypatch.setenv("MUSICGEN_SOURCES_ENDPOINT", public_hub.url)  # a host without NSynth's paths
     r = cli("download", "--dataset", "magenta/nsynth", "--dataset", "marsyas/gtzan", "--run")
     assert r.code == 1
     line = next(ln for ln in r.out.splitlines() if ln.startswith("  magenta/nsynth:"))

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import BIG_SIZE, NO_ACCESS, PENDING, TOKEN, repo_dir, tree_bytes
+from conftest import BIG_SIZE, NO_ACCESS, PENDING, TOKEN, repo_dir, sources_settings, tree_bytes
 from conftest import test_repos as hub_repos
 from huggingface_hub import constants, snapshot_download
 from textual.pilot import Pilot
@@ -110,7 +110,8 @@ def test_the_app_names_the_gated_case(tmp_path: Path, catalog_hub: LocalHub) -> 
     medium.access = {PENDING: "pending"}
 
     async def go() -> MusicgenApp:
-        app = make_app(Settings(root=tmp_path, endpoint=catalog_hub.url, token=PENDING, min_free=0))
+        app = make_app(Settings(root=tmp_path, endpoint=catalog_hub.url, token=PENDING, min_free=0,
+                                **sources_settings()))
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: all(e.plan is not None for e in app.entries.values()))
             entry = app.entries["model:facebook/musicgen-medium"]
@@ -224,7 +225,7 @@ def test_reopening_the_app_spends_no_api_call_and_r_lists_again(tmp_path: Path, 
         return sum(catalog_hub.stats.requests[k] for k in ("info", "tree", "paths-info"))
 
     async def session(press_refresh: bool) -> None:
-        app = make_app(Settings(root=tmp_path, endpoint=catalog_hub.url, min_free=0))
+        app = make_app(Settings(root=tmp_path, endpoint=catalog_hub.url, min_free=0, **sources_settings()))
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: all(e.plan is not None for e in app.entries.values()))
             assert app.entries["model:facebook/musicgen-small"].size_cell() == "114.0 KiB"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from conftest import repo_dir
+from conftest import repo_dir, sources_settings
 from test_tui_pilot import SIZE, tick, until
 from textual.command import CommandList
 from textual.widgets import Static
@@ -26,7 +26,8 @@ def test_keymap_parsing_keeps_good_entries_and_names_bad_ones() -> None:
 
 def test_remapped_key_works_and_is_shown_in_footer_help_palette_and_hints(tmp_path: Path,
                                                                           catalog_hub: LocalHub) -> None:
-    settings = Settings(root=tmp_path, endpoint=catalog_hub.url, min_free=0, keymap="download=ctrl+d profile=P")
+    settings = Settings(root=tmp_path, endpoint=catalog_hub.url, min_free=0, keymap="download=ctrl+d profile=P",
+                        **sources_settings())
 
     async def go() -> None:
         app = make_app(settings)
@@ -46,7 +47,7 @@ def test_remapped_key_works_and_is_shown_in_footer_help_palette_and_hints(tmp_pa
             await pilot.press("question_mark")
             help_text = str(app.screen.query_one(Static).render())
             assert "  ^d       Download the ticked repos" in help_text
-            assert "  P        Cycle the model's profile" in help_text
+            assert "  P        Cycle profiles" in help_text
             assert "  d " not in help_text
             await pilot.press("escape", "ctrl+p")
             await pilot.press(*"Download the ticked")

@@ -27,8 +27,8 @@ SIZE = (120, 40)
 
 def app_for(root: Path, hub: LocalHub, *, publishers: bool = True) -> MusicgenApp:
     """The app on ``hub``; the off-Hub ids from the session's look-alike hosts, or (``publishers`` False) from a
-    host nobody answers at, so they are not on this endpoint and cannot be fetched."""
-    sources = sources_settings() if publishers else {"sources_endpoint": "http://127.0.0.1:9"}
+    host that has none of them (the Hub itself answers 404), so they are not on this endpoint nor to be had."""
+    sources = sources_settings() if publishers else {"sources_endpoint": hub.url}
     return make_app(Settings(root=root, endpoint=hub.url, min_free=0, read_timeout=5, retries=3, **sources))
 
 
@@ -302,7 +302,7 @@ def test_help_palette_and_binding_ids(tmp_path: Path, catalog_hub: LocalHub) -> 
 
 def test_short_disk_asks_before_downloading(tmp_path: Path, catalog_hub: LocalHub) -> None:
     async def go() -> None:
-        settings = Settings(root=tmp_path, endpoint=catalog_hub.url, min_free=1 << 60)
+        settings = Settings(root=tmp_path, endpoint=catalog_hub.url, min_free=1 << 60, **sources_settings())
         app = make_app(settings)
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: all(e.plan is not None for e in app.entries.values()))
