@@ -34,16 +34,19 @@ def recorded_etag(remote: RemoteFile, digest: str) -> str:
 def keep_origin(rp: RepoPlan, source: Source) -> None:
     """The source's publisher, licence, citation and each chosen part's URL and checksum, for the inventories."""
     assert rp.listing is not None and rp.urls is not None
-    parts = [{"path": f.path, "url": rp.urls[f.path], "checksum": _checksum(f.etag), "size_bytes": f.size}
-             for f in rp.listing.files]
+    parts = [{"path": f.path, "url": rp.urls[f.path], "checksum": _checksum(f.etag, source.checks == "none"),
+              "size_bytes": f.size} for f in rp.listing.files]
     write_origin(rp.local_dir, {"id": source.id, "publisher": source.publisher, "homepage": source.homepage,
                                 "licence": source.licence, "citation": source.citation, "profile": rp.profile,
                                 "parts": parts})
 
 
-def _checksum(etag: str) -> str:
+def _checksum(etag: str, unpublished: bool) -> str:
+    """What a part is checked against, as the inventories say it: a pin is never passed off as published."""
     kind, _, value = etag.partition(":")
-    return "none published (pinned at the first download)" if kind == "tofu" else f"{kind}:{value}"
+    if kind == "tofu":
+        return "none published (pinned at the first download)"
+    return f"none published; pinned at the first download: {kind}:{value}" if unpublished else f"{kind}:{value}"
 
 
 def pin(rp: RepoPlan, pins: dict[str, str], dropped: set[str] | frozenset[str] = frozenset()) -> None:
