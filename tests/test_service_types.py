@@ -175,3 +175,28 @@ def test_verify_and_export_go_through_the_running_service_and_otherwise_take_the
     r = cli("verify")
     assert r.code == 1 and "MISMATCH" in r.out and "config.json" in r.out
     assert repo.exists()
+
+
+def test_a_chore_that_waits_for_another_hears_working_and_then_its_end(tmp_path: Path) -> None:
+    """Two clients' verifies at once: the second waits its turn (one writer of the caches at a time) and hears a
+    ``working`` line a second meanwhile, so its read never times out; then its own end."""
+    import socket
+    import threading
+
+    from core.service.requests import Verify
+    from core.service.server import Service
+    from core.settings import Settings
+
+    service = Service(Settings(root=tmp_path, endpoint="http://127.0.0.1:9"))
+    ours, theirs = socket.socketpair()
+    service.chores.acquire()  # another client's chore runs
+    answer: list[bytes] = []
+    t = threading.Thread(target=lambda: answer.append(service._chore(ours, Verify())))
+    t.start()
+    theirs.settimeout(5)
+    lines = theirs.makefile("rb")
+    assert decode(lines.readline()) == Working()  # within a second or so: alive
+    service.chores.release()
+    t.join(10)
+    done = decode(answer[0])
+    assert isinstance(done, Verified) and done.result.counts["checked"] == 0

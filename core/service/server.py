@@ -27,6 +27,7 @@ from .events import (
     Controls,
     Done,
     JobResult,
+    Working,
     encode_chore,
     encode_reply,
     refusal,
@@ -298,7 +299,9 @@ class Service(Feed):
             conn.sendall(encode_chore(message))
 
         cancel = threading.Event()
-        with self.chores:
+        while not self.chores.acquire(timeout=1.0):  # another client's chore runs: this one waits, and says so
+            send(Working())
+        try:
             if self.stopping.is_set():
                 return refusal("the download service is stopping")
             try:
@@ -309,6 +312,8 @@ class Service(Feed):
                 log.warning("%s failed: %s", type(request).__name__.lower(), describe(e, token=self.settings.token),
                             exc_info=not isinstance(e, OSError))  # a bug's traceback, for its report
                 return refusal(f"{type(request).__name__.lower()} failed: {describe(e, token=self.settings.token)}")
+        finally:
+            self.chores.release()
 
     def _cancel(self, job_id: int | None, drop: tuple[str, str, str | None] | None = None) -> list[int]:
         """One job (queued or running), or every job; with ``drop``, only that repo (path None) or file of them.
