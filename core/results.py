@@ -64,6 +64,13 @@ class RepoResult:
     def ok(self) -> bool:
         return not self.failed and self.error is None and not self.cancelled
 
+    @property
+    def outcome(self) -> str:
+        """``complete``, ``cancelled`` (stopped by a cancel, nothing failed) or ``failed``."""
+        if self.ok:
+            return "complete"
+        return "cancelled" if self.cancelled and not self.failed and self.error is None else "failed"
+
 
 @dataclass
 class RunResult:

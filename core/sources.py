@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from .remote import hash_algorithm, proves
 from .safety import unsafe_reason
 
 BUILTIN = Path(__file__).with_name("sources.toml")
@@ -44,10 +45,10 @@ class Checksum:
         return cls(algorithm, value)
 
     def matches(self, digests: dict[str, str]) -> bool:
-        """Whether the digests computed of the bytes (by algorithm) prove this checksum."""
-        if self.algorithm == "sha256-prefix":
-            return digests.get("sha256", "").startswith(self.value)
-        return digests.get(self.algorithm) == self.value
+        """Whether the digests computed of the bytes (by algorithm) prove this checksum (``core.remote``'s rule,
+        the one every download and verify applies)."""
+        etag = str(self)
+        return self.algorithm != "" and proves(etag, digests.get(hash_algorithm(etag), ""))
 
     def __str__(self) -> str:
         return f"{self.algorithm}:{self.value}" if self.algorithm else "none"

@@ -164,19 +164,11 @@ class HostsHandler(BaseHandler):
         fault = self.hosts.take_fault(path, "body") if method == "GET" else None
         if no_range and fault is None:
             fault = Fault("ignore-range", times=0)
-        split = self.hosts.split_hash and "x-goog-hash" in headers
-        if split:  # GCS may send the two hashes as two header lines
-            crc, md5 = headers.pop("x-goog-hash").split(",")
-            self._extra = [("x-goog-hash", crc), ("x-goog-hash", md5)]
-        self.send_file(method, f, path, fault, headers)
-
-    def send_header(self, keyword: str, value: str) -> None:
-        super().send_header(keyword, value)
-        extra = getattr(self, "_extra", None)
-        if keyword == "Content-Type" and extra:
-            self._extra = []
-            for k, v in extra:
-                super().send_header(k, v)
+        pairs = list(headers.items())
+        if self.hosts.split_hash and "x-goog-hash" in headers:  # GCS may send the two hashes as two header lines
+            pairs = [(k, v) for k, v in pairs if k != "x-goog-hash"]
+            pairs += [("x-goog-hash", h) for h in headers["x-goog-hash"].split(",")]
+        self.send_file(method, f, path, fault, pairs)
 
     def _not_found(self, method: str) -> None:
         self.send_bytes(404, b"<html><body><h1>404 Not Found</h1></body></html>", "text/html",

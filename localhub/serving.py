@@ -7,7 +7,7 @@ import json
 import socket
 import time
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
 
@@ -98,8 +98,8 @@ class BaseHandler(BaseHTTPRequestHandler):
         self.send_json(fault.status, {"error": message}, headers)
 
     # --- file bodies --------------------------------------------------------------------------
-    def send_file(self, method: str, f: HubFile, path: str, fault: Fault | None, headers: Mapping[str, str],
-                  *, gzip: bool = False) -> None:
+    def send_file(self, method: str, f: HubFile, path: str, fault: Fault | None,
+                  headers: Mapping[str, str] | Iterable[tuple[str, str]], *, gzip: bool = False) -> None:
         """200 or 206 with ``f``'s bytes (``Range`` honoured), or 200 gzip-encoded and chunked when ``gzip``
         (``Range`` ignored then, as the Hub's cache does)."""
         if fault is not None and fault.kind == "status":
@@ -130,7 +130,7 @@ class BaseHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(end - start))
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
-        for k, v in headers.items():
+        for k, v in headers.items() if isinstance(headers, Mapping) else headers:  # pairs: a header sent twice
             self.send_header(k, v)
         self.end_headers()
         if method == "HEAD":

@@ -354,8 +354,7 @@ class RunView:
         from core.sizes import human
 
         for r in self.result.repos:
-            state = "ok" if r.ok else "FAILED"
-            state = "cancelled" if r.cancelled and not r.failed and r.error is None else state
+            state = {"complete": "ok", "cancelled": "cancelled"}.get(r.outcome, "FAILED")
             yield (f"{r.repo_id}: {state}: {r.done} fetched, {r.skipped} already complete, {len(r.failed)} failed"
                    + (f", {r.cancelled} cancelled (partial files kept)" if r.cancelled else "")
                    + (f": {r.error}" if r.error else ""))

@@ -25,6 +25,7 @@ class Steering:
         self.paused: set[Key] = set(paused)
         self.first: list[Key] = []  # moved to the front, the latest first
         self.last: list[Key] = []  # moved to the back, the latest last
+        self.moves = 0  # how many times the order changed: a queue sorts its repos again only then
         self._lock = threading.Lock()
         self._listeners: list[Callable[[str, Key | None], None]] = []
 
@@ -89,6 +90,7 @@ class Steering:
                 self.first.insert(0, key)
             else:
                 self.last.append(key)
+            self.moves += 1
         self._tell("changed", key)
 
 
@@ -113,6 +115,8 @@ class RunQueue:
         self.steering, self.cancel = steering, cancel
         self.repos = [_Repo(rp, (rp.ref.repo_type, rp.ref.repo_id), i, files) for i, (rp, files) in enumerate(repos)]
         self._cond = threading.Condition()
+        self._order: list[_Repo] = []  # the repos not ended, in the steering's order as of ``_moves``
+        self._moves = -1
         self.workers = 0  # the run's workers still taking files (set by the run; each leaves at its None)
         self.idle = 0  # of them, those waiting in ``take`` with only paused files left
 
@@ -133,8 +137,12 @@ class RunQueue:
         with self._cond:
             while not self.cancel.is_set():
                 waiting = False
-                for repo in sorted((r for r in self.repos if not r.ended),
-                                   key=lambda r: (self.steering.rank(r.key), r.order)):
+                if self._moves != self.steering.moves:  # sorted once per move, never once per file
+                    self._moves = self.steering.moves
+                    self._order = sorted(self.repos, key=lambda r: (self.steering.rank(r.key), r.order))
+                for repo in self._order:
+                    if repo.ended:
+                        continue
                     if self.steering.is_paused(repo.key):
                         waiting = True
                         continue

@@ -33,6 +33,8 @@ class Throttle:
     def take(self, n: int, stop: threading.Event | None = None) -> None:
         """Pay for ``n`` bytes just read: wait until the cap allows them (at once without a cap, when ``stop``
         is set, or when the cap changes)."""
+        if not self._rate:  # no cap: the hot path takes no lock (a cap set meanwhile holds from the next read)
+            return
         with self._cond:
             if not self._rate:
                 return

@@ -15,16 +15,10 @@ import threading
 from pathlib import Path
 
 from ..repos import RepoRef
-from ..results import RepoResult, RunResult
+from ..results import RunResult
 
 log = logging.getLogger("musicgen_tui.hook")
 HOOK_WAIT = 300.0  # seconds a hook may run before it is killed
-
-
-def repo_status(r: RepoResult) -> str:
-    if r.ok:
-        return "complete"
-    return "cancelled" if r.cancelled and not r.failed and r.error is None else "failed"
 
 
 def run_hooks(command: str, root: Path, result: RunResult) -> None:
@@ -41,7 +35,7 @@ def _run_all(command: str, root: Path, result: RunResult) -> None:
     for r in result.repos:
         env = dict(base, MUSICGEN_REPO_ID=r.repo_id, MUSICGEN_REPO_TYPE=r.repo_type,
                    MUSICGEN_REPO_PATH=str(RepoRef(r.repo_type, r.repo_id).local_dir(root)),  # type: ignore[arg-type]
-                   MUSICGEN_STATUS=repo_status(r), MUSICGEN_BYTES=str(r.bytes_fetched))
+                   MUSICGEN_STATUS=r.outcome, MUSICGEN_BYTES=str(r.bytes_fetched))
         try:
             done = subprocess.run(argv, env=env, cwd=root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, timeout=HOOK_WAIT, check=False)
