@@ -15,12 +15,29 @@ from .repos import RepoRef, RepoType
 DEFAULT_FILE = Path(__file__).with_name("catalog.toml")
 USER_FILE = "catalog.toml"
 TABLES: dict[str, RepoType] = {"models": "model", "datasets": "dataset"}
-FIELDS = {"id", "group", "aliases", "depends", "licence", "description", "notes", "source", "hub_copies"}
-LIST_FIELDS = {"aliases", "depends", "hub_copies"}
+FIELDS = {"id", "group", "aliases", "depends", "audiocraft_depends", "licence", "description", "notes", "source",
+          "hub_copies"}
+LIST_FIELDS = {"aliases", "depends", "audiocraft_depends", "hub_copies"}
+LOADS_WITH_AUDIOCRAFT = ("audiocraft", "full")  # the profiles whose files audiocraft's loader reads
 
 
 class CatalogError(ValueError):
     """A bad catalog file: the message names the file and the line."""
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A repo another one needs, and the profile to take it with (None: the planner's default for dependencies)."""
+
+    repo_id: str
+    profile: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Dependency:
+        """``org/name`` or ``org/name:profile``; raises ValueError on a bad id."""
+        repo_id, _, profile = text.partition(":")
+        RepoRef("model", repo_id)
+        return cls(repo_id, profile or None)
 
 
 @dataclass(frozen=True)
@@ -29,6 +46,7 @@ class CatalogEntry:
     group: str = ""
     aliases: tuple[str, ...] = ()
     depends: tuple[str, ...] = ()
+    audiocraft_depends: tuple[str, ...] = ()
     licence: str = ""
     description: str = ""
     notes: str = ""
@@ -39,6 +57,12 @@ class CatalogEntry:
     @property
     def repo_id(self) -> str:
         return self.ref.repo_id
+
+    def dependencies(self, profile: str) -> list[Dependency]:
+        """What a repo planned with ``profile`` cannot be used without: its ``depends``, and with a profile
+        audiocraft loads from, what audiocraft's loader reaches (``audiocraft_depends``)."""
+        named = self.depends + (self.audiocraft_depends if profile in LOADS_WITH_AUDIOCRAFT else ())
+        return [Dependency.parse(d) for d in named]
 
     def elsewhere(self) -> str | None:
         """Where the data really lives, for a repo the endpoint does not have; None when nobody told us."""
@@ -133,8 +157,8 @@ def _entry(raw: dict[str, Any], repo_type: RepoType, origin: str, where: Any) ->
             values[key] = value
     try:
         ref = RepoRef(repo_type, values.pop("id"))
-        for dep in values.get("depends", ()):
-            RepoRef("model", dep)
+        for dep in values.get("depends", ()) + values.get("audiocraft_depends", ()):
+            Dependency.parse(dep)
     except ValueError as e:
         raise CatalogError(f"{where('id')}: {e}") from None
     return CatalogEntry(ref=ref, origin=origin, **values)

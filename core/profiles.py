@@ -19,8 +19,10 @@ if TYPE_CHECKING:
 
 PROFILES = ("full", "audiocraft", "transformers")
 AUDIOCRAFT_FILES = ("state_dict.bin", "compression_state_dict.bin")
-TRANSFORMERS_SMALL = ("config.json", "generation_config.json", "preprocessor_config.json", "spiece.model",
-                      "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+# What transformers' model and processor classes read besides the weights: the published repos' feature
+# extractor file (preprocessor_config.json) and the one transformers 5 saves instead (processor_config.json).
+TRANSFORMERS_SMALL = ("config.json", "generation_config.json", "preprocessor_config.json", "processor_config.json",
+                      "spiece.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 _SAFETENSORS = re.compile(r"^model(-\d+-of-\d+)?(\.fp32)?\.safetensors(\.index\.json)?$")
 _PYTORCH = re.compile(r"^pytorch_model(-\d+-of-\d+)?(\.fp32)?\.bin(\.index\.json)?$")
 _FP32 = re.compile(r"\.fp32[.-]")

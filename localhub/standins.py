@@ -134,6 +134,11 @@ def standin(repo_type: str, repo_id: str, scale: int = SCALE, clip: int = CLIP) 
         if repo_id in _CODECS:
             sizes = {".gitattributes": 1_500, "config.json": 2_000, "preprocessor_config.json": 300,
                      "model.safetensors": _CODECS[repo_id], "pytorch_model.bin": _CODECS[repo_id]}
+        elif repo_id == "google-t5/t5-base":  # every framework's weights, as on the Hub
+            sizes = {".gitattributes": 1_500, "config.json": 1_200, "generation_config.json": 147,
+                     "spiece.model": 792 * KB, "tokenizer.json": 1_390 * KB, "model.safetensors": 892 * MB,
+                     "pytorch_model.bin": 892 * MB, "tf_model.h5": 892 * MB, "flax_model.msgpack": 892 * MB,
+                     "rust_model.ot": 892 * MB}
         elif repo_id == "facebook/demucs":
             sizes = {"htdemucs.th": 84 * MB, "htdemucs_ft/f7e0c4bc-ba3fe64a.th": 84 * MB}
         else:

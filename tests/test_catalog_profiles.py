@@ -147,7 +147,7 @@ def test_dry_run_of_the_seed_is_honest(cli, root: Path, public_hub: LocalHub) ->
     assert r.code == 0
     repos = r.json()["repos"]
     by_id = {x["repo_id"]: x for x in repos}
-    assert len(repos) == 21
+    assert len(repos) == 22
     assert all(x["status"] == "available" for x in repos)
     assert {i for i, x in by_id.items() if x["source"]} == SEED_MISSING
     assert by_id["magenta/nsynth"]["profile"] == "test" and by_id["polyfloyd/fma"]["profile"] == "small"
@@ -222,3 +222,28 @@ def test_references_are_read_without_unpickling() -> None:
     evil = b"cos\nsystem\n(S'touch /tmp/pwned-by-musicgen'\ntR."  # would run a command if unpickled
     assert repo_ids_in_pickle(evil) == []
     assert not Path("/tmp/pwned-by-musicgen").exists()
+
+
+def test_each_profile_plans_its_loaders_whole_closure(cli, root: Path, public_hub: LocalHub) -> None:
+    """audiocraft reaches T5 (by its legacy name), the codec a reference names and demucs for melody models;
+    transformers reads the repo alone. Each dependency is planned with the files its loader reads, and sized."""
+    r = cli("download", "--model", "facebook/musicgen-stereo-melody-large", "--profile", "audiocraft", "--json")
+    assert r.code == 0, r.err
+    repos = {x["repo_id"]: x for x in r.json()["repos"]}
+    top = repos.pop("facebook/musicgen-stereo-melody-large")
+    assert top["depends"] == ["google-t5/t5-base", "facebook/encodec_32khz", "facebook/demucs:htdemucs"]
+    assert set(repos) == {"google-t5/t5-base", "facebook/encodec_32khz", "facebook/demucs"}
+    assert {x["dependency_of"] for x in repos.values()} == {"facebook/musicgen-stereo-melody-large"}
+    assert repos["facebook/demucs"]["profile"] == "htdemucs" and repos["facebook/demucs"]["file_count"] == 1
+    assert all(x["bytes_total"] > 0 for x in repos.values())
+    r = cli("download", "--model", "facebook/musicgen-small", "--profile", "audiocraft", "--run")
+    assert r.code == 0, r.out + r.err
+    assert "google-t5/t5-base (dependency)" in r.out
+    # only what T5Tokenizer and T5EncoderModel read: no TF, Flax, Rust or second PyTorch copy
+    assert files_in(root, "model", "google-t5/t5-base") == {"config.json", "generation_config.json", "spiece.model",
+                                                           "tokenizer.json", "model.safetensors"}
+    r = cli("download", "--model", "facebook/musicgen-stereo-melody", "--profile", "transformers", "--json")
+    assert [x["repo_id"] for x in r.json()["repos"]] == ["facebook/musicgen-stereo-melody"]
+    r = cli("download", "--model", "facebook/musicgen-stereo-melody", "--profile", "audiocraft", "--no-deps",
+            "--json")
+    assert [x["repo_id"] for x in r.json()["repos"]] == ["facebook/musicgen-stereo-melody"]

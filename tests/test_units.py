@@ -121,10 +121,10 @@ def test_checksum_line_matches_sha256sum(tmp_path: Path) -> None:
 
 def test_catalog_order() -> None:
     ids = [r.repo_id for r in catalog()]
-    assert ids[0] == "facebook/musicgen-small" and ids[13] == "facebook/demucs"
-    assert ids[14:] == ["magenta/nsynth", "ionosphere/maestro", "freesound/audio-tagging", "marsyas/gtzan",
+    assert ids[0] == "facebook/musicgen-small" and ids[13:15] == ["google-t5/t5-base", "facebook/demucs"]
+    assert ids[15:] == ["magenta/nsynth", "ionosphere/maestro", "freesound/audio-tagging", "marsyas/gtzan",
                         "polyfloyd/fma", "muso-ai/musicnet", "google/MusicCaps"]
-    assert [r.repo_type for r in catalog()].count("model") == 14
+    assert [r.repo_type for r in catalog()].count("model") == 15
 
 
 def test_readme_excerpt_strips_front_matter(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from typing import Literal
 
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
 
-from ..catalog import Catalog, CatalogEntry, default_catalog
+from ..catalog import Catalog, CatalogEntry, Dependency, default_catalog
 from ..local.compare import plan_files
 from ..local.listings import ListingCache
 from ..local.space import free_space
@@ -198,7 +198,8 @@ class Planner:
 
     def _add_dependencies(self, rp: RepoPlan, entry: CatalogEntry | None) -> None:
         """The catalog's dependencies, and a codec that a reference file names."""
-        rp.depends = list(entry.depends) if entry is not None else []
+        rp.depends = [d.repo_id + (f":{d.profile}" if d.profile else "") for d in entry.dependencies(rp.profile)] \
+            if entry is not None else []
         if not (rp.ok and self.find_references):
             return
         for dep in referenced_codecs(self.settings, rp):
@@ -233,11 +234,12 @@ def make_plan(settings: Settings, refs: Sequence[RepoRef], choice: Choice = Choi
     per_repo = {catalog.canonical(k): v for k, v in (profiles or {}).items()}
     wanted = list(dict.fromkeys(catalog.canonical(r) for r in refs))
 
-    def one(ref: RepoRef, dependency_of: str | None = None) -> RepoPlan:
+    def one(ref: RepoRef, need: tuple[str, str | None] | None = None) -> RepoPlan:
         if cancel is not None and cancel.is_set():
             rp = RepoPlan(ref, ref.local_dir(settings.root)).fail(RepoStatus.ERROR, "cancelled before it was planned")
-        elif dependency_of is not None:
-            rp = planner.plan_repo(ref, replace(DEPENDENCY_CHOICE, fp32=choice.fp32), dependency_of)
+        elif need is not None:  # (the repo that needs it, the profile it names)
+            dep_choice = replace(DEPENDENCY_CHOICE, fp32=choice.fp32, profile=need[1] or DEPENDENCY_CHOICE.profile)
+            rp = planner.plan_repo(ref, dep_choice, need[0])
         else:
             rp = planner.plan_repo(ref, replace(choice, profile=per_repo.get(ref, choice.profile)))
         if on_repo:
@@ -251,13 +253,14 @@ def make_plan(settings: Settings, refs: Sequence[RepoRef], choice: Choice = Choi
     return Plan(settings.root, repos, free_space(settings.root), settings.min_free)
 
 
-def _dependencies(catalog: Catalog, repos: list[RepoPlan]) -> dict[RepoRef, str]:
-    """Each dependency not planned already, with the first repo that needs it."""
+def _dependencies(catalog: Catalog, repos: list[RepoPlan]) -> dict[RepoRef, tuple[str, str | None]]:
+    """Each dependency not planned already, with the first repo that needs it and the profile it names."""
     have = {(r.ref.repo_type, r.ref.repo_id.lower()) for r in repos}
-    deps: dict[RepoRef, str] = {}
+    deps: dict[RepoRef, tuple[str, str | None]] = {}
     for rp in repos:
-        for dep in rp.depends:
-            dref = catalog.canonical(RepoRef("model", dep))
+        for text in rp.depends:
+            dep = Dependency.parse(text)
+            dref = catalog.canonical(RepoRef("model", dep.repo_id))
             if ("model", dref.repo_id.lower()) not in have:
-                deps.setdefault(dref, rp.ref.repo_id)
+                deps.setdefault(dref, (rp.ref.repo_id, dep.profile))
     return deps
