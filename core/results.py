@@ -77,6 +77,7 @@ class RunResult:
     repos: list[RepoResult]
     bytes_fetched: int = 0
     cancelled: bool = False
+    notes: list[str] = field(default_factory=list)  # what the run did besides its files (the runtime views)
 
     @property
     def ok(self) -> bool:
@@ -84,7 +85,7 @@ class RunResult:
 
     def data(self) -> dict[str, Any]:
         """The run as JSON carries it: ``download --json``'s ``result``, and a job's result in the service."""
-        return {"ok": self.ok, "cancelled": self.cancelled, "bytes_fetched": self.bytes_fetched,
+        return {"ok": self.ok, "cancelled": self.cancelled, "bytes_fetched": self.bytes_fetched, "notes": self.notes,
                 "repos": [{"repo_id": r.repo_id, "repo_type": r.repo_type, "done": r.done, "skipped": r.skipped,
                            "cancelled": r.cancelled, "error": r.error, "bytes_fetched": r.bytes_fetched,
                            "failed": [{"path": p, "message": m} for p, m in r.failed]} for r in self.repos]}
@@ -98,6 +99,7 @@ class RunResult:
             repos = [RepoResult(str(r["repo_id"]), str(r["repo_type"]), int(r["done"]), int(r["skipped"]),
                                 [(str(f["path"]), str(f["message"])) for f in r["failed"]], r["error"],
                                 int(r.get("cancelled", 0)), int(r.get("bytes_fetched", 0))) for r in data["repos"]]
-            return cls(repos, int(data["bytes_fetched"]), cancelled=bool(data["cancelled"]))
+            return cls(repos, int(data["bytes_fetched"]), cancelled=bool(data["cancelled"]),
+                       notes=[str(n) for n in data.get("notes", [])])
         except (KeyError, TypeError) as e:
             raise ValueError(f"a run result without {e}") from None

@@ -12,7 +12,7 @@ import pytest
 from conftest import repo_dir, tree_bytes
 
 from core.catalog import CatalogError, load_catalog
-from core.hub.probes import repo_ids_in_pickle
+from core.runtime.pickles import repo_ids_in_pickle
 from core.profiles import apply_profile
 from core.remote import RemoteFile
 from localhub import HubFile, HubRepo, HubStats, LocalHub

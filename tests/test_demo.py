@@ -49,7 +49,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert len(totals) >= 3 and len(set(totals)) >= 2, p.stderr  # a line a second, and the ETA moves
     assert p.stdout.rstrip().endswith(f"demo workspace: {tmp_path}")
     combined = json.loads((tmp_path / "inventory" / "combined_inventory.json").read_text())
-    assert combined["totals"]["all"]["repos"] == 6
+    assert combined["totals"]["all"]["repos"] == 7  # with T5, which the full profile's audiocraft files reach
     nsynth = tmp_path / "datasets" / "magenta_nsynth"
     assert (nsynth / "nsynth-test.jsonwav" / "nsynth-test" / "examples.json").is_file()
     assert (tmp_path / "datasets" / "google_MusicCaps" / "musiccaps-public.csv").is_file()
@@ -98,7 +98,8 @@ def test_demo_flaky_file_breaks_off_once_and_resumes(tmp_path: Path) -> None:
     events: list[FileEvent] = []
     with demo_hub() as hub:
         settings = Settings(root=tmp_path, endpoint=hub.url, min_free=0)
-        plan = make_plan(settings, [RepoRef("model", "facebook/musicgen-small")], Choice(include=(FLAKY,)))
+        plan = make_plan(settings, [RepoRef("model", "facebook/musicgen-small")], Choice(include=(FLAKY,)),
+                         dependencies=False)
         result = Downloader(settings, events.append).run(plan)
     flaky = hub.repos[("model", "facebook/musicgen-small")].get(FLAKY)
     assert flaky is not None and result.ok

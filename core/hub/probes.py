@@ -4,9 +4,6 @@ codec repo a reference-sized ``compression_state_dict.bin`` names (read as pickl
 from __future__ import annotations
 
 import io
-import pickletools
-import re
-import zipfile
 
 from huggingface_hub import get_hf_file_metadata, hf_hub_url
 from huggingface_hub.file_download import http_get
@@ -14,6 +11,7 @@ from huggingface_hub.utils import build_hf_headers, disable_progress_bars
 
 from ..local import metadata
 from ..plan import RepoPlan
+from ..runtime.pickles import repo_ids_in_pickle
 from ..settings import Settings
 from ..states import RepoStatus
 from .backoff import retrying
@@ -21,8 +19,6 @@ from .errors import describe, is_repo_level
 
 REFERENCE_FILE = "compression_state_dict.bin"
 REFERENCE_MAX = 4096  # a compression_state_dict.bin this small names a codec repo instead of holding weights
-REFERENCE_PICKLE_MAX = 1 << 20  # bytes read of a pickle inside it: a zip member can inflate a thousandfold
-_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def check_access(settings: Settings, rp: RepoPlan) -> None:
@@ -61,24 +57,3 @@ def referenced_codecs(settings: Settings, rp: RepoPlan) -> list[str]:
     except Exception:
         return []
     return repo_ids_in_pickle(data)
-
-
-def repo_ids_in_pickle(data: bytes) -> list[str]:
-    """Repo ids among the strings of a pickle (plain, or inside a torch zip), read with pickletools: the
-    opcodes are parsed, nothing is ever unpickled or run."""
-    blobs = [data]
-    if data[:2] == b"PK":
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as z:
-                blobs = [z.open(n).read(REFERENCE_PICKLE_MAX) for n in z.namelist() if n.endswith(".pkl")]
-        except (zipfile.BadZipFile, OSError):
-            return []
-    found: set[str] = set()
-    for blob in blobs:
-        try:
-            for _op, arg, _pos in pickletools.genops(blob):
-                if isinstance(arg, str) and _REPO_ID.match(arg) and "encodec" in arg.lower():
-                    found.add(arg)
-        except Exception:
-            continue
-    return sorted(found)

@@ -15,6 +15,7 @@ from ..errors import cannot_write
 from ..local import checksums, inventory
 from ..local.lock import root_lock
 from ..local.verify import FileCheck, Queued, verify, write_report
+from ..runtime.views import refresh_views
 from .events import ChecksMade, Chore, ExportDone, FilesQueued, Verified, Working
 from .requests import Export, Verify
 
@@ -44,8 +45,10 @@ def do_export(root: Path, request: Export, checksum_min: int) -> ExportDone:
     docs = inventory.build(repos)
     written: dict[str, str] = {}
     sums: list[dict[str, Any]] = []
-    unwritable = ""
+    unwritable = views = ""
     try:
+        if request.views:
+            views = refresh_views(root).summary()
         if request.inventories:
             written = {k: str(p) for k, p in inventory.write(root, docs=docs).items()}
         if request.checksums:
@@ -58,7 +61,7 @@ def do_export(root: Path, request: Export, checksum_min: int) -> ExportDone:
         unwritable = e.strerror or str(e)
     rows = [{"repo_id": r.repo_id, "repo_type": r.repo_type, "file_count": r.file_count, "size_bytes": r.size_bytes,
              "snapshot_id": r.snapshot_id, "complete": r.complete, "path": r.path} for r in repos]
-    return ExportDone(written, sums, rows, docs["combined"], unwritable)
+    return ExportDone(written, sums, rows, docs["combined"], unwritable, views)
 
 
 def stream_verify(root: Path, request: Verify, send: Callable[[Chore], None],

@@ -297,6 +297,7 @@ class ExportDone:
     repos: list[dict[str, Any]]
     combined: dict[str, Any]
     unwritable: str = ""  # why the root could not be written ("" when it could)
+    views: str = ""  # what refreshing the runtime views did, when asked
 
 
 def check_data(c: FileCheck) -> dict[str, Any]:
@@ -325,7 +326,7 @@ def encode_chore(message: Chore) -> bytes:
                       "report_path": message.report})
     return dumps({"ok": True, "exported": {"inventories": message.inventories, "checksums": message.checksums,
                                            "repos": message.repos, "combined": message.combined,
-                                           "unwritable": message.unwritable}})
+                                           "unwritable": message.unwritable, "views": message.views}})
 
 
 def decode_chore(d: dict[str, Any]) -> Chore | None:
@@ -350,5 +351,5 @@ def decode_chore(d: dict[str, Any]) -> Chore | None:
     if "exported" in d:
         e = d["exported"]
         return ExportDone(dict(e["inventories"]), list(e["checksums"]), list(e["repos"]), dict(e["combined"]),
-                          str(e.get("unwritable", "")))
+                          str(e.get("unwritable", "")), str(e.get("views", "")))
     return None

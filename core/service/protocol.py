@@ -28,8 +28,9 @@ Requests, each answered by one line (``{"ok": false, "error": "one line"}`` when
 - ``verify`` (``repos``, ``full``) -> lines ``{"event": "queued", "files": [[id, type, path], ...]}`` and
   ``{"event": "checks", "checks": [CHECK, ...]}`` (at least one a second), then ``{"ok": true, "verified": REPORT
   + "repos": [[type, id], ...], "report_path": P | null}``.
-- ``export`` (``inventories``, ``checksums``, ``checksum_min``) -> ``{"ok": true, "exported": {"inventories":
-  {kind: path}, "checksums": [{"path", "entries", "bytes"}], "repos": [ROW, ...], "combined": INVENTORY}}``.
+- ``export`` (``inventories``, ``checksums``, ``checksum_min``, ``views``) -> ``{"ok": true, "exported":
+  {"inventories": {kind: path}, "checksums": [{"path", "entries", "bytes"}], "repos": [ROW, ...], "combined":
+  INVENTORY, "unwritable": WHY, "views": SUMMARY}}`` (``views``: refresh the loaders' runtime views; version 2).
 - ``subscribe`` -> the status line, then events until the client goes: ``{"event": "files", "files": [FILE, ...]}``
   (the files changed since the last one, at most every ``TICK`` s), ``{"event": "planning", "planning": [...]}``,
   ``{"event": "controls", "controls": CONTROLS}``, ``{"event": "ended", "jobs": [ID, ...], "results": {ID:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from ..profiles import PROFILES
 from ..repos import RepoRef
 
-PROTOCOL_VERSION = 1  # a client and a service of different versions say so at ``hello`` and stop there
+PROTOCOL_VERSION = 2  # a client and a service of different versions say so at ``hello`` and stop there
 MAX_LINE = 1 << 20  # bytes of one request line (a submit of 10,000 repos is about 600 KB)
 CacheUse = Literal["off", "read", "write"]
 PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
@@ -113,12 +113,13 @@ class Verify:
 
 @dataclass(frozen=True)
 class Export:
-    """Write the inventories (``inventories``) and the checksum files over ``checksum_min`` bytes
-    (``checksums``; ``checksum_min`` None: the service's setting)."""
+    """Write the inventories (``inventories``), the checksum files over ``checksum_min`` bytes (``checksums``;
+    ``checksum_min`` None: the service's setting) and the loaders' runtime views (``views``)."""
 
     inventories: bool = True
     checksums: bool = True
     checksum_min: int | None = None
+    views: bool = False
 
 
 Request = Hello | Status | Subscribe | Stop | Cancel | Submit | Limit | Pause | Resume | Priority | Verify | Export
@@ -221,7 +222,8 @@ def _verify(data: dict[str, Any]) -> Verify:
 
 def _export(data: dict[str, Any]) -> Export:
     return Export(_bool(data.get("inventories", True), "inventories"), _bool(data.get("checksums", True), "checksums"),
-                  _int(data.get("checksum_min"), "checksum_min", 0, 1 << 62, none=True))
+                  _int(data.get("checksum_min"), "checksum_min", 0, 1 << 62, none=True),
+                  _bool(data.get("views", False), "views"))
 
 
 def _cancel(data: dict[str, Any]) -> Cancel:
