@@ -12,9 +12,9 @@ import pytest
 from conftest import repo_dir, tree_bytes
 
 from core.catalog import CatalogError, load_catalog
-from core.runtime.pickles import repo_ids_in_pickle
 from core.profiles import apply_profile
 from core.remote import RemoteFile
+from core.runtime.pickles import repo_ids_in_pickle
 from localhub import HubFile, HubRepo, HubStats, LocalHub
 from localhub.standins import catalog_standins, reference_file
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tinymodels import CODEC, FAMILIES, T5, build
+from tinymodels import CODEC, FAMILIES, build
 
 from cli.main import main
 from core.runtime.views import HF_HUB_CACHE, TORCH_HOME
