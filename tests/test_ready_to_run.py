@@ -231,3 +231,38 @@ def test_the_view_follows_the_workspace_and_refuses_a_planted_link(ws: Path, cap
     assert list(elsewhere.iterdir()) == []
     code, out = run(ws, capsys, "env")
     assert code == 2 and "symbolic link" in out and "Traceback" not in out
+
+
+def test_the_app_shows_what_a_model_is_ready_for_and_smoke_checks_it_live(
+        ws: Path, capsys: pytest.CaptureFixture[str], tiny_hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from test_tui_pilot import SIZE, app_for, until
+    from textual.widgets import Static
+
+    repo = "facebook/musicgen-small"
+    assert run(ws, capsys, "download", "--model", repo, "--profile", "transformers", "--run")[0] == 0
+    monkeypatch.setenv("HF_ENDPOINT", DEAD)  # the loads are offline: no Hub needed from here
+
+    async def go() -> None:
+        app = app_for(ws, tiny_hub)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("3")
+            await until(pilot, lambda: repo in app.inventory_pane.ready)
+            detail = str(app.inventory_pane.query_one("#inv-detail", Static).render())
+            assert "ready offline: transformers" in detail and "audiocraft needs" in detail, detail
+            await pilot.press("s")
+            summary = app.verify_pane.query_one("#verify-summary", Static)
+            await until(pilot, lambda: "smoke: " in str(summary.render()) and "…" not in str(summary.render()),
+                        timeout=300)
+            assert "smoke: ready ✓" in str(summary.render()), str(summary.render())
+            cells = [str(app.verify_pane.table.get_row_at(i)[2]) for i in range(app.verify_pane.table.row_count)]
+            assert "load transformers" in cells and "structure" in cells, cells
+            await pilot.press("E")
+            await until(pilot, lambda: "runtime views" in str(app.screen.query_one("#env-views", Static).render()))
+            lines = str(app.screen.query_one("#env-lines", Static).render())
+            assert "export HF_HUB_OFFLINE=1" in lines and "set -gx TORCH_HOME" in lines
+            await pilot.press("escape")
+
+    asyncio.run(go())
+    main(["stop", "--root", str(ws)])

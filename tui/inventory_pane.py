@@ -27,13 +27,15 @@ class InventoryPane(Vertical):
 
     def on_mount(self) -> None:
         self.repos: dict[str, LocalRepo] = {}
+        self.ready: dict[str, str] = {}  # model id -> what it is ready for offline
         self.note = ""
 
     @property
     def table(self) -> DataTable[object]:
         return self.query_one("#inv-table", DataTable)
 
-    def show(self, repos: list[LocalRepo]) -> None:
+    def show(self, repos: list[LocalRepo], ready: dict[str, str] | None = None) -> None:
+        self.ready = ready or {}
         table = self.table
         current = None
         if table.row_count:
@@ -62,6 +64,8 @@ class InventoryPane(Vertical):
         if r is None:
             return
         lines = [f"{r.repo_id} ({r.repo_type}) · snapshot {r.snapshot_id or 'unknown'}"]
+        if r.repo_id in self.ready:
+            lines.append(self.ready[r.repo_id])
         if r.repo_type == "model":
             lines += [f"  {size(s):>10}  {p}" for p, s in r.files[:DETAIL_FILES]]
             if len(r.files) > DETAIL_FILES:
@@ -72,6 +76,12 @@ class InventoryPane(Vertical):
             if r.readme_excerpt:
                 lines += ["README:", r.readme_excerpt]
         detail.update(Text(lines_printable("\n".join(lines))))
+
+    def highlighted(self) -> LocalRepo | None:
+        table = self.table
+        if table.row_count == 0:
+            return None
+        return self.repos.get(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
 
     def on_data_table_row_highlighted(self) -> None:
         self.show_detail()

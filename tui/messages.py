@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from textual.message import Message
@@ -12,6 +12,7 @@ from core.local.verify import FileCheck, Queued, VerifyResult
 from core.plan import RepoPlan
 from core.repos import RepoRef
 from core.results import FileEvent
+from core.runtime.smoke import SmokeCheck, SmokeResult
 from core.service.events import Controls, Event, StatusReply
 from core.service.requests import Submit
 
@@ -28,6 +29,7 @@ class LocalScanned(Message):
     """What the root holds now, one entry per local repo folder."""
 
     repos: list[LocalRepo]
+    ready: dict[str, str] = field(default_factory=dict)  # model id -> what it is ready for offline
 
 
 @dataclass
@@ -114,3 +116,22 @@ class VerifyFinished(Message):
 class Exported(Message):
     paths: list[Path]  # what was written
     no_checksums_over: int | None = None  # no file was over this size (MUSICGEN_CHECKSUM_MIN): no checksum file
+
+
+@dataclass
+class SmokeChecked(Message):
+    """One finding of a smoke check, as it is made."""
+
+    check: SmokeCheck
+
+
+@dataclass
+class SmokeFinished(Message):
+    result: SmokeResult
+
+
+@dataclass
+class ViewsRefreshed(Message):
+    """The runtime views were brought in line with the workspace (what it did, in one line)."""
+
+    summary: str

@@ -11,11 +11,11 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from .format import lines_printable
-from .workers import WorkerApp
+from .ready import ReadyApp
 
 
-class PlainApp(WorkerApp):
-    """``WorkerApp`` with the manners above; ``MusicgenApp`` is the face."""
+class PlainApp(ReadyApp):
+    """``ReadyApp`` with the manners above; ``MusicgenApp`` is the face."""
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Textual's own palette entries but its Quit: ours (from the bindings) says what quitting leaves running."""

@@ -129,3 +129,27 @@ class HelpScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+class EnvScreen(ModalScreen[None]):
+    """The shell lines of ``musicgen-tui env`` for this root, to copy into a shell on the GPU box."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter,E", "close", "Close", id="env-close")]
+
+    def __init__(self, bash: list[str], fish: list[str]) -> None:
+        super().__init__()
+        self.bash, self.fish = bash, fish
+
+    def compose(self) -> ComposeResult:
+        text = "\n".join(["Loaders read this root offline after these lines (or: eval \"$(musicgen-tui env)\"):", "",
+                          "bash, zsh:", *self.bash, "", "fish:", *self.fish, "",
+                          "The views are being refreshed now. Esc closes this."])
+        with Vertical(id="dialog"):
+            yield Static(Text(text), id="env-lines")
+            yield Static("", id="env-views")
+
+    def views(self, summary: str) -> None:
+        self.query_one("#env-views", Static).update(Text(summary))
+
+    def action_close(self) -> None:
+        self.dismiss(None)

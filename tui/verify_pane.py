@@ -10,6 +10,7 @@ from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
 from core.local.verify import FileCheck, Queued, VerifyResult
+from core.runtime.smoke import SmokeCheck, SmokeResult
 from core.states import PROBLEMS, CheckStatus
 
 from .bindings import key_of
@@ -109,6 +110,27 @@ class VerifyPane(Vertical):
             f"verifying… {counts[CheckStatus.OK]} OK · {counts[CheckStatus.MISMATCH]} mismatch · "
             f"{counts[CheckStatus.MISSING]} missing · {counts[CheckStatus.PARTIAL]} partial · "
             f"{counts[CheckStatus.HASHING]} to hash")
+
+
+    def smoke_start(self, repo_id: str) -> None:
+        self.start()
+        self.query_one("#verify-summary", Static).update(f"smoke check of {plain(repo_id)}…")
+
+    def smoke_check(self, c: SmokeCheck) -> None:
+        """One finding: its check in the FILE column, with the file it names; the mend in the detail."""
+        label, style = {True: ("ok", "green"), False: ("FAIL", "bold red"), None: ("skipped", "")}[c.ok]
+        took = f" ({c.seconds:.1f} s, peak {c.peak_bytes / 1e6:,.0f} MB)" if c.seconds and c.peak_bytes else ""
+        mend = f" -> {c.mend}" if c.mend and c.ok is False else ""
+        what = c.check + (f": {c.path}" if c.path else "")
+        self.table.add_row(styled(label, style), plain(c.repo_id), plain(what), plain(c.detail + took + mend))
+
+    def smoke_finish(self, result: SmokeResult) -> None:
+        ready = "; ".join(f"{plain(r)}: ready offline for {', '.join(k for k, v in ls.items() if not v) or 'nothing'}"
+                          for r, ls in result.ready.items())
+        verdict = "ready ✓" if result.ok else f"PROBLEMS FOUND ✗ ({len(result.problems)})"
+        runtime = f" · {result.runtime}" if result.runtime else ""
+        self.query_one(ProgressBar).update(total=1, progress=1)
+        self.query_one("#verify-summary", Static).update(f"smoke: {verdict} · {ready}{runtime}")
 
 
 def _row_key(key: str) -> RowKey:

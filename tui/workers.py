@@ -15,6 +15,7 @@ from textual.app import App
 from core.catalog import Catalog
 from core.hub.planner import CacheUse, make_plan
 from core.local import inventory
+from core.local.inventory import LocalRepo
 from core.local.lock import LockHeld
 from core.local.verify import FileCheck
 from core.progress import Coalescer
@@ -62,9 +63,13 @@ class WorkerApp(App[int]):
     catalog: Catalog
     closing: threading.Event  # set on quit: every worker stops at its next step
 
+    def scanned(self, repos: list[LocalRepo]) -> LocalScanned:
+        """A scan's message (``ReadyApp`` adds what each model is ready for)."""
+        return LocalScanned(repos)
+
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
     def scan_local(self) -> None:
-        self.post_message(LocalScanned(inventory.scan(self.settings.root)))
+        self.post_message(self.scanned(inventory.scan(self.settings.root)))
 
     @work(thread=True, exclusive=True, group="catalog-plan", exit_on_error=False)
     def plan_catalog(self, profiles: dict[RepoRef, str], refresh: bool = False) -> None:
@@ -200,7 +205,7 @@ class WorkerApp(App[int]):
                                                 "nothing exported"))
             paths = [Path(p) for p in done.inventories.values()] + [Path(c["path"]) for c in done.checksums]
             self.post_message(Exported(paths, self.settings.checksum_min if not done.checksums else None))
-        self.post_message(LocalScanned(inventory.scan(self.settings.root)))  # reading: no writer needed
+        self.post_message(self.scanned(inventory.scan(self.settings.root)))  # reading: no writer needed
 
 
 @contextlib.contextmanager

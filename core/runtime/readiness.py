@@ -125,3 +125,14 @@ def dependency_ready(root: Path, dep: Dependency, catalog: Catalog, sources: dic
         return not whole(local_dir, record, tuple(dests.get(n, n) for n in source.chosen(dep.profile)))
     needs = loader_needs(record, catalog, local_dir).get("transformers")
     return needs is not None and not whole(local_dir, record, needs.files)
+
+
+def summaries(root: Path, refs: list[RepoRef], catalog: Catalog, sources: dict[str, Source]) -> dict[str, str]:
+    """``Readiness.summary`` of each local model among ``refs``, by repo id (what the app shows per model)."""
+    out: dict[str, str] = {}
+    for ref in refs:
+        if ref.repo_type == "model":
+            state = readiness(root, ref, catalog, sources)
+            if state is not None:
+                out[ref.repo_id] = state.summary()
+    return out

@@ -1,0 +1,82 @@
+"""Ready to run, in the app: what each local model is ready for, the smoke check of one model streamed into the
+Verify pane, and the runtime views refreshed through the root's service for the env lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import work
+
+from core.local.inventory import LocalRepo
+from core.local.lock import LockHeld
+from core.local.verify import FileCheck
+from core.repos import RepoRef
+from core.runtime.readiness import summaries
+from core.runtime.smoke import smoke
+from core.service.chores import do_export, do_verify, locally
+from core.service.client import ServiceError, ensure
+from core.service.events import ExportDone, Verified
+from core.service.requests import Export, Verify
+from core.settings import Settings
+from core.sources import Source, SourceError, load_sources
+
+from .messages import LocalScanned, ServiceFailed, SmokeChecked, SmokeFinished, ViewsRefreshed
+from .workers import WorkerApp
+
+
+def sources_of(settings: Settings) -> dict[str, Source]:
+    try:
+        return load_sources(Path(settings.catalog_file) if settings.catalog_file else None)
+    except SourceError:
+        return load_sources()
+
+
+class ReadyApp(WorkerApp):
+    """The workers of the ready-to-run keys (``s`` smoke, ``E`` env) and the readiness of each local model."""
+
+    def scanned(self, repos: list[LocalRepo]) -> LocalScanned:
+        """A scan's message, with what each model is ready for (a record and a few stats a model)."""
+        refs = [RepoRef(r.repo_type, r.repo_id) for r in repos if r.repo_type == "model"]
+        return LocalScanned(repos, summaries(self.settings.root, refs, self.catalog, sources_of(self.settings)))
+
+    @work(thread=True, exclusive=True, group="verify", exit_on_error=False)
+    def run_smoke(self, ref: RepoRef) -> None:
+        """Smoke-check one model: its verify asked of the root's service (the one writer), the rest read here;
+        the real loads run in a child process, so the app never holds torch."""
+        def verifier(refs: list[RepoRef]) -> list[FileCheck]:
+            request = Verify(tuple(refs))
+            try:
+                client = ensure(self.settings.root, self.settings)
+            except ServiceError:  # no service can run here (a read-only root): verified as it is
+                with locally(self.settings.root):
+                    return do_verify(self.settings.root, request).result.problems
+            with client:
+                done = [m for m in client.chore(request) if isinstance(m, Verified)]
+            return done[-1].result.problems if done else []
+
+        try:
+            result = smoke(self.settings.root, [ref], self.catalog, sources_of(self.settings), verifier,
+                           on_check=lambda c: self.post_message(SmokeChecked(c)))
+        except (ServiceError, LockHeld, OSError) as e:
+            self.post_message(ServiceFailed(f"smoke: {e}"))
+            return
+        self.post_message(SmokeFinished(result))
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
+    def refresh_views(self) -> None:
+        """The runtime views brought in line, by the root's service (or under the root's lock without one)."""
+        request = Export(inventories=False, checksums=False, views=True)
+        try:
+            try:
+                client = ensure(self.settings.root, self.settings)
+            except ServiceError:
+                with locally(self.settings.root):
+                    done: ExportDone | None = do_export(self.settings.root, request, self.settings.checksum_min)
+            else:
+                with client:
+                    done = next((m for m in client.chore(request) if isinstance(m, ExportDone)), None)
+        except (ServiceError, LockHeld, OSError) as e:
+            self.post_message(ServiceFailed(f"runtime views: {e}"))
+            return
+        if done is not None:
+            self.post_message(ViewsRefreshed(done.views or f"not refreshed: {done.unwritable}"))
