@@ -24,13 +24,15 @@ test: lint
 # bench/scale.py: datasets of 20,000 and 100,000 files (300,000 with --files 300000), and the app with 20,000 queued;
 # bench/segments.py: a 256 MiB file over ranged connections, capped at 8 MB/s each, then on loopback;
 # bench/reverify.py: a second verify of 20,000 small files listed in a checksum file, against du -sb;
-# bench/extract.py: a 1 GB tar.gz of 100,000 members extracted with every member's sha256, against tar -xzf.
+# bench/extract.py: a 1 GB tar.gz of 100,000 members extracted with every member's sha256, against tar -xzf;
+# bench/runtime.py: the structural smoke of a 10 GB weight file, and the HF-cache view of 100,000 files against du.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/segments.py
 	$(BIN)/python bench/reverify.py
 	$(BIN)/python bench/extract.py
+	$(BIN)/python bench/runtime.py
 	$(BIN)/python bench/faults_vs_hf.py
 
 # A tiny run of the same scripts, so CI keeps them working. Prints figures; asserts nothing.
@@ -40,6 +42,7 @@ bench-quick: $(STAMP)
 	$(BIN)/python bench/segments.py --quick
 	$(BIN)/python bench/reverify.py --quick
 	$(BIN)/python bench/extract.py --quick
+	$(BIN)/python bench/runtime.py --quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check core cli tui localhub tests bench

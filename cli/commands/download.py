@@ -360,3 +360,4 @@ class RunView:
                    + (f": {r.error}" if r.error else ""))
             yield from (f"  {p}: {m}" for p, m in r.failed)
         yield f"fetched {human(self.result.bytes_fetched)}"
+        yield from self.result.notes  # the loaders' runtime views, when the run changed them

@@ -26,7 +26,7 @@ from ..local.space import free_space
 from ..plan import FilePlan, Plan, RepoPlan
 from ..remote import Paths, proves, shown_hash
 from ..results import FileEvent, RepoResult, RunResult
-from ..runtime.views import refresh_views
+from ..runtime.views import after_run
 from ..settings import Settings
 from ..sizes import human
 from ..states import FileState
@@ -132,15 +132,8 @@ class Downloader:
         self._arrivals.pin_all()  # the records (verify's reference, the next plan's) hold what was pinned
         for key, res in results.items():
             res.bytes_fetched = self._by_repo[key]
-        return RunResult(list(results.values()), self._fetched, self.cancel.is_set(), notes=self._refresh_views(plan))
-
-    def _refresh_views(self, plan: Plan) -> list[str]:
-        """The loaders' views follow every download (complete files only); a failure is said, never fatal."""
-        try:
-            done = refresh_views(self.settings.root, [rp.local_dir for rp in plan.repos if rp.ok])
-        except OSError as e:
-            return [f"runtime views not refreshed: {e}"]
-        return [done.summary()] if done.linked or done.removed else []
+        views = after_run(self.settings.root, [rp.local_dir for rp in plan.repos if rp.ok])  # the loaders' views
+        return RunResult(list(results.values()), self._fetched, self.cancel.is_set(), notes=views)
 
     @property
     def held(self) -> bool:

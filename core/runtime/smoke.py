@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from ..catalog import Catalog
 from ..local.inventory import now_iso
-from ..local.record import Record, read_record
+from ..local.record import Record, read_planned_sizes, read_record
 from ..local.verify import FileCheck
 from ..repos import RepoRef
 from ..sources import Source
@@ -172,8 +172,6 @@ def _structure(root: Path, ref: RepoRef, state: Readiness, catalog: Catalog,
 
 def _view(root: Path, ref: RepoRef, record: Record, paths: list[str], catalog: Catalog,
           add: Callable[[SmokeCheck], None]) -> None:
-    from ..local.record import read_planned_sizes
-
     planned = read_planned_sizes(ref.local_dir(root))
     if planned is None or not paths:
         return

@@ -101,6 +101,16 @@ def refresh_views(root: Path, local_dirs: Iterable[Path] | None = None, catalog:
     return result
 
 
+def after_run(root: Path, local_dirs: list[Path]) -> list[str]:
+    """The views after a download: what changed, in a line (none when nothing did); a failure is said there,
+    never fatal to the download."""
+    try:
+        done = refresh_views(root, local_dirs)
+    except OSError as e:
+        return [f"runtime views not refreshed: {e}"]
+    return [done.summary()] if done.linked or done.removed else []
+
+
 def _sync_repo(hub: Dirs, top: Path, folder: str, local_dir: Path, planned: PlannedSizes,
                result: ViewResult) -> None:
     """One repo folder of the HF view: its mark, ``blobs/``, ``refs/main`` and the one snapshot."""
