@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tinymodels import CODEC, FAMILIES, build
+from tinymodels import CODEC, FAMILIES, T5
 
 from cli.main import main
 from core.runtime.views import HF_HUB_CACHE, TORCH_HOME
@@ -25,7 +25,14 @@ BIN = Path(sys.executable).parent
 
 @pytest.fixture(scope="module")
 def tiny_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHub]:
-    folders = build(tmp_path_factory.mktemp("tiny"))
+    """The tiny repos, built in a child process: torch never loads into the test process (whose memory and
+    objects other tests measure)."""
+    out = tmp_path_factory.mktemp("tiny")
+    made = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+                           f"import tinymodels, pathlib; tinymodels.build(pathlib.Path({str(out)!r}))"],
+                          capture_output=True, text=True, timeout=600)
+    assert made.returncode == 0, made.stderr[-3000:]
+    folders = {rid: out / rid for rid in (*FAMILIES, CODEC, T5)}
     with LocalHub([HubRepo.from_folder(rid, f) for rid, f in folders.items()]) as hub:
         yield hub
 
