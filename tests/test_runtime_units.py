@@ -90,3 +90,23 @@ def test_env_lines_quote_the_root_for_each_shell(tmp_path: Path) -> None:
     assert fish[0] == f"set -gx HF_HOME '{tmp_path}/it\\'s a root/views/huggingface'"
     with pytest.raises(ValueError, match="unknown shell"):
         shell_lines(odd, "csh")
+
+
+def test_a_record_edited_to_climb_out_gets_no_view(tmp_path: Path) -> None:
+    """A neighbour rewrites a record so a folder reads ``../..``: the view never leaves its folder for it."""
+    from core.local.record import Record, write_record
+    from core.remote import Listing, RemoteFile
+    from core.repos import RepoRef
+    from core.runtime.views import HF_HUB_CACHE, refresh_views
+
+    ref = RepoRef("model", "acme/x")
+    folder = ref.local_dir(tmp_path)
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (tmp_path / "secret.txt").write_text("mine")
+    files = [RemoteFile("config.json", 2, "0" * 40), RemoteFile("../../../secret.txt", 4, "1" * 40)]
+    write_record(folder, Record(Listing(ref, "c" * 40, files)))
+    done = refresh_views(tmp_path)
+    view = tmp_path / HF_HUB_CACHE / "models--acme--x" / "snapshots" / ("c" * 40)
+    assert done.linked == 1 and (view / "config.json").is_file()
+    assert sorted(p.name for p in tmp_path.rglob("secret.txt")) == ["secret.txt"]  # no link to it anywhere

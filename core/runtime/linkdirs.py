@@ -30,6 +30,8 @@ class Dirs:
         if rel in self._fds:
             return self._fds[rel]
         parent, _, name = rel.rstrip("/").rpartition("/")
+        if name in ("", ".", ".."):  # a record's folder never climbs out of the view
+            raise ValueError(f"not a folder name: {rel!r}")
         pfd = self.fd(parent)
         with contextlib.suppress(FileExistsError):
             os.mkdir(name, 0o755, dir_fd=pfd)
@@ -41,6 +43,12 @@ class Dirs:
             raise
         self._fds[rel] = fd
         return fd
+
+    def release(self, rel: str) -> None:
+        """Close one folder's descriptor (a dataset of 300,000 files in 10,000 folders keeps few open)."""
+        fd = self._fds.pop(rel, None) if rel else None
+        if fd is not None:
+            os.close(fd)
 
     def close(self) -> None:
         for fd in self._fds.values():

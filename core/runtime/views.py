@@ -133,8 +133,13 @@ def _sync_repo(hub: Dirs, top: Path, folder: str, local_dir: Path, planned: Plan
     for prefix, packed in planned.folders.items():
         names, sizes, _ = unpack(packed)
         rel = prefix.rstrip("/")
-        _sync_folder(local_dir / rel, hub.fd(f"{base}/{rel}" if rel else base), top / base / rel,
-                     dict(zip(names, sizes, strict=True)), keep_dirs.get(rel, set()), True, result)
+        if any(part in ("", ".", "..") for part in rel.split("/")) and rel:
+            continue  # a record edited to climb out: its files get no view
+        where = f"{base}/{rel}" if rel else base
+        _sync_folder(local_dir / rel, hub.fd(where), top / base / rel, dict(zip(names, sizes, strict=True)),
+                     keep_dirs.get(rel, set()), True, result)
+        if rel:
+            hub.release(where)
 
 
 def _sync_checkpoints(torch: Dirs, top: Path, local_dir: Path, planned: PlannedSizes, result: ViewResult) -> None:
