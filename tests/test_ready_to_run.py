@@ -110,7 +110,7 @@ for repo in %r:
 """
 
 
-@pytest.mark.parametrize("profile", ["transformers", "audiocraft"])
+@pytest.mark.parametrize("profile", ["transformers", "audiocraft", "full"])
 def test_each_family_loads_offline_in_each_profile(ws: Path, profile: str, capsys: pytest.CaptureFixture[str],
                                                    monkeypatch: pytest.MonkeyPatch, tiny_hub: LocalHub) -> None:
     args = [a for repo in FAMILIES for a in ("--model", repo)]
@@ -120,7 +120,8 @@ def test_each_family_loads_offline_in_each_profile(ws: Path, profile: str, capsy
     names = {p.name for p in hub.iterdir()}
     assert {"models--facebook--musicgen-small", "models--facebook--musicgen-stereo-small",
             "models--facebook--musicgen-melody"} <= names
-    if profile == "audiocraft":  # the closure: T5 under both names, the codec, demucs under TORCH_HOME
+    loaders = ["transformers", "audiocraft"] if profile == "full" else [profile]  # full holds both loaders' files
+    if "audiocraft" in loaders:  # the closure: T5 under both names, the codec, demucs under TORCH_HOME
         assert {"models--google-t5--t5-base", "models--t5-base", "models--facebook--encodec_32khz"} <= names
         assert (ws / TORCH_HOME / "hub/checkpoints/955717e8-8726e21a.th").is_file()
         t5 = sorted(p.name for p in (hub / "models--t5-base/snapshots").iterdir())
@@ -138,12 +139,12 @@ def test_each_family_loads_offline_in_each_profile(ws: Path, profile: str, capsy
 
     # the Hub is gone from here on
     monkeypatch.setenv("HF_ENDPOINT", DEAD)
-    if profile == "transformers":
+    if "transformers" in loaders:
         pairs = [f"{r}={ws / 'models' / r.split('/')[0] / r.replace('/', '_')}" for r in FAMILIES]
         done = in_shell(ws, BY_ID_AND_PATH % (pairs,))
         assert done.returncode == 0, done.stderr[-3000:]
         assert done.stdout.count("loaded") == 2 * len(FAMILIES)
-    else:
+    if "audiocraft" in loaders:
         done = in_shell(ws, AUDIOCRAFT % (list(FAMILIES),))
         assert done.returncode == 0, done.stderr[-3000:]
         assert done.stdout.count("loaded") == len(FAMILIES)
@@ -154,9 +155,10 @@ def test_each_family_loads_offline_in_each_profile(ws: Path, profile: str, capsy
     assert code == 0 and report["ok"], out
     loads = {(c["repo_id"], c["check"]): c for c in report["checks"] if c["check"].startswith("load")}
     for repo in FAMILIES:
-        c = loads[(repo, f"load {profile}")]
-        assert c["ok"] and c["seconds"] > 0 and c["peak_bytes"] > 0, c
-    assert all(r["loaders"][profile]["ready"] for r in report["repos"] if r["repo_id"] in FAMILIES)
+        for loader in loaders:
+            c = loads[(repo, f"load {loader}")]
+            assert c["ok"] and c["seconds"] > 0 and c["peak_bytes"] > 0, c
+    assert all(r["loaders"][k]["ready"] for r in report["repos"] if r["repo_id"] in FAMILIES for k in loaders)
     from jsonschema import validate
 
     schema = json.loads((Path(__file__).parent.parent / "core/schemas/smoke_report.schema.json").read_text())
