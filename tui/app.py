@@ -310,6 +310,8 @@ class MusicgenApp(ServiceFollower):
         self.select_pane.update_summary()
 
     def on_local_scanned(self, message: m.LocalScanned) -> None:
+        if not self.query(SelectPane):  # a scan that ends as the app closes: its panes are gone
+            return
         self.select_pane.show_local(message.repos)
         self.inventory_pane.show(message.repos, message.ready)
 
