@@ -110,3 +110,18 @@ def test_a_record_edited_to_climb_out_gets_no_view(tmp_path: Path) -> None:
     view = tmp_path / HF_HUB_CACHE / "models--acme--x" / "snapshots" / ("c" * 40)
     assert done.linked == 1 and (view / "config.json").is_file()
     assert sorted(p.name for p in tmp_path.rglob("secret.txt")) == ["secret.txt"]  # no link to it anywhere
+
+
+def test_refreshing_the_views_alone_never_walks_the_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``env`` asks for the views only: no inventory scan (a 300,000-file root is not walked for it)."""
+    from core.local import inventory
+    from core.service.chores import do_export
+    from core.service.requests import Export
+
+    walks: list[Path] = []
+    real = inventory.scan
+    monkeypatch.setattr(inventory, "scan", lambda root, *a, **k: walks.append(root) or real(root, *a, **k))
+    done = do_export(tmp_path, Export(inventories=False, checksums=False, views=True), 0)
+    assert walks == [] and done.views.startswith("runtime views: 0 repos")
+    do_export(tmp_path, Export(inventories=True, checksums=False), 0)
+    assert walks == [tmp_path]

@@ -62,7 +62,7 @@ class ReadyApp(WorkerApp):
             return
         self.post_message(SmokeFinished(result))
 
-    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="views", exit_on_error=False)
     def refresh_views(self) -> None:
         """The runtime views brought in line, by the root's service (or under the root's lock without one)."""
         request = Export(inventories=False, checksums=False, views=True)
