@@ -13,7 +13,21 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .commands import app, cancel, catalog, checksums, demo, download, env, inventory, smoke, status, stop, verify
+from .commands import (
+    app,
+    cancel,
+    catalog,
+    checksums,
+    demo,
+    download,
+    env,
+    inventory,
+    outdated,
+    smoke,
+    status,
+    stop,
+    verify,
+)
 from .commands.controls import LimitCommand, PauseCommand, PriorityCommand
 from .common import EXIT_CANNOT_RUN, EXIT_INTERRUPTED, EXIT_PIPE, EXIT_USAGE, UsageError, add_root
 from .output import Output, printable
@@ -22,7 +36,7 @@ COMMANDS: dict[str, Any] = {  # a command module, or a class with the same four 
     **{m.__name__.rsplit(".", 1)[-1]: m for m in (download, status, cancel, stop)},
     "limit": LimitCommand, "pause": PauseCommand(resume=False), "resume": PauseCommand(resume=True),
     "priority": PriorityCommand,
-    **{m.__name__.rsplit(".", 1)[-1]: m for m in (inventory, checksums, verify, env, smoke, catalog, demo)},
+    **{m.__name__.rsplit(".", 1)[-1]: m for m in (inventory, checksums, verify, outdated, env, smoke, catalog, demo)},
 }
 
 

@@ -121,6 +121,8 @@ class Handler(BaseHandler):
             self._send_bomb(fault.after_bytes or 1 << 30)
             return
         self._stall = fault if fault is not None and fault.kind == "stall" else None
+        if fault is not None and fault.kind == "slow":  # a Hub that answers each API call after ``delay`` s
+            time.sleep(fault.delay)
         repo_id = "/".join(rest[:2])
         tail = rest[2:]
         if not tail and method == "GET":

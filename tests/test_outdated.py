@@ -1,0 +1,86 @@
+"""``outdated``: a repo whose main moved is named behind with the right counts; the others stay current; a repo
+the endpoint dropped is gone; an endpoint that cannot be asked is said per repo, and the exit code says so."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cli.main import main
+from localhub import Fault, HubFile, HubRepo, HubStats, LocalHub
+
+MOVING, STILL = "acme/moving", "acme/still"
+
+
+def moving(version: int) -> HubRepo:
+    files = [HubFile("config.json", b'{"v": 1}\n'), HubFile("weights.bin", b"w" * 30_000, lfs=True),
+             HubFile("notes/b.txt", f"b {version}\n".encode())]
+    files += [HubFile("notes/c.txt", b"c\n")] if version == 1 else [HubFile("notes/d.txt", b"d" * 700)]
+    return HubRepo(MOVING, "model", files)
+
+
+@pytest.fixture
+def hub() -> Iterator[LocalHub]:
+    with LocalHub([moving(1), HubRepo(STILL, "dataset", [HubFile("data.csv", b"a,b\n1,2\n")])]) as hub:
+        yield hub
+
+
+@pytest.fixture
+def ws(tmp_path: Path, hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for var in ("HF_TOKEN", "HF_HUB_OFFLINE", "MUSICGEN_ROOT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    monkeypatch.setenv("MUSICGEN_MIN_FREE", "0")
+    monkeypatch.setenv("MUSICGEN_RETRIES", "1")
+    root = tmp_path / "ws"
+    root.mkdir()
+    assert main(["download", "--model", MOVING, "--dataset", STILL, "--run", "--root", str(root)]) == 0
+    return root
+
+
+def outdated(ws: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+    import json
+
+    capsys.readouterr()
+    code = main(["outdated", "--json", *args, "--root", str(ws)])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_a_repo_whose_main_moved_is_behind_with_its_counts(ws: Path, hub: LocalHub,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc = outdated(ws, capsys)
+    assert code == 0 and [r["status"] for r in doc["repos"]] == ["current", "current"]
+    old = hub.repos[("model", MOVING.lower())].commit
+    hub.add(moving(2))  # b.txt changed, c.txt removed, d.txt added
+    hub.stats = HubStats()
+    code, doc = outdated(ws, capsys)
+    assert code == 1
+    rows = {r["repo_id"]: r for r in doc["repos"]}
+    assert set(rows[MOVING]) == {"repo_id", "repo_type", "status", "local_revision", "remote_revision", "changed",
+                                 "added", "removed", "bytes_to_fetch", "reason"}
+    assert {k: rows[MOVING][k] for k in ("status", "local_revision", "remote_revision", "changed", "added",
+                                         "removed", "bytes_to_fetch")} == {
+        "status": "behind", "local_revision": old, "remote_revision": hub.repos[("model", MOVING.lower())].commit,
+        "changed": 1, "added": 1, "removed": 1, "bytes_to_fetch": len(b"b 2\n") + 700}
+    assert rows[STILL]["status"] == "current"
+    # cheap: one small call for the current repo; the behind one lists its new tree too. No file is fetched.
+    assert hub.stats.requests["info"] == 3 and hub.stats.requests["tree"] == 1
+    assert not hub.stats.bytes_served
+
+
+def test_gone_and_unknown_are_said_per_repo(ws: Path, hub: LocalHub, capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    del hub.repos[("dataset", STILL)]
+    code, doc = outdated(ws, capsys, "--dataset", STILL)
+    assert code == 1 and doc["repos"][0]["status"] == "gone" and "any more" in doc["repos"][0]["reason"]
+    hub.inject(Fault("status", "*", times=100, status=503, at="api"))
+    code, doc = outdated(ws, capsys, "--model", MOVING)
+    assert code == 2 and doc["repos"][0]["status"] == "unknown" and "503" in doc["repos"][0]["reason"]
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    capsys.readouterr()
+    assert main(["outdated", "--root", str(ws)]) == 2
+    out = capsys.readouterr().out
+    assert "unknown" in out and "Traceback" not in out
