@@ -113,14 +113,21 @@ def hub(_session_hub: LocalHub) -> Iterator[LocalHub]:
 @pytest.fixture
 def root(tmp_path: Path, hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty workspace root, with the environment pointing at the local Hub and no token anywhere."""
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    for var in ("HF_TOKEN", "HF_HUB_OFFLINE", "MUSICGEN_ROOT"):
+    ws = point_at(hub, tmp_path, monkeypatch)
+    monkeypatch.setenv("MUSICGEN_READ_TIMEOUT", "2")
+    return ws
+
+
+def point_at(hub: LocalHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A new empty root ``tmp_path/ws``; the environment pointing at ``hub``, with no token, no offline mode and
+    no runtime view of an earlier shell anywhere."""
+    for var in ("HF_TOKEN", "HF_HUB_OFFLINE", "MUSICGEN_ROOT", "HF_HUB_CACHE", "TORCH_HOME"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HF_ENDPOINT", hub.url)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
     monkeypatch.setenv("MUSICGEN_MIN_FREE", "0")
-    monkeypatch.setenv("MUSICGEN_READ_TIMEOUT", "2")
+    ws = tmp_path / "ws"
+    ws.mkdir()
     return ws
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import point_at
 
 from cli.main import main
 from localhub import Fault, HubFile, HubRepo, HubStats, LocalHub
@@ -29,14 +30,8 @@ def hub() -> Iterator[LocalHub]:
 
 @pytest.fixture
 def ws(tmp_path: Path, hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for var in ("HF_TOKEN", "HF_HUB_OFFLINE", "MUSICGEN_ROOT"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("HF_ENDPOINT", hub.url)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
-    monkeypatch.setenv("MUSICGEN_MIN_FREE", "0")
+    root = point_at(hub, tmp_path, monkeypatch)
     monkeypatch.setenv("MUSICGEN_RETRIES", "1")
-    root = tmp_path / "ws"
-    root.mkdir()
     assert main(["download", "--model", MOVING, "--dataset", STILL, "--run", "--root", str(root)]) == 0
     return root
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import point_at
 from tinymodels import CODEC, FAMILIES, T5
 
 from cli.main import main
@@ -39,13 +40,7 @@ def tiny_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHub]:
 
 @pytest.fixture
 def ws(tmp_path: Path, tiny_hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for var in ("HF_TOKEN", "HF_HUB_OFFLINE", "MUSICGEN_ROOT", "HF_HUB_CACHE", "TORCH_HOME"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("HF_ENDPOINT", tiny_hub.url)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
-    monkeypatch.setenv("MUSICGEN_MIN_FREE", "0")
-    (tmp_path / "ws").mkdir()
-    return tmp_path / "ws"
+    return point_at(tiny_hub, tmp_path, monkeypatch)
 
 
 def run(ws: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
