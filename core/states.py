@@ -54,6 +54,7 @@ class CheckStatus(StrEnum):
     MISSING = "MISSING"
     PARTIAL = "PARTIAL"
     HASHING = "HASHING"
+    EXTRA = "EXTRA"  # on disk, not in the recorded listing: said, never a problem unless asked (``--strict``)
 
     @property
     def label(self) -> str:
@@ -61,7 +62,8 @@ class CheckStatus(StrEnum):
 
 
 _CHECK_LABELS = {CheckStatus.OK: "OK ✓", CheckStatus.MISMATCH: "MISMATCH ✗", CheckStatus.MISSING: "MISSING ✗",
-                 CheckStatus.PARTIAL: "PARTIAL ✗", CheckStatus.HASHING: "hashing…"}
+                 CheckStatus.PARTIAL: "PARTIAL ✗", CheckStatus.HASHING: "hashing…",
+                 CheckStatus.EXTRA: "extra ·"}
 PROBLEMS = (CheckStatus.MISMATCH, CheckStatus.PARTIAL, CheckStatus.MISSING)  # worst first
 
 

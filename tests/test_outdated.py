@@ -79,3 +79,39 @@ def test_gone_and_unknown_are_said_per_repo(ws: Path, hub: LocalHub, capsys: pyt
     assert main(["outdated", "--root", str(ws)]) == 2
     out = capsys.readouterr().out
     assert "unknown" in out and "Traceback" not in out
+
+
+def test_an_update_fetches_what_changed_drops_what_the_hub_dropped_and_is_never_a_complete_mixture(
+        ws: Path, hub: LocalHub, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    folder = ws / "models" / "acme" / "acme_moving"
+    (folder / "mine.txt").write_text("a file the user put here\n")
+    hub.add(moving(2))
+    new = hub.repos[("model", MOVING.lower())].commit
+    # the update breaks off: d.txt cannot be fetched
+    hub.inject(Fault("status", "notes/d.txt", times=100, status=500))
+    assert main(["download", "--model", MOVING, "--run", "--root", str(ws)]) == 1
+    hub.clear_faults()
+    assert (folder / "notes" / "c.txt").is_file()  # the old snapshot's file stays until the new one is whole
+    capsys.readouterr()
+    assert main(["inventory", "--json", "--root", str(ws)]) == 0
+    rows = {r["repo_id"]: r for r in json.loads(capsys.readouterr().out)["repos"]}
+    assert rows[MOVING]["complete"] is False  # a mixture of two snapshots is never called complete
+    hub.stats = HubStats()
+    assert main(["download", "--model", MOVING, "--run", "--root", str(ws)]) == 0
+    assert dict(hub.stats.bytes_served) == {"notes/d.txt": 700}  # only what was still missing
+    assert not (folder / "notes" / "c.txt").exists() and (folder / "notes" / "d.txt").read_bytes() == b"d" * 700
+    assert (folder / "notes" / "b.txt").read_text() == "b 2\n" and (folder / "mine.txt").is_file()
+    capsys.readouterr()
+    assert main(["inventory", "--json", "--root", str(ws)]) == 0
+    rows = {r["repo_id"]: r for r in json.loads(capsys.readouterr().out)["repos"]}
+    assert rows[MOVING]["complete"] is True and rows[MOVING]["snapshot_id"] == new
+    capsys.readouterr()
+    assert main(["verify", "--json", "--root", str(ws)]) == 0  # the user's file is said, never a problem...
+    report = json.loads(capsys.readouterr().out)
+    assert report["extra"] == [{"repo_id": MOVING, "repo_type": "model", "path": "mine.txt"}]
+    assert report["counts"]["extra"] == 1 and report["problems"] == []
+    assert main(["verify", "--strict", "--root", str(ws)]) == 1  # ...unless asked
+    assert "EXTRA    acme/moving: mine.txt" in capsys.readouterr().out
+    assert outdated(ws, capsys)[1]["repos"][0]["status"] == "current"

@@ -20,6 +20,7 @@ from .live_table import LiveTable
 # Problems first (worst first), then what is still hashing, then OK; by the label the RESULT column shows.
 RANK = {s.label: i for i, s in enumerate((*PROBLEMS, CheckStatus.HASHING, CheckStatus.OK))}
 RowKey = tuple[str, str, str]  # (repo_type, repo_id, path)
+STYLES = {CheckStatus.OK: "green", CheckStatus.HASHING: "", CheckStatus.EXTRA: "yellow"}  # else: a problem
 
 
 class VerifyPane(Vertical):
@@ -85,7 +86,7 @@ class VerifyPane(Vertical):
     def _set(self, c: FileCheck) -> bool:
         """Show one check; True when it is a new row or a changed status."""
         key = (c.repo_type, c.repo_id, c.path)
-        style = "green" if c.status is CheckStatus.OK else "" if c.status is CheckStatus.HASHING else "bold red"
+        style = STYLES.get(c.status, "bold red")
         cells = (styled(c.status.label, style), plain(c.repo_id), plain(c.path), plain(c.detail))
         rk = "\0".join(key)
         changed = self.status.get(key) is not c.status

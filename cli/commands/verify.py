@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from core.local.verify import VerifyResult
 
 HELP = "check downloaded files against the Hub's hashes"
-EXITS = ("exit status: 0 every file checked is OK; 1 problems found (a file damaged, missing or partial); "
+EXTRAS_SHOWN = 20
+EXITS = ("exit status: 0 every file checked is OK; 1 problems found (a file damaged, missing or partial; with "
+         "--strict, a file no record lists); "
          "2 could not run (bad arguments or settings, an unreadable root, the root held by a foreground download). "
          "A read-only root is verified as it is; while the root's service runs, it verifies (one writer per root).")
 
@@ -24,6 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_repo_ids(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.add_argument("--full", action="store_true", help="hash every file again, ignoring remembered hashes")
+    p.add_argument("--strict", action="store_true",
+                   help="extra files (on disk, not in the recorded listing) are problems too (exit 1)")
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
@@ -46,7 +50,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         print(f"musicgen-tui: {settings.root} cannot be written: verified read-only, no hash remembered and no "
               "report written", file=sys.stderr)
     out.show(VerifyView(done.result, None if done.report is None else Path(done.report)))
-    return EXIT_OK if done.result.ok else EXIT_FAILED
+    return EXIT_OK if done.result.ok and not (args.strict and done.result.extras) else EXIT_FAILED
 
 
 class VerifyView:
@@ -62,10 +66,16 @@ class VerifyView:
     def text(self) -> Iterator[str]:
         for p in self.result.problems:
             yield f"{p.status:<8} {p.repo_id}: {p.path}" + (f" ({p.detail})" if p.detail else "")
+        shown_extras = self.result.extras[:EXTRAS_SHOWN]
+        for x in shown_extras:
+            yield f"{'EXTRA':<8} {x.repo_id}: {x.path} (not in the recorded listing)"
+        if len(self.result.extras) > len(shown_extras):
+            yield f"… and {len(self.result.extras) - len(shown_extras)} more extra files (--json lists them all)"
         c = self.result.counts
         yield (f"{c['ok']} OK, {c['mismatch']} mismatch, {c['missing']} missing, {c['partial']} partial "
                f"({c['checked']} files checked"
                + (f", and {c['checksum_lines']} lines of the checksum files" if c["checksum_lines"] else "") + ")"
+               + (f"; {c['extra']} extra (not problems unless --strict)" if c["extra"] else "")
                + (f"; report: {shown(self.report)}" if self.report else ""))
         if not self.result.ok:
             yield "run `musicgen-tui download --run` with the same repos to fetch the damaged files again"

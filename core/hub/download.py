@@ -19,10 +19,11 @@ from huggingface_hub.utils import build_hf_headers, disable_progress_bars
 
 from ..local import metadata
 from ..local.hashing import feed_file, new_hasher
-from ..local.partials import drop_segmented, segmented_paths, to_single
+from ..local.partials import drop_segmented, exact_size, segmented_paths, to_single
 from ..local.record import Record, write_record
-from ..local.safeio import make_dirs, open_update
+from ..local.safeio import make_dirs
 from ..local.space import free_space
+from ..local.updates import finish_update, update_of
 from ..plan import FilePlan, Plan, RepoPlan
 from ..remote import Paths, proves, shown_hash
 from ..results import FileEvent, RepoResult, RunResult
@@ -68,6 +69,7 @@ class Downloader:
         self._by_repo: Counter[Key] = Counter()  # bytes fetched per repo
         self._arrivals = Arrivals(settings, self._emit, drop_archives=drop_archives)  # after a proven off-Hub part
         self._made: set[Path] = set()
+        self._updates: dict[Key, Path] = {}  # repos updated to a new commit in this run: their folders
         self._dropped: set[tuple[str, str, str | None]] = set()  # repos (path None) and files cancelled alone
         self._inflight: dict[tuple[str, str, str], FileStop] = {}
         # huggingface_hub reads the token file on every header build: once a run is enough
@@ -132,6 +134,8 @@ class Downloader:
         self._arrivals.pin_all()  # the records (verify's reference, the next plan's) hold what was pinned
         for key, res in results.items():
             res.bytes_fetched = self._by_repo[key]
+            if key in self._updates and res.ok and not self.cancel.is_set():
+                finish_update(self._updates[key])  # whole at the new commit: what the Hub dropped goes
         views = after_run(self.settings.root, [rp.local_dir for rp in plan.repos if rp.ok])  # the loaders' views
         return RunResult(list(results.values()), self._fetched, self.cancel.is_set(), notes=views)
 
@@ -184,9 +188,12 @@ class Downloader:
         except OSError as e:  # a planted symlink on the way to the repo's folder: the repo is not written
             res.error = self._describe(e)
             return iter(())
-        if rp.listing is not None:
+        if rp.listing is not None:  # a Hub repo at a new commit: an update, marked until it is whole
+            update = update_of(rp.local_dir, rp.listing) if rp.urls is None else None
+            if update is not None:
+                self._updates[(rp.ref.repo_type, rp.ref.repo_id)] = rp.local_dir
             write_record(rp.local_dir, Record(rp.listing, rp.include, rp.exclude, Paths(rp.files.remote),
-                                              rp.profile))
+                                              rp.profile, update))
         if rp.origin is not None:
             keep_origin(rp, rp.origin)
         paused = self.steering.is_paused((rp.ref.repo_type, rp.ref.repo_id))  # a pause kept from an earlier service
@@ -339,7 +346,7 @@ class Downloader:
             self._emit(rp, fp, FileState.VERIFYING, remote.size)
             finished = segmented_paths(incomplete)[0] if segmented else incomplete
             proven = proves(remote.etag, digest)
-            if proven and not _exact_size(finished, remote.size):
+            if proven and not exact_size(finished, remote.size):
                 digest, proven = f"a file of another size than {remote.size} bytes", False
             if not proven:
                 corrupt += 1
@@ -384,13 +391,3 @@ class Downloader:
     def _describe(self, exc: BaseException) -> str:
         return describe(exc, token=self.settings.token, endpoint=self.settings.endpoint)
 
-
-def _exact_size(finished: Path, size: int) -> bool:
-    """Whether the partial, its first ``size`` bytes hashed, is that long: bytes past them (a longer partial of a
-    segmented run) were never hashed and are cut off; a shorter one is no whole file."""
-    with open_update(finished) as fh:
-        end = fh.seek(0, os.SEEK_END)
-        if end > size:
-            fh.truncate(size)
-            end = size
-    return end == size

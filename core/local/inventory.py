@@ -99,7 +99,7 @@ def scan_repo(root: Path, repo_type: RepoType, local_dir: Path) -> LocalRepo:
     planned = read_planned_sizes(local_dir)
     repo_id = planned.ref.repo_id if planned else guess_repo_id(repo_type, local_dir)
     snapshot = planned.commit if planned else _snapshot_from_metadata(local_dir)
-    complete = planned is not None and table.has_all(planned.rows()) \
+    complete = planned is not None and not planned.updating and table.has_all(planned.rows()) \
         and not metadata.has_partials(local_dir)
     return LocalRepo(
         repo_id=repo_id, repo_type=repo_type, path=local_dir.relative_to(root).as_posix(), local_dir=local_dir,

@@ -98,3 +98,14 @@ def drop_segmented(incomplete: Path) -> None:
     """Forget a segmented partial (its hash did not match: every range is fetched again)."""
     for path in segmented_paths(incomplete):
         path.unlink(missing_ok=True)
+
+
+def exact_size(finished: Path, size: int) -> bool:
+    """Whether the partial, its first ``size`` bytes hashed, is that long: bytes past them (a longer partial of a
+    segmented run) were never hashed and are cut off; a shorter one is no whole file."""
+    with open_update(finished) as fh:
+        end = fh.seek(0, os.SEEK_END)
+        if end > size:
+            fh.truncate(size)
+            end = size
+    return end == size

@@ -27,6 +27,16 @@ RECORD_FORMAT = 2
 
 
 @dataclass(frozen=True)
+class Update:
+    """An update under way: the commit the folder held before, and the files the Hub dropped since (this tool
+    downloaded them; they are removed once every file of the new commit is here). Until then the folder is a
+    mixture of two snapshots, and no inventory calls it complete."""
+
+    from_commit: str
+    dropping: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Record:
     """The listing a download planned, with the patterns that chose its files."""
 
@@ -35,6 +45,7 @@ class Record:
     exclude: tuple[str, ...] = ()
     selected: Iterable[str] | None = None  # the chosen paths, in the listing's order (re-readable)
     profile: str = "full"
+    update: Update | None = None  # an update to a new commit not yet finished
 
     def planned(self) -> list[RemoteFile]:
         """The files the download chose (its profile and patterns), without the unsafe names it skipped."""
@@ -77,7 +88,9 @@ def write_record(local_dir: Path, record: Record) -> None:
         selected = list(selected)
     head = json.dumps({"format": RECORD_FORMAT, "repo_id": lst.ref.repo_id, "repo_type": lst.ref.repo_type,
                        "commit": lst.commit, "include": list(record.include), "exclude": list(record.exclude),
-                       "profile": record.profile}, ensure_ascii=False)
+                       "profile": record.profile,
+                       **({"updating": {"from": record.update.from_commit, "dropping": list(record.update.dropping)}}
+                          if record.update is not None else {})}, ensure_ascii=False)
     target = hf_dir(local_dir) / RECORD_NAME
     parts: dict[str, list[Folder]] = {}
     try:
@@ -92,7 +105,7 @@ def write_record(local_dir: Path, record: Record) -> None:
     planned = {p: f[0] if len(f) == 1 else (SEP.join(x[0] for x in f), b"".join(x[1] for x in f),
                                             SEP.join(x[2] for x in f)) for p, f in parts.items()}
     _write_planned_cache(folder / PLANNED_CACHE, (st.st_size, st.st_mtime_ns, st.st_ino),
-                         PlannedSizes(lst.ref, lst.commit, planned))
+                         PlannedSizes(lst.ref, lst.commit, planned, record.update is not None))
 
 
 class _OutOfOrder(Exception):
@@ -168,7 +181,14 @@ def _record_from(data: dict[str, Any]) -> Record:
     listing = Listing(RepoRef(data["repo_type"], data["repo_id"]), data["commit"], files)
     whole = data.get("format") == RECORD_FORMAT or data.get("selected") is not None
     return Record(listing, tuple(data.get("include", ())), tuple(data.get("exclude", ())),
-                  tuple(selected) if whole else None, data.get("profile", "full"))
+                  tuple(selected) if whole else None, data.get("profile", "full"), _update(data))
+
+
+def _update(data: dict[str, Any]) -> Update | None:
+    u = data.get("updating")
+    if not isinstance(u, dict):
+        return None
+    return Update(str(u.get("from", "")), tuple(str(p) for p in u.get("dropping", ()) if isinstance(p, str)))
 
 
 def read_record(local_dir: Path) -> Record | None:
@@ -183,7 +203,7 @@ def read_record(local_dir: Path) -> Record | None:
 Folder = tuple[str, bytes, str]  # names joined by SEP, sizes (array "q" as bytes), expected hashes joined by SEP
 Folders = dict[str, Folder]  # folder prefix ("" or "a/b/") -> its planned files
 PLANNED_CACHE = "musicgen-tui-planned.marshal"
-PLANNED_FORMAT = 3
+PLANNED_FORMAT = 4
 
 
 def _is_folder(prefix: object, folder: object) -> bool:
@@ -213,6 +233,7 @@ class PlannedSizes:
     ref: RepoRef
     commit: str
     folders: Folders
+    updating: bool = False  # an update to ``commit`` is not finished: the folder mixes two snapshots
 
     def rows(self) -> Iterator[tuple[str, list[str], array]]:
         """``(prefix, names, sizes)`` of each folder, unpacked one at a time."""
@@ -236,11 +257,14 @@ def read_planned_sizes(local_dir: Path) -> PlannedSizes | None:
     try:
         st = record.stat()
         with open(cache, "rb") as f:
-            fmt, key, repo_type, repo_id, commit, folders = marshal.loads(f.read())  # load(f) reads per object
-        if fmt == PLANNED_FORMAT and key == (st.st_size, st.st_mtime_ns, st.st_ino) and isinstance(folders, dict):
+            fmt, key, *rest = marshal.loads(f.read())  # load(f) reads per object
+        if fmt == PLANNED_FORMAT and key == (st.st_size, st.st_mtime_ns, st.st_ino):  # an older format: the JSON
+            repo_type, repo_id, commit, folders, updating = rest
+            if not isinstance(folders, dict):
+                raise TypeError("folders of another shape")
             if not all(_is_folder(k, v) for k, v in folders.items()):
                 raise TypeError("a folder of another shape")
-            return PlannedSizes(RepoRef(repo_type, repo_id), commit, folders)
+            return PlannedSizes(RepoRef(repo_type, repo_id), commit, folders, updating is True)
     except DAMAGED as e:
         unreadable(cache, e)
     loaded = _load_record(local_dir)
@@ -273,11 +297,12 @@ def _planned_from(data: dict[str, Any]) -> PlannedSizes:
         sizes.append(size)
         etags.append(etag)
     folders = {prefix: pack(*entry) for prefix, entry in lists.items()}
-    return PlannedSizes(RepoRef(data["repo_type"], data["repo_id"]), str(data["commit"]), folders)
+    return PlannedSizes(RepoRef(data["repo_type"], data["repo_id"]), str(data["commit"]), folders,
+                        _update(data) is not None)
 
 
 def _write_planned_cache(cache: Path, key: tuple[int, int, int], planned: PlannedSizes) -> None:
     """Best effort: a read-only folder only means the next inventory reads the JSON again."""
     with contextlib.suppress(OSError, ValueError):
         replace_bytes(cache, marshal.dumps((PLANNED_FORMAT, key, planned.ref.repo_type, planned.ref.repo_id,
-                                            planned.commit, planned.folders)))
+                                            planned.commit, planned.folders, planned.updating)))

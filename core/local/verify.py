@@ -21,6 +21,7 @@ from ..repos import RepoRef, RepoType
 from ..states import PROBLEMS, CheckStatus
 from . import metadata
 from .checksums import CHECKSUM_FILES, parse_line
+from .extras import extra_files
 from .hashcache import Entry, HashCache
 from .hashing import ROUND, hash_many
 from .inventory import guess_repo_id, now_iso, repo_folders
@@ -59,8 +60,12 @@ class VerifyResult:
     repos: set[tuple[str, str]] = field(default_factory=set)  # (repo_type, repo_id) of each repo folder checked
     generated_at: str = field(default_factory=now_iso)
     sum_lines: int = 0  # lines of the checksum files checked (their files are counted once, by the Hub check)
+    extras: list[FileCheck] = field(default_factory=list)  # files no record lists: said, not problems
 
     def add(self, check: FileCheck) -> None:
+        if check.status is CheckStatus.EXTRA:
+            self.extras.append(check)
+            return
         self.tally[check.status] += 1
         if check.status in PROBLEMS:
             self.found.append(check)
@@ -69,7 +74,8 @@ class VerifyResult:
     def counts(self) -> dict[str, int]:
         c = self.tally
         return {"checked": c.total(), "ok": c[CheckStatus.OK], "mismatch": c[CheckStatus.MISMATCH],
-                "missing": c[CheckStatus.MISSING], "partial": c[CheckStatus.PARTIAL], "checksum_lines": self.sum_lines}
+                "missing": c[CheckStatus.MISSING], "partial": c[CheckStatus.PARTIAL], "checksum_lines": self.sum_lines,
+                "extra": len(self.extras)}
 
     @property
     def problems(self) -> list[FileCheck]:
@@ -82,7 +88,8 @@ class VerifyResult:
     def report(self) -> dict[str, object]:
         return {"schema_version": 1, "generated_at": self.generated_at, "counts": self.counts,
                 "problems": [{"status": p.status, "repo_id": p.repo_id, "repo_type": p.repo_type, "path": p.path,
-                              "detail": p.detail, "source": p.source} for p in self.problems]}
+                              "detail": p.detail, "source": p.source} for p in self.problems],
+                "extra": [{"repo_id": x.repo_id, "repo_type": x.repo_type, "path": x.path} for x in self.extras]}
 
 
 
@@ -209,9 +216,13 @@ def _verify_repo(run: _Run, root: Path, repo_type: RepoType, local_dir: Path) ->
     if not run.cancelled:
         cache.keep_only(set(folders))
     cache.save()
-    for manifest in manifests(local_dir):  # the trees extracted from its archives, file by file
+    trees = manifests(local_dir)
+    for manifest in trees:  # the trees extracted from its archives, file by file
         for c in check_tree(manifest, local_dir, full=run.full, cancel=run.cancel):
             run.add(FileCheck(c.status, repo_id, repo_type, c.path, c.detail, source="archive"))
+    if not trees and not run.cancelled:  # an archive's tree is listed by its manifest, not the record
+        for path in extra_files(local_dir, folders):
+            run.add(FileCheck(CheckStatus.EXTRA, repo_id, repo_type, path, "not in the recorded listing"))
 
 
 def _unchanged(run: _Run, repo_id: str, repo_type: RepoType, base: str, prefix: str, packed: Folder,

@@ -345,8 +345,10 @@ def decode_chore(d: dict[str, Any]) -> Chore | None:
         tally: Counter[CheckStatus] = Counter({CheckStatus.OK: int(counts["ok"])})
         for p in problems:
             tally[p.status] += 1
+        extras = [FileCheck(CheckStatus.EXTRA, str(x["repo_id"]), str(x["repo_type"]), str(x["path"]),
+                            "not in the recorded listing") for x in v.get("extra", [])]
         result = VerifyResult(tally, problems, {(str(t), str(i)) for t, i in v["repos"]}, str(v["generated_at"]),
-                              int(counts.get("checksum_lines", 0)))
+                              int(counts.get("checksum_lines", 0)), extras)
         return Verified(result, d.get("report_path"))
     if "exported" in d:
         e = d["exported"]
