@@ -26,7 +26,8 @@ test: lint
 # bench/reverify.py: a second verify of 20,000 small files listed in a checksum file, against du -sb;
 # bench/extract.py: a 1 GB tar.gz of 100,000 members extracted with every member's sha256, against tar -xzf;
 # bench/runtime.py: the structural smoke of a 10 GB weight file, and the HF-cache view of 100,000 files against du;
-# bench/outdated.py: outdated over 100 repos against a Hub answering each API call after 50 ms.
+# bench/outdated.py: outdated over 100 repos against a Hub answering each API call after 50 ms;
+# bench/lifecycle.py: prune --dry-run over a 100,000-file root against du -sb.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/scale.py
@@ -35,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/runtime.py
 	$(BIN)/python bench/outdated.py
+	$(BIN)/python bench/lifecycle.py
 	$(BIN)/python bench/faults_vs_hf.py
 
 # A tiny run of the same scripts, so CI keeps them working. Prints figures; asserts nothing.
@@ -46,6 +48,7 @@ bench-quick: $(STAMP)
 	$(BIN)/python bench/extract.py --quick
 	$(BIN)/python bench/runtime.py --quick
 	$(BIN)/python bench/outdated.py --quick
+	$(BIN)/python bench/lifecycle.py --quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check core cli tui localhub tests bench

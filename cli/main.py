@@ -28,6 +28,7 @@ from .commands import (
     stop,
     verify,
 )
+from .commands.clean import PruneCommand, RmCommand
 from .commands.controls import LimitCommand, PauseCommand, PriorityCommand
 from .common import EXIT_CANNOT_RUN, EXIT_INTERRUPTED, EXIT_PIPE, EXIT_USAGE, UsageError, add_root
 from .output import Output, printable
@@ -35,7 +36,7 @@ from .output import Output, printable
 COMMANDS: dict[str, Any] = {  # a command module, or a class with the same four names
     **{m.__name__.rsplit(".", 1)[-1]: m for m in (download, status, cancel, stop)},
     "limit": LimitCommand, "pause": PauseCommand(resume=False), "resume": PauseCommand(resume=True),
-    "priority": PriorityCommand,
+    "priority": PriorityCommand, "rm": RmCommand, "prune": PruneCommand,
     **{m.__name__.rsplit(".", 1)[-1]: m for m in (inventory, checksums, verify, outdated, env, smoke, catalog, demo)},
 }
 

@@ -18,7 +18,10 @@ from core.service.protocol import socket_path
 from core.service.requests import (
     MAX_LINE,
     Cancel,
+    Export,
     ProtocolError,
+    Prune,
+    Remove,
     Submit,
     decode_request,
     encode_request,
@@ -67,8 +70,12 @@ def test_requests_round_trip_through_the_one_encoder_and_decoder() -> None:
 
     for request in (Submit((RepoRef("model", "a/b"),), profiles=((RepoRef("model", "a/b"), "transformers"),),
                            include=("*.json",), max_workers=3, cache="read", force=True, connections=4),
-                    Cancel(job=7), Cancel(repo=RepoRef("dataset", "x/y"), path="a.wav"), Cancel()):
+                    Cancel(job=7), Cancel(repo=RepoRef("dataset", "x/y"), path="a.wav"), Cancel(),
+                    Remove((RepoRef("model", "a/b"), RepoRef("dataset", "x/y")), dry_run=False), Prune(dry_run=True),
+                    Export(inventories=False, checksums=False, views=True)):
         assert decode_request(json.dumps(encode_request(request)).encode()) == request
+    with pytest.raises(ProtocolError, match="remove needs repos"):
+        decode_request(b'{"op": "remove", "repos": []}')
 
 
 def test_a_fuzzing_client_never_disturbs_the_service_or_its_download(svc_root: Path, hub: LocalHub,

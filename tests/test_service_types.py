@@ -15,6 +15,7 @@ from core.service import client as service
 from core.service.events import (
     Accepted,
     ChecksMade,
+    Cleaned,
     Controls,
     ControlsChanged,
     Done,
@@ -84,6 +85,9 @@ def test_every_reply_and_event_round_trips() -> None:
     done = ExportDone({"combined": "/r/c.json"}, [], [{"repo_id": "a/b"}], {"repos": []}, "")
     assert decode(encode_chore(done)) == done
     assert decode(encode_chore(Working())) == Working()
+    cleaned = Cleaned("prune", [{"path": "models/a/a_b/x.incomplete", "bytes": 4096, "why": "partial download"}],
+                      4096, True)
+    assert decode(encode_chore(cleaned)) == cleaned
 
 
 def test_a_long_chore_beats_while_it_works_and_one_line_at_a_time() -> None:

@@ -70,6 +70,7 @@ class Downloader:
         self._arrivals = Arrivals(settings, self._emit, drop_archives=drop_archives)  # after a proven off-Hub part
         self._made: set[Path] = set()
         self._updates: dict[Key, Path] = {}  # repos updated to a new commit in this run: their folders
+        self.planned: set[Key] = set()  # the repos of the run (a remove of one is refused while it runs)
         self._dropped: set[tuple[str, str, str | None]] = set()  # repos (path None) and files cancelled alone
         self._inflight: dict[tuple[str, str, str], FileStop] = {}
         # huggingface_hub reads the token file on every header build: once a run is enough
@@ -88,6 +89,7 @@ class Downloader:
         ``max_workers`` threads take the files in turn from one queue and tally each outcome as it ends: no
         future or result is held per file, so memory stays flat at 300,000 files."""
         results = {(r.ref.repo_type, r.ref.repo_id): RepoResult(r.ref.repo_id, r.ref.repo_type) for r in plan.repos}
+        self.planned = set(results)
         queue = self._queue = RunQueue([(rp, self._prepare(rp, results[(rp.ref.repo_type, rp.ref.repo_id)]))
                                         for rp in plan.repos], self.steering, self.cancel)
         crashed: list[BaseException] = []

@@ -11,13 +11,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ..catalog import load_catalog
 from ..errors import cannot_write
 from ..local import checksums, inventory
 from ..local.lock import root_lock
 from ..local.verify import FileCheck, Queued, verify, write_report
+from ..repos import RepoRef
 from ..runtime.views import refresh_views
-from .events import ChecksMade, Chore, ExportDone, FilesQueued, Verified, Working
-from .requests import Export, Verify
+from ..sources import SourceError, load_sources
+from ..workspace.pruning import prune
+from ..workspace.removal import remove
+from .events import ChecksMade, Chore, Cleaned, ExportDone, FilesQueued, Verified, Working
+from .requests import Export, Prune, Remove, Verify
 
 SEND_EVERY = 0.2  # seconds between two progress lines of a verify
 
@@ -151,3 +156,33 @@ def locally(root: Path) -> Iterator[None]:
             if not cannot_write(e):
                 raise
         yield
+
+
+def do_clean(root: Path, request: Remove | Prune, catalog_file: str | None = None,
+             in_use: set[tuple[str, str]] | None = None) -> Cleaned:
+    """A remove or a prune, by the root's one writer. ``in_use``: ``(repo_type, repo_id)`` of the repos a
+    running download holds (a remove of one is refused by the caller; a prune leaves their folders alone)."""
+    in_use = in_use or set()
+    if isinstance(request, Prune):
+        folders = {(t, RepoRef(t, i).relpath()) for t, i in in_use}  # type: ignore[arg-type]
+        found = prune(root, folders, dry_run=request.dry_run)
+        return Cleaned("prune", [p.data() for p in found], sum(p.bytes for p in found), request.dry_run)
+    catalog = load_catalog(root)
+    try:
+        sources = load_sources(Path(catalog_file) if catalog_file else None)
+    except SourceError:
+        sources = load_sources()
+    rows = remove(root, [catalog.canonical(r) for r in request.repos], catalog, sources, dry_run=request.dry_run)
+    return Cleaned("remove", [r.data() for r in rows], sum(r.bytes_freed for r in rows if r.removed or
+                                                          (request.dry_run and not r.reason)), request.dry_run)
+
+
+def stream_clean(root: Path, request: Remove | Prune, send: Callable[[Chore], None], catalog_file: str | None,
+                 in_use: set[tuple[str, str]]) -> Cleaned:
+    """A remove or prune for a client: a ``working`` line a second while it walks, then its end."""
+    def beat() -> None:
+        with contextlib.suppress(OSError):
+            send(Working())
+
+    with heartbeat(beat):
+        return do_clean(root, request, catalog_file, in_use)

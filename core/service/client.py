@@ -21,6 +21,7 @@ from .events import (
     Accepted,
     ChecksMade,
     Chore,
+    Cleaned,
     ControlsChanged,
     Done,
     Event,
@@ -40,7 +41,20 @@ from .events import (
     dumps,
 )
 from .protocol import EXIT_HELD, LOG_NAME, socket_path
-from .requests import PROTOCOL_VERSION, Export, Hello, Request, Status, Stop, Submit, Subscribe, Verify, encode_request
+from .requests import (
+    PROTOCOL_VERSION,
+    Export,
+    Hello,
+    Prune,
+    Remove,
+    Request,
+    Status,
+    Stop,
+    Submit,
+    Subscribe,
+    Verify,
+    encode_request,
+)
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -97,17 +111,17 @@ class Client:
                 raise ServiceError("the download service sent a subscriber something else")
             yield message
 
-    def chore(self, request: Verify | Export) -> Iterator[Chore]:
-        """A verify's or an export's progress, then its end (the last one yielded)."""
+    def chore(self, request: Verify | Export | Remove | Prune) -> Iterator[Chore]:
+        """A verify's, an export's, a remove's or a prune's progress, then its end (the last one yielded)."""
         self.sock.sendall(dumps(encode_request(request)))
         while True:
             message = self._next()
             if isinstance(message, Working):
                 continue  # alive, still at it
-            if not isinstance(message, FilesQueued | ChecksMade | Verified | ExportDone):
+            if not isinstance(message, FilesQueued | ChecksMade | Verified | ExportDone | Cleaned):
                 raise ServiceError("the download service answered out of turn")
             yield message
-            if isinstance(message, Verified | ExportDone):
+            if isinstance(message, Verified | ExportDone | Cleaned):
                 return
 
     def raw(self, message: dict[str, Any]) -> dict[str, Any]:

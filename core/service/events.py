@@ -310,7 +310,19 @@ def _check(d: dict[str, Any]) -> FileCheck:
                      str(d.get("detail", "")), str(d.get("source", "hub")))
 
 
-Chore = FilesQueued | ChecksMade | Working | Verified | ExportDone
+@dataclass(frozen=True)
+class Cleaned:
+    """A remove's or a prune's end (``kind``): each item (a remove's rows: ``repo_id``, ``repo_type``, ``path``,
+    ``files``, ``bytes_freed``, ``needed_by``, ``removed``, ``reason``; a prune's: ``path``, ``bytes``, ``why``),
+    the bytes freed (or that would be, in a dry run) and whether it was one."""
+
+    kind: str
+    items: list[dict[str, Any]]
+    bytes_freed: int
+    dry_run: bool
+
+
+Chore = FilesQueued | ChecksMade | Working | Verified | ExportDone | Cleaned
 
 
 def encode_chore(message: Chore) -> bytes:
@@ -320,6 +332,9 @@ def encode_chore(message: Chore) -> bytes:
         return dumps({"event": "checks", "checks": [check_data(c) for c in message.checks]})
     if isinstance(message, Working):
         return dumps({"event": "working"})
+    if isinstance(message, Cleaned):
+        return dumps({"ok": True, "cleaned": {"kind": message.kind, "items": message.items,
+                                              "bytes_freed": message.bytes_freed, "dry_run": message.dry_run}})
     if isinstance(message, Verified):
         r = message.result
         return dumps({"ok": True, "verified": {**r.report(), "repos": sorted([t, i] for t, i in r.repos)},
@@ -350,6 +365,9 @@ def decode_chore(d: dict[str, Any]) -> Chore | None:
         result = VerifyResult(tally, problems, {(str(t), str(i)) for t, i in v["repos"]}, str(v["generated_at"]),
                               int(counts.get("checksum_lines", 0)), extras)
         return Verified(result, d.get("report_path"))
+    if "cleaned" in d:
+        c = d["cleaned"]
+        return Cleaned(str(c["kind"]), [dict(i) for i in c["items"]], int(c["bytes_freed"]), bool(c["dry_run"]))
     if "exported" in d:
         e = d["exported"]
         return ExportDone(dict(e["inventories"]), list(e["checksums"]), list(e["repos"]), dict(e["combined"]),

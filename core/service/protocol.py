@@ -31,6 +31,9 @@ Requests, each answered by one line (``{"ok": false, "error": "one line"}`` when
 - ``export`` (``inventories``, ``checksums``, ``checksum_min``, ``views``) -> ``{"ok": true, "exported":
   {"inventories": {kind: path}, "checksums": [{"path", "entries", "bytes"}], "repos": [ROW, ...], "combined":
   INVENTORY, "unwritable": WHY, "views": SUMMARY}}`` (``views``: refresh the loaders' runtime views; version 2).
+- ``remove`` (``repos``: ``[[type, id], ...]``, ``dry_run``) and ``prune`` (``dry_run``) -> ``working`` lines, then
+  ``{"ok": true, "cleaned": {"kind": "remove" | "prune", "items": [...], "bytes_freed": N, "dry_run": B}}``; a
+  remove of a repo a queued or running job holds is refused (version 2).
 - ``subscribe`` -> the status line, then events until the client goes: ``{"event": "files", "files": [FILE, ...]}``
   (the files changed since the last one, at most every ``TICK`` s), ``{"event": "planning", "planning": [...]}``,
   ``{"event": "controls", "controls": CONTROLS}``, ``{"event": "ended", "jobs": [ID, ...], "results": {ID:

@@ -122,7 +122,23 @@ class Export:
     views: bool = False
 
 
-Request = Hello | Status | Subscribe | Stop | Cancel | Submit | Limit | Pause | Resume | Priority | Verify | Export
+@dataclass(frozen=True)
+class Remove:
+    """Remove repos from the root (``dry_run``: only say what would go and what it frees)."""
+
+    repos: tuple[RepoRef, ...]
+    dry_run: bool = True
+
+
+@dataclass(frozen=True)
+class Prune:
+    """Remove what no running download uses (``dry_run``: only say what)."""
+
+    dry_run: bool = True
+
+
+Request = (Hello | Status | Subscribe | Stop | Cancel | Submit | Limit | Pause | Resume | Priority | Verify | Export
+           | Remove | Prune)
 MAX_RATE = 1 << 40  # bytes a second: far above any link
 
 
@@ -226,6 +242,13 @@ def _export(data: dict[str, Any]) -> Export:
                   _bool(data.get("views", False), "views"))
 
 
+def _remove(data: dict[str, Any]) -> Remove:
+    repos = data.get("repos")
+    if not isinstance(repos, list) or not repos:
+        raise ProtocolError("remove needs repos: a list of [type, id]")
+    return Remove(tuple(_ref(r, "repos[]") for r in repos), _bool(data.get("dry_run", True), "dry_run"))
+
+
 def _cancel(data: dict[str, Any]) -> Cancel:
     repo = data.get("repo")
     path = _str(data.get("path"), "path", none=True)
@@ -237,7 +260,8 @@ def _cancel(data: dict[str, Any]) -> Cancel:
 
 KINDS: dict[str, type[Request]] = {  # each op's type
     "hello": Hello, "status": Status, "subscribe": Subscribe, "stop": Stop, "cancel": Cancel, "submit": Submit,
-    "limit": Limit, "pause": Pause, "resume": Resume, "priority": Priority, "verify": Verify, "export": Export}
+    "limit": Limit, "pause": Pause, "resume": Resume, "priority": Priority, "verify": Verify, "export": Export,
+    "remove": Remove, "prune": Prune}
 FIELDS = {op: frozenset(f.name for f in fields(kind)) for op, kind in KINDS.items()}  # as each type declares them
 OPS = {kind: op for op, kind in KINDS.items()}
 
@@ -276,6 +300,10 @@ def decode_request(line: bytes) -> Request:
         return _verify(data)
     if op == "export":
         return _export(data)
+    if op == "remove":
+        return _remove(data)
+    if op == "prune":
+        return Prune(_bool(data.get("dry_run", True), "dry_run"))
     if op == "status":
         return Status()
     return Subscribe() if op == "subscribe" else Stop()

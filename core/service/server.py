@@ -20,7 +20,7 @@ from ..local.lock import root_lock
 from ..repos import RepoRef
 from ..results import FileEvent, RunResult
 from ..settings import Settings
-from .chores import stream_export, stream_verify
+from .chores import stream_clean, stream_export, stream_verify
 from .events import (
     Accepted,
     Chore,
@@ -46,6 +46,8 @@ from .requests import (
     Pause,
     Priority,
     ProtocolError,
+    Prune,
+    Remove,
     Resume,
     Status,
     Stop,
@@ -234,7 +236,7 @@ class Service(Feed):
                     if isinstance(request, Status):
                         head, count = self._head()
                         self._send_files(conn, head, range(count))
-                    elif isinstance(request, Verify | Export):
+                    elif isinstance(request, Verify | Export | Remove | Prune):
                         conn.sendall(self._chore(conn, request))
                     else:
                         conn.sendall(self._answer(request))
@@ -292,7 +294,15 @@ class Service(Feed):
         log.info("%s", type(request).__name__.lower() + (f" {request.max_rate}" if isinstance(request, Limit) else ""))
         return controls
 
-    def _chore(self, conn: socket.socket, request: Verify | Export) -> bytes:
+    def _in_use(self) -> set[tuple[str, str]]:
+        """``(repo_type, repo_id)`` of every repo a queued or running job holds: asked for, or planned."""
+        with self.lock:
+            jobs = list(self.live.values())
+        held = {(r.repo_type, r.repo_id) for job in jobs for r in (*job.request.repos,
+                                                                     *(ref for ref, _ in job.request.profiles))}
+        return held | {key for job in jobs if job.downloader is not None for key in job.downloader.planned}
+
+    def _chore(self, conn: socket.socket, request: Verify | Export | Remove | Prune) -> bytes:
         """A verify or an export for a client, one at a time (another client's waits its turn), its progress
         streamed; the answer is its end. The client going stops a verify at its next file."""
         def send(message: Chore) -> None:
@@ -307,6 +317,16 @@ class Service(Feed):
             try:
                 if isinstance(request, Verify):
                     return encode_chore(stream_verify(self.settings.root, request, send, cancel))
+                if isinstance(request, Remove | Prune):
+                    in_use = self._in_use()
+                    held = {(t, i.lower()) for t, i in in_use}
+                    busy = [r for r in request.repos if (r.repo_type, r.repo_id.lower()) in held] \
+                        if isinstance(request, Remove) else []
+                    if busy:
+                        return refusal(f"{busy[0].repo_id} is being downloaded by this root's service: cancel it "
+                                       f"first (musicgen-tui cancel --{busy[0].repo_type} {busy[0].repo_id})")
+                    return encode_chore(stream_clean(self.settings.root, request, send, self.settings.catalog_file,
+                                                     in_use))
                 return encode_chore(stream_export(self.settings.root, request, self.settings.checksum_min, send))
             except Exception as e:  # a planted link, a full disk: one line to the client, the service goes on
                 log.warning("%s failed: %s", type(request).__name__.lower(), describe(e, token=self.settings.token),

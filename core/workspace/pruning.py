@@ -1,0 +1,107 @@
+"""``prune``: what no running download uses. In each repo folder not being downloaded: partial files (a single
+stream's ``.incomplete``, a segmented one's and its progress record), ``.metadata`` records of files that are
+gone, and temp files a killed run left; a repo folder whose files are all gone (only its records left); and the
+runtime views of repos that are gone. Each with the bytes it frees on the disk."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..local import metadata
+from ..local.inventory import repo_folders
+from ..local.safeio import process_alive
+from ..runtime.views import refresh_views
+
+PARTIAL_ENDS = (".incomplete", ".segmented.json")
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """One thing pruned (or, in a dry run, that would be)."""
+
+    path: str  # root-relative
+    bytes: int
+    why: str  # partial, stale record, temp file, empty repo, view
+
+    def data(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _size(st: os.stat_result) -> int:
+    return st.st_blocks * 512 if st.st_nlink <= 1 else 0  # a file linked elsewhere frees nothing
+
+
+def _dead_temp(name: str) -> bool:
+    """``.{name}.{pid}-{12 hex}.tmp`` of a process that is gone."""
+    if not (name.startswith(".") and name.endswith(".tmp")):
+        return False
+    pid, dash, rand = name[:-4].rpartition(".")[2].partition("-")
+    return bool(dash) and pid.isdigit() and len(rand) == 12 and not process_alive(int(pid))
+
+
+def find(root: Path, in_use: set[tuple[str, str]]) -> list[Pruned]:
+    """What prune would remove; repos in ``in_use`` (``(repo_type, repo folder)``) are left alone."""
+    out: list[Pruned] = []
+    for repo_type, folder in repo_folders(root):
+        if (repo_type, folder.relative_to(root).as_posix()) in in_use:
+            continue
+        out += _in_repo(root, folder)
+    return out
+
+
+def _in_repo(root: Path, folder: Path) -> list[Pruned]:
+    out: list[Pruned] = []
+    rel = folder.relative_to(root).as_posix()
+    data_files = 0
+    for top, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(top, d))]
+        inside = os.path.relpath(top, folder)
+        records = inside.split(os.sep)[:2] == [".cache", "huggingface"]  # the tool's and huggingface_hub's
+        for name in names:  # a file is stat'ed only when it is a candidate: a data file is counted by its name
+            path = os.path.join(top, name)
+            if _dead_temp(name):
+                why = "temp file a killed run left"
+            elif records and name.endswith(PARTIAL_ENDS):
+                why = "partial download"
+            elif records and name.endswith(".metadata") and inside.split(os.sep)[2:3] == ["download"]:
+                of = os.path.relpath(path, metadata.hf_dir(folder) / "download")[: -len(".metadata")]
+                if os.path.lexists(folder / of):
+                    continue
+                why = "record of a file that is gone"
+            else:
+                data_files += not records
+                continue
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                out.append(Pruned(f"{rel}/{os.path.relpath(path, folder)}", _size(st), why))
+    if data_files == 0 and (folder / ".cache").is_dir():
+        out.append(Pruned(rel + "/", 0, "a repo whose files are all gone (its records only)"))
+    return out
+
+
+def prune(root: Path, in_use: set[tuple[str, str]], *, dry_run: bool) -> list[Pruned]:
+    """Remove what ``find`` finds (unless ``dry_run``), then the views of repos that are gone."""
+    found = find(root, in_use)
+    if dry_run:
+        return found
+    for item in found:
+        target = root / item.path.rstrip("/")
+        if item.path.endswith("/"):
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            try:
+                if stat.S_ISREG(os.lstat(target).st_mode):
+                    os.unlink(target)
+            except FileNotFoundError:
+                pass
+    views = refresh_views(root)
+    return found + ([Pruned("views/", 0, f"views of repos that are gone: {views.removed} entries")]
+                    if views.removed else [])
