@@ -10,32 +10,21 @@ Prints the medians and their ratio; asserts nothing.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import MGT, Hub, env  # bench/ is scripts, not a package
-from scale import REPO, build_store, measured
+from run import MGT  # bench/ is scripts, not a package
+from scale import REPO, build_store, downloaded, measured, sizes_and_runs
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="2,000 files, one run")
-    parser.add_argument("--files", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
-    files, runs = (2_000, 1) if args.quick else (args.files, args.runs)
+    files, runs = sizes_and_runs(100_000)
     with tempfile.TemporaryDirectory(prefix="lifecycle-") as tmp:
         store, root = Path(tmp) / "store", Path(tmp) / "root"
         build_store(store, files)
-        hub = Hub(store)
-        try:
-            measured([MGT, "download", "--dataset", REPO, "--run", "--root", str(root)], env(hub))
-        finally:
-            hub.stop()
-        e = env(None, HF_ENDPOINT="http://127.0.0.1:9")  # nothing below may touch the network
+        e = downloaded(store, root, REPO)  # nothing below may touch the network
         prune = sorted(measured([MGT, "prune", "--dry-run", "--root", str(root)], e).seconds for _ in range(runs))
         du = sorted(measured(["du", "-sb", str(root)]).seconds for _ in range(runs))
         ours, ref = prune[runs // 2], du[runs // 2]

@@ -11,15 +11,14 @@ on the same tree, and their ratio; asserts nothing.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import MGT, Hub, env  # bench/ is scripts, not a package
-from scale import PER_FOLDER, best, measured
+from run import MGT  # bench/ is scripts, not a package
+from scale import PER_FOLDER, best, downloaded, measured, sizes_and_runs
 
 REPO = "acme/notes"
 
@@ -40,21 +39,11 @@ def build_store(store: Path, files: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--files", type=int, default=20_000)
-    parser.add_argument("--quick", action="store_true", help="2,000 files, one run")
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
-    files, runs = (2_000, 1) if args.quick else (args.files, args.runs)
+    files, runs = sizes_and_runs(20_000)
     with tempfile.TemporaryDirectory(prefix="reverify-") as tmp:
         store, root = Path(tmp) / "store", Path(tmp) / "root"
         build_store(store, files)
-        hub = Hub(store)
-        try:
-            measured([MGT, "download", "--dataset", REPO, "--run", "--root", str(root)], env(hub))
-        finally:
-            hub.stop()
-        e = env(None, HF_ENDPOINT="http://127.0.0.1:9")  # nothing below may touch the network
+        e = downloaded(store, root, REPO)  # nothing below may touch the network
         measured([MGT, "checksums", "--min-size", "0", "--root", str(root)], e)
         first = measured([MGT, "verify", "--root", str(root)], e)
         second = best(runs, lambda: measured([MGT, "verify", "--root", str(root)], e))

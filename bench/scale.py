@@ -72,6 +72,27 @@ def measured(cmd: list[str], e: dict[str, str] | None = None, cwd: Path | None =
     return Run(took, int(kb[0]) / 1024 if kb and kb[0].isdigit() else float("nan"))
 
 
+def downloaded(store: Path, root: Path, repo: str) -> dict[str, str]:
+    """Download dataset ``repo`` of ``store`` into ``root`` from a local Hub; returns the environment of what
+    follows, which may not touch the network."""
+    hub = Hub(store)
+    try:
+        measured([MGT, "download", "--dataset", repo, "--run", "--root", str(root)], env(hub))
+    finally:
+        hub.stop()
+    return env(None, HF_ENDPOINT="http://127.0.0.1:9")
+
+
+def sizes_and_runs(default: int, quick: int = 2_000) -> tuple[int, int]:
+    """``--files N`` (``default``), ``--runs R`` (5) and ``--quick`` (``quick`` files, one run) from argv."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--files", type=int, default=default)
+    parser.add_argument("--quick", action="store_true", help=f"{quick:,} files, one run")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    return (quick, 1) if args.quick else (args.files, args.runs)
+
+
 def best(runs: int, fn: object) -> Run:
     """The median run by time (``fn`` returns a Run)."""
     got = sorted((fn() for _ in range(runs)), key=lambda r: r.seconds)  # type: ignore[operator]
