@@ -129,3 +129,53 @@ def test_a_dependency_still_needed_is_named_and_removed_only_when_named(
     assert main(["rm", "--model", "facebook/encodec_32khz", "--yes", *r]) == 0
     assert "still needed by facebook/musicgen-stereo-small" in capsys.readouterr().out
     assert not repo_dir(root, "model", "facebook/encodec_32khz").exists()
+
+
+def test_the_app_shows_behind_updates_with_u_and_removes_with_x_after_saying_what_it_frees(
+        tmp_path: Path, catalog_hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A repo whose main moved reads ``behind`` in the Select pane; ticked, ``u`` fetches only the new file; ``x``
+    says the bytes removing it frees, and ``y`` removes it: the Inventory pane forgets it at once."""
+    import asyncio
+
+    from test_tui_pilot import SIZE, app_for, until
+
+    from localhub import HubFile
+
+    codec = "facebook/encodec_24khz"
+    key = f"model:{codec}"
+    root = point_at(catalog_hub, tmp_path, monkeypatch)
+    assert main(["download", "--model", codec, "--run", "--root", str(root)]) == 0
+    before = catalog_hub.repos[("model", codec)]
+    moved = standin("model", codec)
+    moved.files.append(HubFile("NOTICE.txt", b"moved\n" * 100))
+    catalog_hub.add(moved)
+    catalog_hub.stats.bytes_served.clear()
+    try:
+        async def go() -> None:
+            app = app_for(root, catalog_hub)
+            async with app.run_test(size=SIZE) as pilot:
+                await until(pilot, lambda: app.entries[key].plan is not None and app.entries[key].behind)
+                row = app.select_pane.table.get_row(key)
+                assert str(row[3]) == "behind"
+                app.select_pane.move_to(key)
+                await pilot.press("space", "u")
+                await until(pilot, lambda: not app.downloading and not app.entries[key].behind, timeout=60)
+                assert dict(catalog_hub.stats.bytes_served) == {"NOTICE.txt": 600}  # only what changed
+                await pilot.press("3")
+                await until(pilot, lambda: codec in {r.repo_id for r in app.inventory_pane.repos.values()})
+                table = app.inventory_pane.table
+                table.move_cursor(row=table.get_row_index(repo_dir(root, "model", codec).relative_to(root)
+                                                          .as_posix()))
+                await pilot.press("x")
+                await until(pilot, lambda: app.screen.query("#confirm-text"))
+                text = str(app.screen.query_one("#confirm-text").render())
+                assert f"Remove {codec}?" in text and "frees" in text
+                assert repo_dir(root, "model", codec).is_dir()  # asked first: nothing gone yet
+                await pilot.press("y")
+                await until(pilot, lambda: not repo_dir(root, "model", codec).exists())
+                await until(pilot, lambda: codec not in {r.repo_id for r in app.inventory_pane.repos.values()})
+
+        asyncio.run(go())
+    finally:
+        catalog_hub.add(before)
+        main(["stop", "--root", str(root)])

@@ -20,7 +20,6 @@ from core.hub.errors import describe
 from core.local.safeio import shared_root_warning
 from core.local.space import free_space
 from core.repos import RepoRef
-from core.runtime.envlines import shell_lines
 from core.service.requests import Cancel, Limit, Pause, Priority, Resume, Submit
 from core.service.tracker import JobTracker
 from core.service.watch import Watch
@@ -31,18 +30,18 @@ from . import messages as m
 from .bindings import BINDINGS, current_keys, key_lines, key_of, parse_keymap
 from .commands import MusicgenCommands
 from .downloads_pane import DownloadsPane
-from .following import ServiceFollower
 from .inventory_pane import InventoryPane
 from .logfile import LOG_NAME, log, log_to
-from .screens import AddRepoScreen, EnvScreen, HelpScreen, LimitScreen
+from .screens import AddRepoScreen, HelpScreen, LimitScreen
 from .select_pane import Entry, SelectPane
 from .verify_pane import VerifyPane
+from .workspace_keys import WorkspaceKeys
 
 PANES = ("select", "downloads", "inventory", "verify")
 TITLES = {"select": "Select", "downloads": "Downloads", "inventory": "Inventory", "verify": "Verify"}
 
 
-class MusicgenApp(ServiceFollower):
+class MusicgenApp(WorkspaceKeys):
     """Select repos, watch every file download, inspect the workspace, verify live, export."""
 
     CSS_PATH = "app.tcss"
@@ -233,38 +232,6 @@ class MusicgenApp(ServiceFollower):
         self.unavailable = {(e.ref.repo_type, e.ref.repo_id): e.plan.status.label for e in self.entries.values()
                             if e.selected and e.plan is not None and not e.plan.ok}
         self.run_verify(self.select_pane.selected_refs() or None, self.unavailable)
-
-    def action_smoke(self) -> None:
-        """Smoke-check the highlighted model (the Inventory pane's row, else the Select pane's) in the Verify pane."""
-        ref = None
-        if self.current_pane == "inventory" and (local := self.inventory_pane.highlighted()) is not None:
-            ref = RepoRef(local.repo_type, local.repo_id)
-        elif (key := self.select_pane.current_key()) is not None:
-            ref = self.entries[key].ref
-        if ref is None or ref.repo_type != "model":
-            self.notify("highlight a downloaded model first (Select or Inventory pane)", severity="warning")
-            return
-        self.action_pane("verify")
-        self.verify_pane.smoke_start(ref.repo_id)
-        self.run_smoke(ref)
-
-    def action_env(self) -> None:
-        self.env_screen = EnvScreen(shell_lines(self.settings.root), shell_lines(self.settings.root, "fish"))
-        self.push_screen(self.env_screen)
-        self.refresh_views()
-
-    def on_smoke_checked(self, message: m.SmokeChecked) -> None:
-        self.verify_pane.smoke_check(message.check)
-
-    def on_smoke_finished(self, message: m.SmokeFinished) -> None:
-        self.verify_pane.smoke_finish(message.result)
-
-    def on_views_refreshed(self, message: m.ViewsRefreshed) -> None:
-        screen = getattr(self, "env_screen", None)
-        if screen is not None and screen.is_attached:
-            screen.views(message.summary)
-        else:
-            self.notify(message.summary, title="Runtime views")
 
     def action_export(self) -> None:
         self.notify("Exporting inventories and checksums…")

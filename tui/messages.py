@@ -13,7 +13,7 @@ from core.plan import RepoPlan
 from core.repos import RepoRef
 from core.results import FileEvent
 from core.runtime.smoke import SmokeCheck, SmokeResult
-from core.service.events import Controls, Event, StatusReply
+from core.service.events import Cleaned, Controls, Event, StatusReply
 from core.service.requests import Submit
 
 
@@ -135,3 +135,11 @@ class ViewsRefreshed(Message):
     """The runtime views were brought in line with the workspace (what it did, in one line)."""
 
     summary: str
+
+
+@dataclass
+class RemovalSaid(Message):
+    """A remove's answer: a dry run's (what would go, asked next) or the removal's own."""
+
+    ref: RepoRef
+    cleaned: Cleaned

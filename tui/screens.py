@@ -94,14 +94,14 @@ class ConfirmScreen(ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("y,enter", "answer(True)", "Yes", id="confirm-yes"),
                 Binding("n,escape", "answer(False)", "No", id="confirm-no")]
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: str, answers: str = "[y] yes, download anyway    [n] no") -> None:
         super().__init__()
-        self.question = question
+        self.question, self.answers = question, answers
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(self.question)
-            yield Static("[y] yes, download anyway    [n] no")
+            yield Static(Text(self.question), id="confirm-text")
+            yield Static(self.answers)
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
@@ -153,3 +153,4 @@ class EnvScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+

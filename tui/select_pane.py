@@ -40,6 +40,13 @@ class Entry:
     def key(self) -> str:
         return f"{self.ref.repo_type}:{self.ref.repo_id}"
 
+    @property
+    def behind(self) -> bool:
+        """On disk at another commit than the Hub's main (as the listing, checked like the sizes, says)."""
+        listing = self.plan.listing if self.plan is not None else None
+        return (self.local is not LocalState.ABSENT and listing is not None and self.plan is not None
+                and self.plan.origin is None and self.snapshot is not None and listing.commit != self.snapshot)
+
     def size_cell(self) -> str:
         if self.plan is None:
             return "…"
@@ -55,8 +62,9 @@ class Entry:
         repo = f"{self.ref.repo_id} · {origin.short}" if origin is not None else self.ref.repo_id  # who serves it
         profile = origin.profile(self.profile) if origin is not None else \
             self.profile if self.ref.repo_type == "model" else "-"
-        return (Text("[x]" if self.selected else "[ ]"), repo, self.size_cell(),
-                Text(self.local.label, style=style), short_sha(self.snapshot), profile)
+        local = Text("behind", style="yellow") if self.behind else Text(self.local.label, style=style)
+        return (Text("[x]" if self.selected else "[ ]"), repo, self.size_cell(), local, short_sha(self.snapshot),
+                profile)
 
     def next_profile(self) -> str:
         """The next profile: the Hub's three for a model, an off-Hub source's own for a source's row."""

@@ -55,34 +55,53 @@ def find(root: Path, in_use: set[tuple[str, str]]) -> list[Pruned]:
 
 
 def _in_repo(root: Path, folder: Path) -> list[Pruned]:
+    """One repo folder, walked by listing: a data file is counted by its name; a ``.metadata`` record is
+    checked against its data folder's listing (one listing a folder, no stat a file); only what is pruned is
+    stat'ed, for its size."""
     out: list[Pruned] = []
     rel = folder.relative_to(root).as_posix()
+    records = metadata.hf_dir(folder)
     data_files = 0
-    for top, dirs, names in os.walk(folder):
-        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(top, d))]
-        inside = os.path.relpath(top, folder)
-        records = inside.split(os.sep)[:2] == [".cache", "huggingface"]  # the tool's and huggingface_hub's
-        for name in names:  # a file is stat'ed only when it is a candidate: a data file is counted by its name
-            path = os.path.join(top, name)
+    stack: list[tuple[Path, str]] = [(folder, "")]  # (a folder, its path below the repo folder, "" or "a/b/")
+    while stack:
+        here, inside = stack.pop()
+        in_records = inside.startswith(".cache/huggingface/")
+        in_download = inside.startswith(".cache/huggingface/download/")
+        listed: set[str] | None = None  # the data folder a metadata folder stands for, listed once
+        try:
+            with os.scandir(here) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for e in entries:
+            if e.is_dir(follow_symlinks=False):
+                stack.append((here / e.name, f"{inside}{e.name}/"))
+                continue
+            name = e.name
             if _dead_temp(name):
                 why = "temp file a killed run left"
-            elif records and name.endswith(PARTIAL_ENDS):
+            elif in_records and name.endswith(PARTIAL_ENDS):
                 why = "partial download"
-            elif records and name.endswith(".metadata") and inside.split(os.sep)[2:3] == ["download"]:
-                of = os.path.relpath(path, metadata.hf_dir(folder) / "download")[: -len(".metadata")]
-                if os.path.lexists(folder / of):
+            elif in_download and name.endswith(".metadata"):
+                if listed is None:
+                    data_dir = folder / inside[len(".cache/huggingface/download/"):]
+                    try:
+                        listed = set(os.listdir(data_dir))
+                    except OSError:
+                        listed = set()
+                if name[: -len(".metadata")] in listed:
                     continue
                 why = "record of a file that is gone"
             else:
-                data_files += not records
+                data_files += not in_records and not inside.startswith(".cache/")
                 continue
             try:
-                st = os.lstat(path)
+                st = e.stat(follow_symlinks=False)
             except OSError:
                 continue
             if stat.S_ISREG(st.st_mode):
-                out.append(Pruned(f"{rel}/{os.path.relpath(path, folder)}", _size(st), why))
-    if data_files == 0 and (folder / ".cache").is_dir():
+                out.append(Pruned(f"{rel}/{inside}{name}", _size(st), why))
+    if data_files == 0 and records.is_dir():
         out.append(Pruned(rel + "/", 0, "a repo whose files are all gone (its records only)"))
     return out
 
