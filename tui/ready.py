@@ -13,10 +13,10 @@ from core.local.verify import FileCheck
 from core.repos import RepoRef
 from core.runtime.readiness import summaries
 from core.runtime.smoke import smoke
-from core.service.chores import do_export, do_verify, locally
+from core.service.chores import do_clean, do_export, do_verify, locally
 from core.service.client import ServiceError, ensure
-from core.service.events import ExportDone, Verified
-from core.service.requests import Export, Verify
+from core.service.events import Cleaned, ExportDone, Verified
+from core.service.requests import Export, Remove, Verify
 from core.settings import Settings
 from core.sources import Source, SourceError, load_sources
 
@@ -65,18 +65,23 @@ class ReadyApp(WorkerApp):
     @work(thread=True, exclusive=True, group="views", exit_on_error=False)
     def refresh_views(self) -> None:
         """The runtime views brought in line, by the root's service (or under the root's lock without one)."""
-        request = Export(inventories=False, checksums=False, views=True)
+        done = self.by_the_writer(Export(inventories=False, checksums=False, views=True), "runtime views")
+        if isinstance(done, ExportDone):
+            self.post_message(ViewsRefreshed(done.views or f"not refreshed: {done.unwritable}"))
+
+    def by_the_writer(self, request: Export | Remove, what: str) -> ExportDone | Cleaned | None:
+        """An export or a remove by the root's one writer: its service (started when none runs), else the app
+        under the root's lock (a read-only root, where no service can run). A failure is one line on screen."""
         try:
             try:
                 client = ensure(self.settings.root, self.settings)
             except ServiceError:
                 with locally(self.settings.root):
-                    done: ExportDone | None = do_export(self.settings.root, request, self.settings.checksum_min)
-            else:
-                with client:
-                    done = next((m for m in client.chore(request) if isinstance(m, ExportDone)), None)
+                    if isinstance(request, Export):
+                        return do_export(self.settings.root, request, self.settings.checksum_min)
+                    return do_clean(self.settings.root, request, self.settings.catalog_file)
+            with client:
+                return next((c for c in client.chore(request) if isinstance(c, ExportDone | Cleaned)), None)
         except (ServiceError, LockHeld, OSError) as e:
-            self.post_message(ServiceFailed(f"runtime views: {e}"))
-            return
-        if done is not None:
-            self.post_message(ViewsRefreshed(done.views or f"not refreshed: {done.unwritable}"))
+            self.post_message(ServiceFailed(f"{what}: {e}"))
+            return None

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 from textual import work
 
-from core.local.lock import LockHeld
 from core.repos import RepoRef
 from core.runtime.envlines import shell_lines
-from core.service.chores import do_clean, locally
-from core.service.client import ServiceError, ensure
 from core.service.events import Cleaned
 from core.service.requests import Remove, Submit
 from core.sizes import human
@@ -89,20 +86,8 @@ class WorkspaceKeys(ServiceFollower):
     @work(thread=True, exclusive=True, group="remove", exit_on_error=False)
     def remove_repo(self, ref: RepoRef, dry_run: bool) -> None:
         """A remove (or its dry run) by the root's one writer: the service, else the app under the root's lock."""
-        request = Remove((ref,), dry_run)
-        try:
-            try:
-                client = ensure(self.settings.root, self.settings)
-            except ServiceError:  # no service can run here (a read-only root)
-                with locally(self.settings.root):
-                    done: Cleaned | None = do_clean(self.settings.root, request, self.settings.catalog_file)
-            else:
-                with client:
-                    done = next((c for c in client.chore(request) if isinstance(c, Cleaned)), None)
-        except (ServiceError, LockHeld, OSError) as e:
-            self.post_message(m.ServiceFailed(f"remove: {e}"))
-            return
-        if done is not None:
+        done = self.by_the_writer(Remove((ref,), dry_run), "remove")
+        if isinstance(done, Cleaned):
             self.post_message(m.RemovalSaid(ref, done))
 
     def on_removal_said(self, message: m.RemovalSaid) -> None:
