@@ -87,6 +87,8 @@ def test_an_update_fetches_what_changed_drops_what_the_hub_dropped_and_is_never_
 
     folder = ws / "models" / "acme" / "acme_moving"
     (folder / "mine.txt").write_text("a file the user put here\n")
+    assert main(["checksums", "--min-size", "0", "--root", str(ws)]) == 0
+    assert main(["inventory", "--root", str(ws)]) == 0
     hub.add(moving(2))
     new = hub.repos[("model", MOVING.lower())].commit
     # the update breaks off: d.txt cannot be fetched
@@ -108,6 +110,12 @@ def test_an_update_fetches_what_changed_drops_what_the_hub_dropped_and_is_never_
     rows = {r["repo_id"]: r for r in json.loads(capsys.readouterr().out)["repos"]}
     assert rows[MOVING]["complete"] is True and rows[MOVING]["snapshot_id"] == new
     capsys.readouterr()
+    # the exports follow the update: the checksum file's lines (a dropped file's gone, a changed one's new) and the
+    # inventories (written before, made again with the new commit)
+    sums = (ws / "models" / "checksums.sha256").read_text()
+    assert "notes/c.txt" not in sums and "notes/d.txt" in sums and "mine.txt" in sums
+    written = json.loads((ws / "inventory" / "combined_inventory.json").read_text())
+    assert {r["repo_id"]: r["snapshot_id"] for r in written["repos"]}[MOVING] == new
     assert main(["verify", "--json", "--root", str(ws)]) == 0  # the user's file is said, never a problem...
     report = json.loads(capsys.readouterr().out)
     assert report["extra"] == [{"repo_id": MOVING, "repo_type": "model", "path": "mine.txt"}]

@@ -23,7 +23,7 @@ from ..local.partials import drop_segmented, exact_size, segmented_paths, to_sin
 from ..local.record import Record, write_record
 from ..local.safeio import make_dirs
 from ..local.space import free_space
-from ..local.updates import finish_update, update_of
+from ..local.updates import finish_update, follow_in_exports, update_of
 from ..plan import FilePlan, Plan, RepoPlan
 from ..remote import Paths, proves, shown_hash
 from ..results import FileEvent, RepoResult, RunResult
@@ -134,10 +134,14 @@ class Downloader:
                 self._emit(rp, fp, FileState.CANCELLED, fp.present, message=CANCELLED)
                 results[(rp.ref.repo_type, rp.ref.repo_id)].cancelled += 1
         self._arrivals.pin_all()  # the records (verify's reference, the next plan's) hold what was pinned
+        finished: list[Path] = []
         for key, res in results.items():
             res.bytes_fetched = self._by_repo[key]
             if key in self._updates and res.ok and not self.cancel.is_set():
                 finish_update(self._updates[key])  # whole at the new commit: what the Hub dropped goes
+                finished.append(self._updates[key])
+        if finished:
+            follow_in_exports(self.settings.root, finished)
         views = after_run(self.settings.root, [rp.local_dir for rp in plan.repos if rp.ok])  # the loaders' views
         return RunResult(list(results.values()), self._fetched, self.cancel.is_set(), notes=views)
 

@@ -66,3 +66,58 @@ def finish_update(local_dir: Path) -> int:
     gone = drop_files(local_dir, record.update.dropping)
     write_record(local_dir, replace(record, update=None))
     return gone
+
+
+def follow_in_exports(root: Path, local_dirs: list[Path]) -> None:
+    """After updates that finished: the checksum files' lines of those repos follow their new records (a
+    dropped file's line goes; a changed file's digest is the new one: an LFS file's sha256 from the record,
+    another file hashed; an added file gets a line when it is as big as the smallest file of its repo already
+    listed, the threshold the file was written with), and the inventories, when they exist, are made again."""
+    from . import inventory
+    from .checksums import CHECKSUM_FILES
+
+    expected: dict[str, tuple[int, str]] = {}  # root-relative path -> (size, the hash the record expects)
+    for local_dir in local_dirs:
+        planned = read_planned_sizes(local_dir)
+        rel = local_dir.relative_to(root).as_posix() + "/"
+        for prefix, packed in (planned.folders.items() if planned is not None else ()):
+            names, sizes, tags = unpack(packed)
+            expected.update((rel + prefix + n, (s, t)) for n, s, t in zip(names, sizes, tags, strict=True))
+    ours = tuple(d.relative_to(root).as_posix() + "/" for d in local_dirs)
+    for kind_file in CHECKSUM_FILES.values():
+        if (root / kind_file).is_file():
+            _follow(root, root / kind_file, ours, expected)
+    if any((root / rel).is_file() for rel in inventory.INVENTORY_FILES.values()):
+        inventory.write(root)
+
+
+def _follow(root: Path, target: Path, ours: tuple[str, ...], expected: dict[str, tuple[int, str]]) -> None:
+    from .checksums import format_line, parse_line
+    from .hashing import hash_file
+    from .jsonio import write_text_atomic
+
+    odd: list[str] = []  # lines that are no checksum line: kept, first
+    lines: dict[str, str] = {}  # path -> its line, the other repos' as they are
+    listed: dict[str, str] = {}  # our repos' lines: path -> digest
+    for line in target.read_text(encoding="utf-8").splitlines(keepends=True):
+        entry = parse_line(line)
+        if entry is None:
+            odd.append(line)
+        elif entry[1].startswith(ours):
+            listed[entry[1]] = entry[0]
+        else:
+            lines[entry[1]] = line
+    if not listed:
+        return
+    smallest = min((expected[p][0] for p in listed if p in expected), default=None)
+    for path, (size, _etag) in expected.items():
+        if path not in listed and smallest is not None and size >= smallest and (root / path).is_file():
+            listed[path] = ""  # added by the update
+    for path, digest in listed.items():
+        if path not in expected:  # not in the record: kept while the file is there (the user's own)
+            if os.path.lexists(root / path):
+                lines[path] = format_line(digest, path)
+            continue
+        etag = expected[path][1]
+        lines[path] = format_line(etag if len(etag) == 64 else hash_file(root / path), path)
+    write_text_atomic(target, iter(odd + [lines[p] for p in sorted(lines)]))  # sorted by path, as written
