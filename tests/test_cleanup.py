@@ -179,3 +179,21 @@ def test_the_app_shows_behind_updates_with_u_and_removes_with_x_after_saying_wha
     finally:
         catalog_hub.add(before)
         main(["stop", "--root", str(root)])
+
+
+def test_rm_and_prune_never_go_through_a_planted_link(tmp_path: Path, root: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A neighbour's ``models/evil`` pointing at another folder: prune never walks it, rm never removes it."""
+    elsewhere = tmp_path / "elsewhere"
+    partial = elsewhere / "evil_x" / ".cache" / "huggingface" / "download" / "w.bin.incomplete"
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(b"x" * 10_000)
+    (elsewhere / "evil_x" / "keep.txt").write_text("mine\n")
+    (root / "models").mkdir()
+    (root / "models" / "evil").symlink_to(elsewhere)
+    r = ["--root", str(root)]
+    code, doc = cli_json(capsys, "prune", "--yes", *r)
+    assert code == 0 and doc["items"] == [] and partial.exists()
+    code, doc = cli_json(capsys, "rm", "--model", "evil/x", "--yes", *r)
+    assert "symbolic link" in doc["items"][0]["reason"] and not doc["items"][0]["removed"]
+    assert (elsewhere / "evil_x" / "keep.txt").is_file()

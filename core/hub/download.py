@@ -23,7 +23,7 @@ from ..local.partials import drop_segmented, exact_size, segmented_paths, to_sin
 from ..local.record import Record, write_record
 from ..local.safeio import make_dirs
 from ..local.space import free_space
-from ..local.updates import finish_update, follow_in_exports, update_of
+from ..local.updates import finish_updates, update_of
 from ..plan import FilePlan, Plan, RepoPlan
 from ..remote import Paths, proves, shown_hash
 from ..results import FileEvent, RepoResult, RunResult
@@ -69,7 +69,7 @@ class Downloader:
         self._by_repo: Counter[Key] = Counter()  # bytes fetched per repo
         self._arrivals = Arrivals(settings, self._emit, drop_archives=drop_archives)  # after a proven off-Hub part
         self._made: set[Path] = set()
-        self._updates: dict[Key, Path] = {}  # repos updated to a new commit in this run: their folders
+        self._updates: dict[Key, RepoPlan] = {}  # repos updated to a new commit in this run
         self.planned: set[Key] = set()  # the repos of the run (a remove of one is refused while it runs)
         self._dropped: set[tuple[str, str, str | None]] = set()  # repos (path None) and files cancelled alone
         self._inflight: dict[tuple[str, str, str], FileStop] = {}
@@ -134,14 +134,11 @@ class Downloader:
                 self._emit(rp, fp, FileState.CANCELLED, fp.present, message=CANCELLED)
                 results[(rp.ref.repo_type, rp.ref.repo_id)].cancelled += 1
         self._arrivals.pin_all()  # the records (verify's reference, the next plan's) hold what was pinned
-        finished: list[Path] = []
         for key, res in results.items():
             res.bytes_fetched = self._by_repo[key]
-            if key in self._updates and res.ok and not self.cancel.is_set():
-                finish_update(self._updates[key])  # whole at the new commit: what the Hub dropped goes
-                finished.append(self._updates[key])
-        if finished:
-            follow_in_exports(self.settings.root, finished)
+        if not self.cancel.is_set():  # an update whose repo is whole at its new commit ends
+            finish_updates(self.settings.root, [(results[(rp.ref.repo_type, rp.ref.repo_id)], rp)
+                                                for rp in self._updates.values()])
         views = after_run(self.settings.root, [rp.local_dir for rp in plan.repos if rp.ok])  # the loaders' views
         return RunResult(list(results.values()), self._fetched, self.cancel.is_set(), notes=views)
 
@@ -197,7 +194,7 @@ class Downloader:
         if rp.listing is not None:  # a Hub repo at a new commit: an update, marked until it is whole
             update = update_of(rp.local_dir, rp.listing) if rp.urls is None else None
             if update is not None:
-                self._updates[(rp.ref.repo_type, rp.ref.repo_id)] = rp.local_dir
+                self._updates[(rp.ref.repo_type, rp.ref.repo_id)] = rp
             write_record(rp.local_dir, Record(rp.listing, rp.include, rp.exclude, Paths(rp.files.remote),
                                               rp.profile, update))
         if rp.origin is not None:

@@ -8,7 +8,9 @@ import os
 import stat
 from pathlib import Path
 
+from ..plan import RepoPlan
 from ..remote import Listing
+from ..results import RepoResult
 from . import metadata
 from .record import Update, read_planned_sizes, read_record, unpack
 
@@ -19,7 +21,8 @@ def update_of(local_dir: Path, listing: Listing) -> Update | None:
     before = read_planned_sizes(local_dir)
     if before is None:
         return None
-    unfinished = read_record(local_dir).update if before.updating else None  # type: ignore[union-attr]
+    record = read_record(local_dir) if before.updating else None
+    unfinished = record.update if record is not None else None
     if before.commit == listing.commit and unfinished is None:
         return None
     listed = {f.path for f in listing.files}
@@ -66,6 +69,17 @@ def finish_update(local_dir: Path) -> int:
     gone = drop_files(local_dir, record.update.dropping)
     write_record(local_dir, replace(record, update=None))
     return gone
+
+
+def finish_updates(root: Path, updates: list[tuple[RepoResult, RepoPlan]]) -> None:
+    """The updates of a run whose repo is whole at its new commit (every file but the names it never takes)
+    end: what the Hub dropped goes, and the exports follow."""
+    done = [rp.local_dir for res, rp in updates
+            if res.error is None and not res.cancelled and len(res.failed) == len(rp.unsafe)]
+    for local_dir in done:
+        finish_update(local_dir)
+    if done:
+        follow_in_exports(root, done)
 
 
 def follow_in_exports(root: Path, local_dirs: list[Path]) -> None:

@@ -16,6 +16,7 @@ from ..local import metadata
 from ..local.inventory import repo_folders
 from ..local.safeio import process_alive
 from ..runtime.views import refresh_views
+from .space import planted
 
 PARTIAL_ENDS = (".incomplete", ".segmented.json")
 
@@ -48,8 +49,8 @@ def find(root: Path, in_use: set[tuple[str, str]]) -> list[Pruned]:
     """What prune would remove; repos in ``in_use`` (``(repo_type, repo folder)``) are left alone."""
     out: list[Pruned] = []
     for repo_type, folder in repo_folders(root):
-        if (repo_type, folder.relative_to(root).as_posix()) in in_use:
-            continue
+        if (repo_type, folder.relative_to(root).as_posix()) in in_use or planted(root, folder):
+            continue  # a running download's, or reached through a symbolic link someone planted
         out += _in_repo(root, folder)
     return out
 

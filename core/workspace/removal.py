@@ -18,7 +18,7 @@ from ..repos import RepoRef
 from ..runtime.readiness import readiness
 from ..runtime.views import CHECKPOINTS, HF_HUB_CACHE, TORCH_HOME, folder_name, view_names
 from ..sources import Source
-from .space import Tally
+from .space import Tally, planted
 
 
 @dataclass
@@ -72,7 +72,10 @@ def remove(root: Path, refs: list[RepoRef], catalog: Catalog, sources: dict[str,
         folder = ref.local_dir(root)
         row = Removal(ref.repo_id, ref.repo_type, folder.relative_to(root).as_posix())
         out.append(row)
-        if not folder.is_dir() or folder.is_symlink():
+        if planted(root, folder):
+            row.reason = "a symbolic link stands on its way (another user may have planted it): not removed"
+            continue
+        if not folder.is_dir():
             row.reason = "not downloaded here"
             continue
         tally = Tally()

@@ -9,6 +9,20 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
+def planted(root: Path, folder: Path) -> bool:
+    """Whether a folder on the way from ``root`` to ``folder`` (``folder`` too) is a symbolic link: a neighbour's
+    ``models/acme`` pointing at your home is never walked or removed through."""
+    current = root
+    for part in folder.relative_to(root).parts:
+        current = current / part
+        try:
+            if stat.S_ISLNK(os.lstat(current).st_mode):
+                return True
+        except FileNotFoundError:
+            return False
+    return False
+
+
 class Tally:
     """Files and inodes of what is about to go, walked without following a symbolic link."""
 
