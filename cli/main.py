@@ -22,6 +22,7 @@ from .commands import (
     download,
     env,
     inventory,
+    lock,
     outdated,
     smoke,
     status,
@@ -37,7 +38,8 @@ COMMANDS: dict[str, Any] = {  # a command module, or a class with the same four 
     **{m.__name__.rsplit(".", 1)[-1]: m for m in (download, status, cancel, stop)},
     "limit": LimitCommand, "pause": PauseCommand(resume=False), "resume": PauseCommand(resume=True),
     "priority": PriorityCommand, "rm": RmCommand, "prune": PruneCommand,
-    **{m.__name__.rsplit(".", 1)[-1]: m for m in (inventory, checksums, verify, outdated, env, smoke, catalog, demo)},
+    **{m.__name__.rsplit(".", 1)[-1]: m for m in (inventory, checksums, verify, outdated, lock, env, smoke, catalog,
+                                                  demo)},
 }
 
 

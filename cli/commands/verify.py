@@ -13,6 +13,7 @@ from ..output import Output, shown
 
 if TYPE_CHECKING:
     from core.local.verify import VerifyResult
+    from core.workspace.lockfile import LockProblem
 
 HELP = "check downloaded files against the Hub's hashes"
 EXTRAS_SHOWN = 20
@@ -28,11 +29,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--full", action="store_true", help="hash every file again, ignoring remembered hashes")
     p.add_argument("--strict", action="store_true",
                    help="extra files (on disk, not in the recorded listing) are problems too (exit 1)")
+    p.add_argument("--lock", metavar="FILE", help="also check the root against a lock file (musicgen-tui lock): "
+                                                  "missing, extra, mismatched files and wrong revisions; no network")
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
     from core.service.events import ExportDone
     from core.service.requests import Verify
+    from core.workspace.lockfile import LockError, compare, read_lock
 
     from ..chores import CannotRun, chore
 
@@ -40,6 +44,13 @@ def run(args: argparse.Namespace, out: Output) -> int:
     refs = refs_from(args, None) or None
     if refs is not None and not all(r.local_dir(settings.root).is_dir() for r in refs):
         refs = refs_from(args, catalog_for(settings))  # an alias or another spelling: the catalog's name
+    try:
+        locked = read_lock(Path(args.lock)) if args.lock else None
+    except LockError as e:
+        out.error(str(e))
+        return EXIT_CANNOT_RUN
+    if locked is not None and refs is None:
+        refs = [r.ref for r in locked if r.ref.local_dir(settings.root).is_dir()] or None
     try:
         done = chore(settings, Verify(tuple(refs or ()), args.full))
     except CannotRun as e:
@@ -50,7 +61,28 @@ def run(args: argparse.Namespace, out: Output) -> int:
         print(f"musicgen-tui: {settings.root} cannot be written: verified read-only, no hash remembered and no "
               "report written", file=sys.stderr)
     out.show(VerifyView(done.result, None if done.report is None else Path(done.report)))
-    return EXIT_OK if done.result.ok and not (args.strict and done.result.extras) else EXIT_FAILED
+    against = compare(settings.root, locked) if locked is not None else []
+    if locked is not None:
+        out.show(LockView(against, args.lock))
+    ok = done.result.ok and not (args.strict and done.result.extras) and not against
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+class LockView:
+    """Where the root differs from the lock."""
+
+    def __init__(self, problems: list[LockProblem], lock: str) -> None:
+        self.problems, self.lock = problems, lock
+
+    def data(self) -> Any:
+        return {"lock": {"file": self.lock, "ok": not self.problems,
+                         "problems": [vars(p) for p in self.problems]}}
+
+    def text(self) -> Iterator[str]:
+        for p in self.problems:
+            yield f"{p.status.upper():<8} {p.repo_id}: {p.path or '(the repo)'} ({p.detail})"
+        yield f"lock {self.lock}: " + ("the root matches it" if not self.problems else
+                                       f"{len(self.problems)} differences")
 
 
 class VerifyView:

@@ -1,0 +1,65 @@
+"""``lock`` and ``verify --lock``: a root's exact set written from verified state only, and a root checked
+against it with no network (missing, extra, mismatched files and wrong revisions named, exit 1)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import repo_dir
+
+from cli.main import main
+
+SCHEMA = Path(__file__).resolve().parent.parent / "core" / "schemas" / "lock.schema.json"
+
+
+def test_a_root_is_locked_and_checked_against_its_lock(root: Path, capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from jsonschema import validate
+
+    r = ["--root", str(root)]
+    assert main(["download", "--model", "acme/tiny-model", "--dataset", "acme/many-files", "--run", *r]) == 0
+    capsys.readouterr()
+    assert main(["lock", *r]) == 0
+    assert "musicgen.lock: 2 repos" in capsys.readouterr().out
+    lock = root / "musicgen.lock"
+    doc = json.loads(lock.read_text())
+    validate(doc, json.loads(SCHEMA.read_text()))
+    repos = {x["repo_id"]: x for x in doc["repos"]}
+    assert set(repos) == {"acme/tiny-model", "acme/many-files"}
+    weights = next(f for f in repos["acme/tiny-model"]["files"] if f[0] == "weights/model.safetensors")
+    assert weights[1] == 300_000 and len(weights[2]) == 64  # an LFS file: its sha256
+    assert len(lock.read_text().splitlines()) > 2_500  # one file a line: diff-friendly
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # checking needs no network
+    assert main(["verify", "--lock", str(lock), *r]) == 0
+    assert "the root matches it" in capsys.readouterr().out
+
+    # a lock that says another revision, another hash, a file the root lacks, and lacks one the root has
+    tiny = repos["acme/tiny-model"]
+    tiny["revision"] = "f" * 40
+    tiny["files"] = [[p, s, ("0" * 64 if p == "weights/model.safetensors" else h)] for p, s, h in tiny["files"]
+                     if p != "config.json"] + [["weights/extra.bin", 5, "1" * 64]]
+    other = root.parent / "other.lock"
+    other.write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(["verify", "--lock", str(other), "--json", *r]) == 1
+    found = {(p["status"], p["path"]) for p in json.loads(capsys.readouterr().out)["lock"]["problems"]}
+    assert found == {("wrong revision", ""), ("mismatch", "weights/model.safetensors"),
+                     ("missing", "weights/extra.bin"), ("extra", "config.json")}
+
+
+def test_a_root_with_problems_is_never_locked(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    r = ["--root", str(root)]
+    assert main(["download", "--model", "acme/tiny-model", "--run", *r]) == 0
+    weights = repo_dir(root, "model", "acme/tiny-model") / "weights" / "model.safetensors"
+    with open(weights, "r+b") as f:
+        f.write(b"\xff")  # one flipped byte: same size, another hash
+    capsys.readouterr()
+    assert main(["lock", *r]) == 1
+    err = capsys.readouterr().err
+    assert "weights/model.safetensors" in err and "no lock written" in err
+    assert not (root / "musicgen.lock").exists()
+    (root / "bad.lock").write_text("{not json")
+    assert main(["verify", "--lock", str(root / "bad.lock"), *r]) == 2
+    assert "not a lock file" in capsys.readouterr().err
