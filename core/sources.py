@@ -102,6 +102,15 @@ def load_sources(extra: Path | None = None) -> dict[str, Source]:
     return sources
 
 
+def sources_or_builtin(catalog_file: str | None) -> dict[str, Source]:
+    """``load_sources`` with ``MUSICGEN_CATALOG``'s file (a path, or none); the built-in sources alone when that
+    file cannot be read (the planner says why, in the plan's notes)."""
+    try:
+        return load_sources(Path(catalog_file) if catalog_file else None)
+    except SourceError:
+        return load_sources()
+
+
 def _read(path: Path) -> list[Source]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

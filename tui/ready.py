@@ -3,8 +3,6 @@ Verify pane, and the runtime views refreshed through the root's service for the 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from textual import work
 
 from core.local.inventory import LocalRepo
@@ -17,18 +15,10 @@ from core.service.chores import do_clean, do_export, do_verify, locally
 from core.service.client import ServiceError, ensure
 from core.service.events import Cleaned, ExportDone, Verified
 from core.service.requests import Export, Remove, Verify
-from core.settings import Settings
-from core.sources import Source, SourceError, load_sources
+from core.sources import sources_or_builtin
 
 from .messages import LocalScanned, ServiceFailed, SmokeChecked, SmokeFinished, ViewsRefreshed
 from .workers import WorkerApp
-
-
-def sources_of(settings: Settings) -> dict[str, Source]:
-    try:
-        return load_sources(Path(settings.catalog_file) if settings.catalog_file else None)
-    except SourceError:
-        return load_sources()
 
 
 class ReadyApp(WorkerApp):
@@ -37,7 +27,8 @@ class ReadyApp(WorkerApp):
     def scanned(self, repos: list[LocalRepo]) -> LocalScanned:
         """A scan's message, with what each model is ready for (a record and a few stats a model)."""
         refs = [RepoRef(r.repo_type, r.repo_id) for r in repos if r.repo_type == "model"]
-        return LocalScanned(repos, summaries(self.settings.root, refs, self.catalog, sources_of(self.settings)))
+        sources = sources_or_builtin(self.settings.catalog_file)
+        return LocalScanned(repos, summaries(self.settings.root, refs, self.catalog, sources))
 
     @work(thread=True, exclusive=True, group="verify", exit_on_error=False)
     def run_smoke(self, ref: RepoRef) -> None:
@@ -55,8 +46,8 @@ class ReadyApp(WorkerApp):
             return done[-1].result.problems if done else []
 
         try:
-            result = smoke(self.settings.root, [ref], self.catalog, sources_of(self.settings), verifier,
-                           on_check=lambda c: self.post_message(SmokeChecked(c)))
+            result = smoke(self.settings.root, [ref], self.catalog, sources_or_builtin(self.settings.catalog_file),
+                           verifier, on_check=lambda c: self.post_message(SmokeChecked(c)))
         except (ServiceError, LockHeld, OSError) as e:
             self.post_message(ServiceFailed(f"smoke: {e}"))
             return

@@ -131,14 +131,9 @@ def _check_profile(profile: str, settings: Settings) -> None:
     """A Hub profile, or one of an off-Hub source's (the built-in ones and ``MUSICGEN_CATALOG``'s)."""
     if profile in PROFILES:
         return
-    from pathlib import Path
+    from core.sources import sources_or_builtin
 
-    from core.sources import SourceError, load_sources
-
-    try:
-        sources = load_sources(Path(settings.catalog_file) if settings.catalog_file else None)
-    except SourceError:
-        sources = load_sources()
+    sources = sources_or_builtin(settings.catalog_file)
     names = sorted({n for s in sources.values() for n in s.profiles})
     if profile not in names:
         raise UsageError(f"--profile {profile!r} is none of {', '.join(PROFILES)} (Hub repos) or "

@@ -15,7 +15,7 @@ from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
 from ..local.inventory import guess_repo_id, repo_folders
 from ..local.origin import read_origin
-from ..local.record import read_planned_sizes, read_record, unpack
+from ..local.record import PlannedSizes, read_planned_sizes, read_record, unpack
 from ..patterns import select
 from ..profiles import apply_profile
 from ..repos import RepoRef
@@ -51,8 +51,11 @@ class RepoStanding:
         return d
 
 
-def local_repos(root: Path, refs: list[RepoRef] | None = None) -> list[tuple[RepoRef, Path]]:
-    """The repo folders to compare (those of ``refs`` when given), each with its ref as recorded."""
+Local = tuple[RepoRef, Path, PlannedSizes | None]  # a repo folder, its ref as recorded, and its record's files
+
+
+def local_repos(root: Path, refs: list[RepoRef] | None = None) -> list[Local]:
+    """The repo folders to compare (those of ``refs`` when given), each with its ref and record read once."""
     wanted = {r.local_dir(root) for r in refs} if refs is not None else None
     out = []
     for repo_type, folder in repo_folders(root):
@@ -60,7 +63,7 @@ def local_repos(root: Path, refs: list[RepoRef] | None = None) -> list[tuple[Rep
             continue
         planned = read_planned_sizes(folder)
         out.append((planned.ref if planned is not None else RepoRef(repo_type, guess_repo_id(repo_type, folder)),
-                    folder))
+                    folder, planned))
     return out
 
 
@@ -71,7 +74,7 @@ def outdated(settings: Settings, refs: list[RepoRef] | None = None, *, cancel: t
     api = HubApi(settings, cancel=cancel)
     repos = local_repos(settings.root, refs)
 
-    def one(item: tuple[RepoRef, Path]) -> RepoStanding:
+    def one(item: Local) -> RepoStanding:
         standing = _standing(api, settings, *item)
         if on_repo is not None:
             on_repo(standing)
@@ -81,8 +84,8 @@ def outdated(settings: Settings, refs: list[RepoRef] | None = None, *, cancel: t
         return list(pool.map(one, repos))
 
 
-def _standing(api: HubApi, settings: Settings, ref: RepoRef, folder: Path) -> RepoStanding:
-    planned = read_planned_sizes(folder)
+def _standing(api: HubApi, settings: Settings, ref: RepoRef, folder: Path,
+              planned: PlannedSizes | None) -> RepoStanding:
     local = planned.commit if planned is not None else None
     row = RepoStanding(ref.repo_id, ref.repo_type, "unknown", local)
     if planned is None:
@@ -105,15 +108,14 @@ def _standing(api: HubApi, settings: Settings, ref: RepoRef, folder: Path) -> Re
         return _with(row, reason="the endpoint did not say its commit")
     if remote == local:
         return _with(row, status="current", remote_revision=remote)
-    return _behind(api, settings, ref, folder, _with(row, status="behind", remote_revision=remote))
+    return _behind(api, settings, ref, folder, planned, _with(row, status="behind", remote_revision=remote))
 
 
-def _behind(api: HubApi, settings: Settings, ref: RepoRef, folder: Path, row: RepoStanding) -> RepoStanding:
+def _behind(api: HubApi, settings: Settings, ref: RepoRef, folder: Path, planned: PlannedSizes,
+            row: RepoStanding) -> RepoStanding:
     """Count the difference between the recorded listing and the new one, through the download's own choice
     (its profile and patterns): a file the profile would not take is neither added nor fetched."""
     record = read_record(folder)
-    planned = read_planned_sizes(folder)
-    assert planned is not None
     try:
         listing = fetch_listing(api, ref, row.remote_revision)
     except Exception as e:

@@ -16,7 +16,6 @@ SKIP = {".cache"}  # huggingface_hub's and this tool's own records, at the top o
 def extra_files(local_dir: Path, folders: Folders) -> Iterator[str]:
     """Repo-relative paths of the files below ``local_dir`` not in ``folders`` (the record's planned files),
     in folder order; a symbolic link counts as a file, never followed."""
-    planned = {prefix: set(unpack(packed)[0]) for prefix, packed in folders.items()}
     stack = [""]
     while stack:
         prefix = stack.pop()
@@ -25,7 +24,8 @@ def extra_files(local_dir: Path, folders: Folders) -> Iterator[str]:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError:
             continue
-        names = planned.get(prefix, set())
+        packed = folders.get(prefix)
+        names = set(unpack(packed)[0]) if packed is not None else set()  # one folder's names at a time
         subdirs = []
         for e in entries:
             if not prefix and e.name in SKIP:

@@ -127,10 +127,14 @@ def replace_bytes(path: Path, data: bytes) -> None:
 
 def _temp_pid(name: str, target: str) -> int | None:
     """The pid in one of ``create_temp``'s names for ``target``, or None when ``name`` is not one."""
-    prefix = f".{target}."
-    if not (name.startswith(prefix) and name.endswith(".tmp")):
+    return temp_pid(name) if name.startswith(f".{target}.") else None
+
+
+def temp_pid(name: str) -> int | None:
+    """The pid in one of ``create_temp``'s names (``.{name}.{pid}-{12 hex}.tmp``), or None when it is none."""
+    if not (name.startswith(".") and name.endswith(".tmp")):
         return None
-    pid, dash, rand = name[len(prefix):-4].partition("-")
+    pid, dash, rand = name[:-4].rpartition(".")[2].partition("-")
     return int(pid) if dash and pid.isdigit() and len(rand) == 12 else None
 
 

@@ -83,10 +83,11 @@ def finish_updates(root: Path, updates: list[tuple[RepoResult, RepoPlan]]) -> No
 
 
 def follow_in_exports(root: Path, local_dirs: list[Path]) -> None:
-    """After updates that finished: the checksum files' lines of those repos follow their new records (a
-    dropped file's line goes; a changed file's digest is the new one: an LFS file's sha256 from the record,
-    another file hashed; an added file gets a line when it is as big as the smallest file of its repo already
-    listed, the threshold the file was written with), and the inventories, when they exist, are made again."""
+    """After updates that finished (or repos removed): the checksum files' lines of those repos follow their
+    records (a file gone loses its line, so a removed repo loses them all; a changed file's digest is the new
+    one: an LFS file's sha256 from the record, another file hashed; an added file gets a line when it is as big
+    as the smallest file of its repo already listed, the threshold the file was written with), and the
+    inventories, when they exist, are made again."""
     from . import inventory
     from .checksums import CHECKSUM_FILES
 

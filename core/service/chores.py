@@ -18,7 +18,7 @@ from ..local.lock import root_lock
 from ..local.verify import FileCheck, Queued, verify, write_report
 from ..repos import RepoRef
 from ..runtime.views import refresh_views
-from ..sources import SourceError, load_sources
+from ..sources import sources_or_builtin
 from ..workspace.pruning import prune
 from ..workspace.removal import remove
 from .events import ChecksMade, Chore, Cleaned, ExportDone, FilesQueued, Verified, Working
@@ -168,11 +168,8 @@ def do_clean(root: Path, request: Remove | Prune, catalog_file: str | None = Non
         found = prune(root, folders, dry_run=request.dry_run)
         return Cleaned("prune", [p.data() for p in found], sum(p.bytes for p in found), request.dry_run)
     catalog = load_catalog(root)
-    try:
-        sources = load_sources(Path(catalog_file) if catalog_file else None)
-    except SourceError:
-        sources = load_sources()
-    rows = remove(root, [catalog.canonical(r) for r in request.repos], catalog, sources, dry_run=request.dry_run)
+    rows = remove(root, [catalog.canonical(r) for r in request.repos], catalog, sources_or_builtin(catalog_file),
+                  dry_run=request.dry_run)
     return Cleaned("remove", [r.data() for r in rows], sum(r.bytes_freed for r in rows if r.removed or
                                                           (request.dry_run and not r.reason)), request.dry_run)
 

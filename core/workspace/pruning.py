@@ -14,7 +14,7 @@ from typing import Any
 
 from ..local import metadata
 from ..local.inventory import repo_folders
-from ..local.safeio import process_alive
+from ..local.safeio import process_alive, temp_pid
 from ..runtime.views import refresh_views
 from .space import planted
 
@@ -38,11 +38,9 @@ def _size(st: os.stat_result) -> int:
 
 
 def _dead_temp(name: str) -> bool:
-    """``.{name}.{pid}-{12 hex}.tmp`` of a process that is gone."""
-    if not (name.startswith(".") and name.endswith(".tmp")):
-        return False
-    pid, dash, rand = name[:-4].rpartition(".")[2].partition("-")
-    return bool(dash) and pid.isdigit() and len(rand) == 12 and not process_alive(int(pid))
+    """A temp file of ``create_temp``'s whose process is gone."""
+    pid = temp_pid(name)
+    return pid is not None and pid != os.getpid() and not process_alive(pid)
 
 
 def find(root: Path, in_use: set[tuple[str, str]]) -> list[Pruned]:

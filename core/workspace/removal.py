@@ -11,9 +11,8 @@ from typing import Any
 
 from ..catalog import Catalog
 from ..local import inventory
-from ..local.checksums import CHECKSUM_FILES, parse_line
-from ..local.jsonio import write_text_atomic
 from ..local.record import read_planned_sizes
+from ..local.updates import follow_in_exports
 from ..repos import RepoRef
 from ..runtime.readiness import readiness
 from ..runtime.views import CHECKPOINTS, HF_HUB_CACHE, TORCH_HOME, folder_name, view_names
@@ -95,22 +94,7 @@ def remove(root: Path, refs: list[RepoRef], catalog: Catalog, sources: dict[str,
             elif v.exists() or v.is_symlink():
                 v.unlink()
         row.removed = True
-    gone = [r for r in out if r.removed]
-    if gone:
-        _forget_in_exports(root, gone)
+    if any(r.removed for r in out):  # the checksum lines of files now gone go, and the inventories are made again
+        follow_in_exports(root, [root / r.path for r in out if r.removed])
     return out
 
-
-def _forget_in_exports(root: Path, gone: list[Removal]) -> None:
-    """The checksum files lose the removed repos' lines; the inventories are made again when they exist."""
-    prefixes = tuple(r.path + "/" for r in gone)
-    for rel in CHECKSUM_FILES.values():
-        target = root / rel
-        if not target.is_file():
-            continue
-        lines = target.read_text(encoding="utf-8").splitlines(keepends=True)
-        kept = [ln for ln in lines if (entry := parse_line(ln)) is None or not entry[1].startswith(prefixes)]
-        if len(kept) != len(lines):
-            write_text_atomic(target, iter(kept))
-    if any((root / rel).is_file() for rel in inventory.INVENTORY_FILES.values()):
-        inventory.write(root)
