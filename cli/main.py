@@ -31,6 +31,7 @@ from .commands import (
 )
 from .commands.clean import PruneCommand, RmCommand
 from .commands.controls import LimitCommand, PauseCommand, PriorityCommand
+from .commands.pack import PackCommand, UnpackCommand
 from .common import EXIT_CANNOT_RUN, EXIT_INTERRUPTED, EXIT_PIPE, EXIT_USAGE, UsageError, add_root
 from .output import Output, printable
 
@@ -38,8 +39,9 @@ COMMANDS: dict[str, Any] = {  # a command module, or a class with the same four 
     **{m.__name__.rsplit(".", 1)[-1]: m for m in (download, status, cancel, stop)},
     "limit": LimitCommand, "pause": PauseCommand(resume=False), "resume": PauseCommand(resume=True),
     "priority": PriorityCommand, "rm": RmCommand, "prune": PruneCommand,
-    **{m.__name__.rsplit(".", 1)[-1]: m for m in (inventory, checksums, verify, outdated, lock, env, smoke, catalog,
-                                                  demo)},
+    **{m.__name__.rsplit(".", 1)[-1]: m for m in (inventory, checksums, verify, outdated, lock)},
+    "pack": PackCommand, "unpack": UnpackCommand,
+    **{m.__name__.rsplit(".", 1)[-1]: m for m in (env, smoke, catalog, demo)},
 }
 
 

@@ -75,6 +75,7 @@ class RepoStatus(StrEnum):
     GATED = "gated"
     NOT_ON_ENDPOINT = "not on endpoint"
     ERROR = "error"
+    NO_REVISION = "revision not served"  # the revision asked for (a lock's commit) is not on the endpoint
 
     @property
     def ok(self) -> bool:
@@ -95,7 +96,8 @@ _REPO_LABELS = {RepoStatus.AVAILABLE: ("available", "available"),
                 RepoStatus.COMPLETE: ("already complete", "complete"),
                 RepoStatus.GATED: ("needs a token", "needs token"),
                 RepoStatus.NOT_ON_ENDPOINT: ("not on this endpoint", "not on hub"),
-                RepoStatus.ERROR: ("error", "error")}
+                RepoStatus.ERROR: ("error", "error"),
+                RepoStatus.NO_REVISION: ("revision not served", "no revision")}
 
 
 # The three ways a gated repo refuses us, as messages say them and as a narrow column shows them.

@@ -63,9 +63,8 @@ class CdnHandler(BaseHandler):
             self.send_bytes(403, _denied("Invalid signature"), xml, head=method == "HEAD")
             return
         repo_type, _, repo_id = key.partition("/")
-        repo = self.hub.repos.get((repo_type, repo_id.lower()))
-        f = repo.get(path) if repo is not None else None
-        if f is None or not url.path.endswith("/" + f.sha256):
+        f = self.hub.lfs_file(repo_type, repo_id, path, url.path.rpartition("/")[2])
+        if f is None:
             self.send_bytes(404, _denied("Not Found").replace(b"AccessDenied", b"NoSuchKey"), xml)
             return
         fault = self.hub.take_fault(path, "body") if method == "GET" else None

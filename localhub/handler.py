@@ -87,9 +87,10 @@ class Handler(BaseHandler):
             if self._token() is None:  # the Hub will not say whether a repo exists to someone it does not know
                 raise HubError(401, "RepoNotFound", "Invalid username or password.")
             raise HubError(404, "RepoNotFound", "Repository not found")
-        if revision not in (None, "main", repo.commit):
-            raise HubError(404, "RevisionNotFound", "Invalid rev id: " + revision)
-        return repo
+        at = self.hub.at(repo_type, repo_id, revision)
+        if at is None:
+            raise HubError(404, "RevisionNotFound", "Invalid rev id: " + str(revision))
+        return at
 
     def _gate(self, repo: HubRepo) -> None:
         """Refuse a gated repo's files as the Hub words it: anonymous, no access, or a request pending."""

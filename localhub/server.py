@@ -35,6 +35,7 @@ class LocalHub(FaultBook):
                  link_host: str | None = None, api_quota: int | None = None,
                  conn_limit: float | None = None) -> None:
         self.repos: dict[tuple[str, str], HubRepo] = {}
+        self.history: dict[tuple[str, str], dict[str, HubRepo]] = {}  # earlier commits still served, by commit
         for repo in repos or []:
             self.add(repo)
         self.tokens = set(tokens or ())
@@ -75,7 +76,31 @@ class LocalHub(FaultBook):
         return self.cdn_url + signed_path(self.secret, repo, f, path, self.url_lifetime)
 
     def add(self, repo: HubRepo) -> None:
-        self.repos[(repo.repo_type, repo.repo_id.lower())] = repo
+        """Serve ``repo`` as its main; the version it replaces stays served by its commit, as the Hub keeps history."""
+        key = (repo.repo_type, repo.repo_id.lower())
+        old = self.repos.get(key)
+        if old is not None and old.commit != repo.commit:
+            self.history.setdefault(key, {})[old.commit] = old
+        self.repos[key] = repo
+
+    def lfs_file(self, repo_type: str, repo_id: str, path: str, sha256: str) -> HubFile | None:
+        """The LFS file the CDN serves by content: ``path`` of the repo's main or of an earlier commit still served."""
+        key = (repo_type, repo_id.lower())
+        versions = [self.repos[key]] if key in self.repos else []
+        versions += list(self.history.get(key, {}).values())
+        return next((f for r in versions if (f := r.get(path)) is not None and f.sha256 == sha256), None)
+
+    def squash(self, repo_type: str, repo_id: str) -> None:
+        """Forget a repo's earlier commits (``super_squash_history``): only its main is served from now on."""
+        self.history.pop((repo_type, repo_id.lower()), None)
+
+    def at(self, repo_type: str, repo_id: str, revision: str | None) -> HubRepo | None:
+        """The repo at ``revision`` (main, its commit or an earlier commit still served), or None."""
+        key = (repo_type, repo_id.lower())
+        repo = self.repos.get(key)
+        if repo is None or revision in (None, "main", repo.commit):
+            return repo
+        return self.history.get(key, {}).get(revision or "")
 
     def clear_faults(self) -> None:
         super().clear_faults()

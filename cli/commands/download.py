@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from core.profiles import PROFILES
 
@@ -19,17 +18,17 @@ from ..common import (
     refs_from,
     settings_for,
 )
-from ..output import Output, table
+from ..output import Output
+from .download_views import DetachedView, PlanData, PlanView, RunView
 
 if TYPE_CHECKING:
-    from pathlib import Path
 
     from core.plan import Plan
     from core.repos import RepoRef
-    from core.results import RunResult
     from core.service.client import Client
     from core.service.requests import Submit
     from core.settings import Settings
+    from core.workspace.lockfile import LockedRepo
 
 HELP = "plan (default) or run (--run) a download"
 EXITS = ("exit status: 0 every repo planned (and, with --run, every file fetched and verified); 1 problems found "
@@ -52,6 +51,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fp32", action="store_true", help="with --profile transformers, also take the fp32 copies")
     p.add_argument("--no-deps", action="store_true", help="do not add the repos the selection depends on")
     p.add_argument("--revision", metavar="REV", help="a branch, tag or commit of the named repos (default main)")
+    p.add_argument("--lock", metavar="FILE",
+                   help="restore a lock's exact set (musicgen-tui lock): every repo at its locked commit, every file "
+                        "checked against the lock's hash; a revision no longer served fails its repo, never a "
+                        "substitute. Takes no repo, profile, pattern or revision")
     p.add_argument("--max-workers", type=int, default=8, metavar="N", help="files fetched at once (default 8)")
     p.add_argument("--connections", type=int, metavar="N",
                    help="ranged connections for each file from MUSICGEN_SEGMENT_MIN (64M) on (default "
@@ -91,7 +94,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
         except ValueError as e:
             raise UsageError(f"--max-rate: {e}") from None
     catalog = catalog_for(settings)
-    refs = refs_from(args, catalog, groups=True)
+    locked = _locked(args) if args.lock else None
+    refs = [r.ref for r in locked] if locked is not None else refs_from(args, catalog, groups=True)
     if not refs:
         raise UsageError("nothing selected: use --models, --datasets, --model ID or --dataset ID")
     if args.detach:
@@ -116,8 +120,13 @@ def run(args: argparse.Namespace, out: Output) -> int:
     choice = Choice(args.profile, args.fp32, tuple(args.include), tuple(args.exclude), args.revision)
     planning = PlanningPrinter(quiet=out.as_json)
     try:
-        plan = make_plan(settings, refs, choice, catalog=catalog, dependencies=not args.no_deps,
-                         on_progress=planning.on_progress)
+        if locked is not None:
+            from core.workspace.restore import plan_lock
+
+            plan = plan_lock(settings, locked, catalog=catalog, on_progress=planning.on_progress)
+        else:
+            plan = make_plan(settings, refs, choice, catalog=catalog, dependencies=not args.no_deps,
+                             on_progress=planning.on_progress)
     finally:
         planning.finish()
     out.show(PlanView(plan))
@@ -125,6 +134,28 @@ def run(args: argparse.Namespace, out: Output) -> int:
         return _run(args, settings, plan, out)
     out.say("dry run: nothing changed (add --run to download)")
     return EXIT_FAILED if any(not r.ok for r in plan.repos) else EXIT_OK
+
+
+def _locked(args: argparse.Namespace) -> list[LockedRepo]:
+    """The lock's repos; a selection beside ``--lock``, or a file that is no lock, cannot run."""
+    from pathlib import Path
+
+    from core.workspace.lockfile import LockError, read_lock
+
+    given = [flag for flag, on in (("--models", args.models), ("--datasets", args.datasets),
+                                   ("--model", args.model), ("--dataset", args.dataset),
+                                   ("--include", args.include), ("--exclude", args.exclude),
+                                   ("--revision", args.revision), ("--profile", args.profile != "full"),
+                                   ("--fp32", args.fp32), ("--no-deps", args.no_deps)) if on]
+    if given:
+        raise UsageError(f"--lock restores the lock's exact set: it takes no {', '.join(given)}")
+    try:
+        locked = read_lock(Path(args.lock))
+    except LockError as e:
+        raise UsageError(str(e)) from None
+    if not locked:
+        raise UsageError(f"{args.lock}: the lock holds no repo")
+    return locked
 
 
 def _check_profile(profile: str, settings: Settings) -> None:
@@ -194,12 +225,15 @@ def _detach(args: argparse.Namespace, settings: Settings, refs: list[RepoRef], o
 
 
 def _submission(args: argparse.Namespace, refs: list[RepoRef], settings: Settings) -> Submit:
+    from pathlib import Path
+
     from core.service.requests import Submit
 
     return Submit(tuple(refs), profile=args.profile, fp32=args.fp32, include=tuple(args.include),
                   exclude=tuple(args.exclude), revision=args.revision, dependencies=not args.no_deps,
                   max_workers=args.max_workers, force=args.force, connections=args.connections,
-                  max_rate=settings.max_rate if args.max_rate is not None else None, drop_archives=args.drop_archives)
+                  max_rate=settings.max_rate if args.max_rate is not None else None, drop_archives=args.drop_archives,
+                  lock=str(Path(args.lock).resolve()) if args.lock else None)
 
 
 def _through_service(args: argparse.Namespace, settings: Settings, refs: list[RepoRef], client: Client,
@@ -272,87 +306,3 @@ def _through_service(args: argparse.Namespace, settings: Settings, refs: list[Re
         out.show(PlanData(ended.plan))  # JSON only: the planning was printed as it went
     out.show(RunView(result))
     return EXIT_OK if result.ok else EXIT_FAILED
-
-
-class DetachedView:
-    def __init__(self, refs: list[RepoRef], pid: int | None, log: Path) -> None:
-        self.refs, self.pid, self.log = refs, pid, log
-
-    def data(self) -> dict[str, Any]:
-        return {"detached": True, "service_pid": self.pid,
-                "repos": [{"repo_id": r.repo_id, "repo_type": r.repo_type} for r in self.refs]}
-
-    def text(self) -> Iterator[str]:
-        yield (f"handed {len(self.refs)} repo{'s' if len(self.refs) != 1 else ''} to the download service "
-               f"(pid {self.pid}); it runs on without this terminal")
-        yield "watch:  musicgen-tui status --follow      stop:  musicgen-tui stop      (add --root if you use one)"
-        yield f"log:    {self.log}"
-
-
-class PlanView:
-    """The plan: a table of repos with notes and the total, or JSON."""
-
-    def __init__(self, plan: Plan) -> None:
-        self.plan = plan
-
-    def data(self) -> dict[str, Any]:
-        from core.plan import plan_data
-
-        return plan_data(self.plan)
-
-    def text(self) -> Iterator[str]:
-        from core.sizes import human
-
-        plan = self.plan
-        rows = [["REPO", "TYPE", "PROFILE", "FILES", "TO FETCH", "PRESENT", "STATUS"]]
-        notes = []
-        for r in plan.repos:
-            rows.append([r.ref.repo_id + (" (dependency)" if r.dependency_of else ""), r.ref.repo_type, r.profile,
-                         str(len(r.files)) if r.ok else "-", human(r.bytes_to_fetch) if r.ok else "-",
-                         human(r.bytes_present) if r.ok else "-", r.status.label])
-            if r.message:
-                notes.append(f"  {r.ref.repo_id}: {r.message}")
-            if r.dependency_of:
-                notes.append(f"  {r.ref.repo_id}: needed by {r.dependency_of}")
-            notes += [f"  {r.ref.repo_id}: {n}" for n in r.notes]
-            notes += [f"  {r.ref.repo_id}: skipping {p!r}, a name not supported here: {why}"
-                      for p, why in r.unsafe.items()]
-        yield from table(rows, {3, 4, 5})
-        yield from notes
-        yield (f"total: {human(plan.bytes_to_fetch)} to fetch, {human(plan.bytes_present)} present; "
-               f"free at {plan.root}: {human(plan.free_bytes)}")
-
-
-class PlanData:
-    """A plan the download service made, as data (``download --json`` through the service)."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.plan = data
-
-    def data(self) -> dict[str, Any]:
-        return self.plan
-
-    def text(self) -> Iterator[str]:
-        return iter(())
-
-
-class RunView:
-    """What a run did, per repo; merged into the plan's JSON under ``result``."""
-
-    def __init__(self, result: RunResult) -> None:
-        self.result = result
-
-    def data(self) -> dict[str, Any]:
-        return {"result": self.result.data()}
-
-    def text(self) -> Iterator[str]:
-        from core.sizes import human
-
-        for r in self.result.repos:
-            state = {"complete": "ok", "cancelled": "cancelled"}.get(r.outcome, "FAILED")
-            yield (f"{r.repo_id}: {state}: {r.done} fetched, {r.skipped} already complete, {len(r.failed)} failed"
-                   + (f", {r.cancelled} cancelled (partial files kept)" if r.cancelled else "")
-                   + (f": {r.error}" if r.error else ""))
-            yield from (f"  {p}: {m}" for p, m in r.failed)
-        yield f"fetched {human(self.result.bytes_fetched)}"
-        yield from self.result.notes  # the loaders' runtime views, when the run changed them

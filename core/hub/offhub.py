@@ -92,7 +92,7 @@ def plan_source(rp: RepoPlan, source: Source, asked: str, publishers: Publishers
     commit = hashlib.sha1("\n".join(f"{f.path}\t{f.size}\t{f.etag}" for f, _ in parts).encode()).hexdigest()
     rp.listing = Listing(rp.ref, commit, [f for f, _ in parts])
     rp.urls = {f.path: url for f, url in parts}
-    rp.files = _with_extraction(rp.local_dir, plan_files(rp.local_dir, [f for f, _ in parts]))
+    rp.files = with_extraction(rp.local_dir, plan_files(rp.local_dir, [f for f, _ in parts]))
     for f, _ in parts:
         if f.etag.startswith("tofu:"):
             rp.notes.append(f"{f.path}: the publisher gives no checksum: the sha256 of this first download is pinned, "
@@ -116,7 +116,7 @@ def _pinned(local_dir: Path, dest: str, url: str) -> str:
     return "tofu:" + hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
-def _with_extraction(local_dir: Path, files: PlannedFiles) -> PlannedFiles:
+def with_extraction(local_dir: Path, files: PlannedFiles) -> PlannedFiles:
     """An archive that is whole but whose tree has no manifest (never extracted, or cut off) is checked again:
     hashed against its checksum, then extracted; one dropped once extracted (``--drop-archives``) is left out."""
     out = PlannedFiles()

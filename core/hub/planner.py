@@ -37,6 +37,8 @@ MAX_PARALLEL = 8  # repos listed at once
 # the app's sizing), "write" (ask the Hub, keep the answer: the app's refresh and download plans).
 CacheUse = Literal["off", "read", "write"]
 OnProgress = Callable[[RepoRef, str], object]  # (repo, what its planning is doing now)
+# Chooses a listed repo's files instead of the profile and the globs (a lock's exact set); it may fail the repo.
+Pick = Callable[[RepoPlan], Sequence[RemoteFile]]
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,10 @@ class Planner:
         except SourceError as e:
             self.sources, self.sources_error = load_sources(), f"MUSICGEN_CATALOG ignored: {e}"
 
-    def plan_repo(self, ref: RepoRef, choice: Choice = Choice(), dependency_of: str | None = None) -> RepoPlan:
-        """List one repo and compare it with its local folder (an off-Hub source: its publisher's parts)."""
+    def plan_repo(self, ref: RepoRef, choice: Choice = Choice(), dependency_of: str | None = None,
+                  pick: Pick | None = None) -> RepoPlan:
+        """List one repo and compare it with its local folder (an off-Hub source: its publisher's parts).
+        ``pick`` chooses a Hub repo's files instead of the profile and the globs."""
         entry = self.catalog.find(ref)
         canonical = self.catalog.canonical(ref)
         rp = RepoPlan(canonical, canonical.local_dir(self.settings.root), include=choice.include,
@@ -91,7 +95,7 @@ class Planner:
         if rp.ref.repo_id != ref.repo_id:
             rp.requested_id = ref.repo_id
             rp.notes.append(f"{ref.repo_id} is spelled {rp.ref.repo_id} on the Hub")
-        self._choose_files(rp, choice)
+        self._choose_files(rp, choice, pick)
         if not rp.ok:
             return rp
         assert rp.listing is not None
@@ -165,7 +169,7 @@ class Planner:
             rp.fail(RepoStatus.GATED, describe(e, token=self.settings.token, endpoint=self.settings.endpoint))
             return False
         except RevisionNotFoundError:
-            rp.fail(RepoStatus.ERROR, f"revision {revision or 'main'!r} not found on this endpoint")
+            rp.fail(RepoStatus.NO_REVISION, f"revision {revision or 'main'!r} not found on this endpoint")
             return False
         except RepositoryNotFoundError:
             hint = (entry.elsewhere() if entry is not None else None) or \
@@ -180,16 +184,22 @@ class Planner:
             rp.notes.append(f"listed after {len(retries)} retries (last: {retries[-1]})")
         return True
 
-    def _choose_files(self, rp: RepoPlan, choice: Choice) -> None:
-        """The profile's files, then the globs; unsafe names are set aside; the rest compared with the disk."""
+    def _choose_files(self, rp: RepoPlan, choice: Choice, pick: Pick | None) -> None:
+        """The profile's files, then the globs (or ``pick``'s); unsafe names are set aside; the rest compared with
+        the disk."""
         assert rp.listing is not None
-        profiled, note = apply_profile(rp.listing.files, rp.profile, rp.ref.repo_type, choice.fp32)
-        if note:
-            rp.notes.append(note)
-        chosen = select(profiled, choice.include, choice.exclude)
-        if not chosen and profiled:
-            rp.fail(RepoStatus.ERROR, nothing_matched(rp.listing.files, rp.profile, choice))
-            return
+        if pick is not None:
+            chosen = pick(rp)
+            if not rp.ok:
+                return
+        else:
+            profiled, note = apply_profile(rp.listing.files, rp.profile, rp.ref.repo_type, choice.fp32)
+            if note:
+                rp.notes.append(note)
+            chosen = select(profiled, choice.include, choice.exclude)
+            if not chosen and profiled:
+                rp.fail(RepoStatus.ERROR, nothing_matched(rp.listing.files, rp.profile, choice))
+                return
         rp.unsafe = unsafe = unsafe_entries(Paths(chosen))
         ref, total = rp.ref, len(chosen)
         self.on_progress(ref, f"comparing {total:,} files with the disk")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..catalog import CatalogError, load_catalog
 from ..hub.download import Downloader
@@ -17,6 +18,8 @@ from ..results import FileEvent, RepoResult, RunResult
 from ..settings import Settings
 from ..sizes import human
 from ..states import FileState
+from ..workspace.lockfile import LockError, read_lock
+from ..workspace.restore import plan_lock
 from .events import JobResult
 from .requests import Submit
 
@@ -44,9 +47,22 @@ def run_job(job: Job, settings: Settings, lock: threading.Lock, steering: Steeri
         catalog = load_catalog(settings.root)
     except CatalogError:
         catalog = None
-    plan = make_plan(settings, refs, choice, profiles=profiles, catalog=catalog,
-                     dependencies=req.dependencies, cancel=job.cancel, cache=req.cache,
-                     on_progress=lambda ref, text: on_planning(ref.repo_type, ref.repo_id, text))
+
+    def say(ref: RepoRef, text: str) -> None:
+        on_planning(ref.repo_type, ref.repo_id, text)
+
+    if req.lock is not None:  # restore a lock's exact set
+        try:
+            locked = read_lock(Path(req.lock))
+        except LockError as e:
+            for ref in refs:
+                on_event(_whole_repo(ref, str(e)))
+            on_planned()
+            return JobResult(RunResult([RepoResult(r.repo_id, r.repo_type, error=str(e)) for r in refs]), None)
+        plan = plan_lock(settings, locked, catalog=catalog, cancel=job.cancel, on_progress=say)
+    else:
+        plan = make_plan(settings, refs, choice, profiles=profiles, catalog=catalog, dependencies=req.dependencies,
+                         cancel=job.cancel, cache=req.cache, on_progress=say)
     on_planned()
     planned = plan_data(plan)  # with the result: ``download --run --json`` through the service prints it
     for rp in plan.repos:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from ..profiles import PROFILES
 from ..repos import RepoRef
 
-PROTOCOL_VERSION = 2  # a client and a service of different versions say so at ``hello`` and stop there
+PROTOCOL_VERSION = 3  # a client and a service of different versions say so at ``hello`` and stop there
 MAX_LINE = 1 << 20  # bytes of one request line (a submit of 10,000 repos is about 600 KB)
 CacheUse = Literal["off", "read", "write"]
 PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
@@ -74,6 +74,7 @@ class Submit:
     token: str = ""  # the client's ``Settings.token_id``: a job runs with the service's token only when they match
     max_rate: int | None = None  # bytes a second: the service's overall cap from now on (0 none; None: unchanged)
     drop_archives: bool = False  # an off-Hub archive is removed once extracted (its manifest stands for it)
+    lock: str | None = None  # a lock file's absolute path: restore its exact set (``repos`` are its repos)
 
 
 @dataclass(frozen=True)
@@ -212,7 +213,15 @@ def _submit(data: dict[str, Any]) -> Submit:
         token=_str(data.get("token", ""), "token") or "",
         max_rate=_int(data.get("max_rate"), "max_rate", 0, MAX_RATE, none=True),
         drop_archives=_bool(data.get("drop_archives", False), "drop_archives"),
+        lock=_lock_path(data.get("lock")),
     )
+
+
+def _lock_path(value: Any) -> str | None:
+    path = _str(value, "lock", none=True)
+    if path is not None and not path.startswith("/"):
+        raise ProtocolError("lock must be an absolute path")
+    return path
 
 
 def _repo(data: dict[str, Any]) -> RepoRef | None:

@@ -52,7 +52,7 @@ def locked_repos(root: Path, refs: list[RepoRef] | None = None) -> list[LockedRe
                        for n, s, e in zip(*unpack(packed), strict=True))
         origin = read_origin(folder)
         source: dict[str, Any] | None = None if origin is None else \
-            {k: origin[k] for k in ("publisher", "parts") if k in origin}
+            {k: v for k, v in origin.items() if k not in ("id", "profile")}
         out.append(LockedRepo(planned.ref, planned.commit, record.profile, record.include, record.exclude, source,
                               tuple(files)))
     return out
@@ -78,9 +78,17 @@ def read_lock(path: Path) -> list[LockedRepo]:
     try:
         if path.stat().st_size > LOCK_MAX:
             raise LockError(f"{path}: over {LOCK_MAX} bytes")
-        data = json.loads(path.read_bytes())
+        raw = path.read_bytes()
     except OSError as e:
         raise LockError(f"{path}: {e.strerror or e}") from None
+    return parse_lock(raw, str(path))
+
+
+def parse_lock(raw: bytes, where: str) -> list[LockedRepo]:
+    """The repos of a lock's bytes (``where`` names them in a ``LockError``)."""
+    path = where
+    try:
+        data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise LockError(f"{path}: not a lock file ({e})") from None
     if not isinstance(data, dict) or data.get("version") != LOCK_VERSION:

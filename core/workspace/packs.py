@@ -1,0 +1,181 @@
+"""A pack: a lock's files carried to a machine with no network. Two forms, both holding the lock:
+
+- a folder (``pack --output DIR``): ``DIR/musicgen.lock``, ``DIR/SHA256SUMS`` (``sha256sum -c`` reads it from
+  DIR) and ``DIR/files/<path in the root>``, hard links of the root's files where DIR shares their filesystem;
+- a tar stream (``pack --output NAME.tar``) split into parts ``NAME.tar.000``, ``NAME.tar.001``, … of
+  ``--part-size`` bytes for removable media (``cat NAME.tar.[0-9]* | tar -x`` reads it too), the lock its first
+  member; ``NAME.tar.parts`` (each part's size and name, so a missing or cut part is named) and
+  ``NAME.tar.sha256`` (every member's sha256: ``sha256sum -c`` checks a ``tar -x`` of it) are written once the
+  last part is whole.
+
+Members come in the lock's order, each named by its path in the root and checked against the lock's hash as its
+bytes stream by (packing and unpacking read every byte once)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..local.hashing import new_hasher
+from ..remote import hash_algorithm, proves
+from ..safety import printable, unsafe_reason
+from .lockfile import LockedRepo
+
+SUMS = "SHA256SUMS"
+FILES = "files"
+CHUNK = 4 << 20
+
+
+class PackError(Exception):
+    """A pack (or a root being packed) that cannot be used: one line naming the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    repo: LockedRepo
+    path: str  # in the repo
+    size: int
+    digest: str  # the lock's hash
+
+    @property
+    def name(self) -> str:
+        """Its path in the root, and in the pack."""
+        return f"{self.repo.ref.relpath()}/{self.path}"
+
+
+def members(locked: Sequence[LockedRepo]) -> Iterator[Member]:
+    """Every locked file, in the lock's order; a path that could climb out of its repo refuses the lock."""
+    for r in locked:
+        for path, size, digest in r.files:
+            if (why := unsafe_reason(path)) is not None or size < 0:
+                raise PackError(f"{r.ref.repo_id}: {printable(path)}: {why or 'a negative size'}: not a lock to pack "
+                                "or unpack")
+            yield Member(r, path, size, digest)
+
+
+def pack_kind(target: Path) -> str:
+    """``tar`` for a path ending in ``.tar`` (or one of its parts or its sums), else ``folder``."""
+    return "tar" if tar_base(target) is not None else "folder"
+
+
+def tar_base(target: Path) -> Path | None:
+    """``NAME.tar`` for ``NAME.tar``, ``NAME.tar.000`` or ``NAME.tar.sha256``; None for anything else."""
+    name = target.name
+    for suffix in (".sha256", ".journal"):
+        if name.endswith(".tar" + suffix):
+            return target.with_name(name[: -len(suffix)])
+    head, dot, tail = name.rpartition(".")
+    if dot and tail.isdigit() and head.endswith(".tar"):
+        return target.with_name(head)
+    return target if name.endswith(".tar") else None
+
+
+def part_name(base: Path, i: int) -> Path:
+    return base.with_name(f"{base.name}.{i:03d}")
+
+
+class Check:
+    """A member's bytes as they stream by: the lock's hash and their sha256 (the pack's manifest), at once."""
+
+    def __init__(self, member: Member) -> None:
+        self.member = member
+        algorithm = hash_algorithm(member.digest)
+        self.lock_hasher: Any = new_hasher(algorithm, member.size)
+        self.sha: Any = self.lock_hasher if algorithm == "sha256" else new_hasher("sha256", member.size)
+        self.seen = 0
+
+    def update(self, data: bytes | memoryview) -> None:
+        self.lock_hasher.update(data)
+        if self.sha is not self.lock_hasher:
+            self.sha.update(data)
+        self.seen += len(data)
+
+    def finish(self, where: str) -> str:
+        """The sha256 of what went by; ``PackError`` naming the file when it is not the lock's."""
+        m = self.member
+        if self.seen != m.size:
+            raise PackError(f"{where}: {printable(m.name)}: {self.seen} bytes, the lock says {m.size}")
+        if not proves(m.digest, self.lock_hasher.hexdigest()):
+            raise PackError(f"{where}: {printable(m.name)}: its bytes are not the lock's ({m.digest[:16]}…)")
+        return str(self.sha.hexdigest())
+
+
+def copy_checked(read: Any, write: Any, check: Check, size: int) -> None:
+    """``size`` bytes from ``read(n)`` to ``write(b)`` (None: only checked), hashed on a second thread while the
+    next chunk is read and written: two cores, one pass over the bytes."""
+    pending: threading.Thread | None = None
+    done = 0
+    while done < size:
+        data = read(min(CHUNK, size - done))
+        if not data:
+            break
+        if pending is not None:
+            pending.join()
+        pending = threading.Thread(target=check.update, args=(data,))  # hashlib lets go of the GIL
+        pending.start()
+        if write is not None:
+            write(data)
+        done += len(data)
+    if pending is not None:
+        pending.join()
+
+
+def fd_reader(fd: int) -> Callable[[int], bytes]:
+    return lambda n: os.read(fd, n)
+
+
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def sums_line(digest: str, name: str) -> str:
+    return f"{digest}  {name}\n"
+
+
+def read_sums(path: Path) -> dict[str, str]:
+    """``name -> sha256`` of a ``sha256sum`` file (a missing one: empty)."""
+    out: dict[str, str] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return out
+    except (OSError, UnicodeDecodeError) as e:
+        raise PackError(f"{path}: unreadable ({e})") from None
+    for line in text.splitlines():
+        digest, sep, name = line.partition("  ")
+        if sep and len(digest) == 64:
+            out[name] = digest
+    return out
+
+
+def parts_file(base: Path) -> Path:
+    return base.with_name(base.name + ".parts")
+
+
+def sums_file(base: Path) -> Path:
+    return base.with_name(base.name + ".sha256")
+
+
+def lock_digest(raw: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(raw).hexdigest()
+
+
+def regular_fd(path: Path) -> int:
+    """A file of the root or of a pack opened to read: never through a planted link, never a device or a FIFO."""
+    import stat
+
+    from ..local.safeio import open_fd
+
+    fd = open_fd(path, os.O_RDONLY)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise PackError(f"{printable(str(path))}: not a regular file")
+    return fd

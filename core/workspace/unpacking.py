@@ -1,0 +1,270 @@
+"""``unpack``: a pack into a root on a machine with no network. Every part is checked for presence and size,
+every member against the pack's lock (its name, size and hash) as it streams into a staging folder of the root;
+only once the whole pack checked out does anything land (``landing``). A missing, cut, damaged or tampered pack
+is refused naming the part or the file, and the root is left as it was."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..local.jsonio import write_text_atomic
+from ..local.lock import root_lock
+from ..local.safeio import PlantedLink, make_dirs, open_fd
+from ..safety import printable
+from .landing import is_present, land
+from .lockfile import LOCK_MAX, LOCK_NAME, LockedRepo, LockError, parse_lock
+from .packs import (
+    FILES,
+    SUMS,
+    Check,
+    Member,
+    PackError,
+    copy_checked,
+    fd_reader,
+    lock_digest,
+    members,
+    pack_kind,
+    part_name,
+    parts_file,
+    read_sums,
+    regular_fd,
+    sums_file,
+    tar_base,
+    write_all,
+)
+
+STAGING = ".musicgen-unpack"
+OnProgress = Callable[[int, int], object]
+
+
+@dataclass
+class Unpacked:
+    root: Path
+    repos: int
+    files: int
+    size: int
+    present: int = 0  # files the root held already as the lock says
+    linked: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def unpack(pack: Path, root: Path, *, min_free: int = 0, on_progress: OnProgress | None = None,
+           cancel: threading.Event | None = None) -> Unpacked:
+    """Check and stage every file of ``pack``, then land them in ``root`` (holding its writer lock)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with root_lock(root):
+        staging = root / STAGING
+        if staging.is_symlink():  # planted: removed, never followed
+            staging.unlink()
+        shutil.rmtree(staging, ignore_errors=True)  # an earlier run's, cut off: never trusted
+        staging.mkdir()
+        try:
+            if pack_kind(pack) == "tar":
+                base = tar_base(pack)
+                assert base is not None
+                raw, locked, done = _from_tar(base, root, staging, on_progress, cancel)
+            else:
+                raw, locked, done = _from_folder(pack, root, staging, on_progress, cancel)
+            done.notes = land(root, locked, staging, done.staged, min_free)
+            write_text_atomic(root / LOCK_NAME, [raw.decode("utf-8")])  # the root's lock from now on
+        except PackError as e:
+            raise PackError(f"{e}: nothing was unpacked") from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return Unpacked(root, len(locked), done.files, done.size, done.present, done.linked, done.notes)
+
+
+@dataclass
+class _Staged:
+    staged: set[str] = field(default_factory=set)
+    files: int = 0
+    size: int = 0
+    present: int = 0
+    linked: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class _Stager:
+    """Members into the staging folder, each checked against the lock; files the root holds already are only
+    checked."""
+
+    def __init__(self, root: Path, staging: Path, locked: Sequence[LockedRepo], on_progress: OnProgress | None,
+                 cancel: threading.Event | None) -> None:
+        self.root, self.staging, self.cancel, self.on_progress = root, staging, cancel, on_progress
+        self.total = sum(s for r in locked for _, s, _ in r.files)
+        self.done = _Staged()
+        self.made: set[Path] = set()
+
+    def target(self, m: Member) -> Path | None:
+        """Where the member is staged, or None when the root holds it already."""
+        self.done.files += 1
+        self.done.size += m.size
+        if is_present(self.root, m.repo, m.path, m.size, m.digest):
+            self.done.present += 1
+            return None
+        dest = self.staging / m.name
+        if dest.parent not in self.made:
+            make_dirs(dest.parent, self.staging)
+            self.made.add(dest.parent)
+        self.done.staged.add(m.name)
+        return dest
+
+    def copy(self, m: Member, read: Callable[[int], bytes], where: str, link: Path | None = None) -> None:
+        """The member's bytes checked against the lock, and staged: written, or (``link``: the pack's own file on
+        the root's filesystem) hard-linked."""
+        dest = self.target(m)
+        check = Check(m)
+        if dest is not None and link is not None:
+            os.link(link, dest, follow_symlinks=False)
+            self.done.linked += 1
+            dest = None
+        if dest is None:
+            copy_checked(read, None, check, m.size)
+        else:
+            out = open_fd(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+            try:
+                copy_checked(read, lambda b: write_all(out, b), check, m.size)
+            finally:
+                os.close(out)
+        check.finish(where)
+        self.progress(m.size)
+
+    def progress(self, n: int) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise PackError("cancelled")
+        if self.on_progress is not None:
+            self.on_progress(self.done.size, self.total)
+
+
+def _lock_of(raw: bytes, where: str, sums: dict[str, str]) -> list[LockedRepo]:
+    if sums.get(LOCK_NAME) not in (None, lock_digest(raw)):
+        raise PackError(f"{where}: not the lock its sha256 manifest names (damaged or tampered)")
+    try:
+        return parse_lock(raw, where)
+    except LockError as e:
+        raise PackError(str(e)) from None
+
+
+def _from_folder(pack: Path, root: Path, staging: Path, on_progress: OnProgress | None,
+                 cancel: threading.Event | None) -> tuple[bytes, list[LockedRepo], _Staged]:
+    sums = read_sums(pack / SUMS)
+    if not sums:
+        raise PackError(f"{pack}: no {SUMS}: not a musicgen-tui pack, or one not finished (run pack again)")
+    lock_path = pack / LOCK_NAME
+    try:
+        fd = regular_fd(lock_path)
+        with os.fdopen(fd, "rb") as f:
+            raw = f.read(LOCK_MAX + 1)
+    except OSError as e:
+        raise PackError(f"{lock_path}: {getattr(e, 'strerror', None) or e}") from None
+    locked = _lock_of(raw, str(lock_path), sums)
+    stager = _Stager(root, staging, locked, on_progress, cancel)
+    same_fs = os.stat(pack).st_dev == os.stat(root).st_dev
+    for m in members(locked):
+        src = pack / FILES / m.name
+        try:
+            fd = regular_fd(src)
+        except (FileNotFoundError, PlantedLink) as e:
+            raise PackError(f"{src}: {'missing' if isinstance(e, FileNotFoundError) else 'a symbolic link'}") \
+                from None
+        try:
+            if os.fstat(fd).st_size != m.size:
+                raise PackError(f"{src}: {os.fstat(fd).st_size} bytes, the lock says {m.size}")
+            stager.copy(m, fd_reader(fd), str(pack / FILES), link=src if same_fs else None)
+        finally:
+            os.close(fd)
+    return raw, locked, stager.done
+
+
+class _PartReader:
+    """The parts of a tar pack read as one stream, each found and of its listed size, or ``PackError`` naming it."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        listed = parts_file(base)
+        try:
+            lines = listed.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            raise PackError(f"{listed}: missing: not a musicgen-tui pack, or one not finished (run pack again)") \
+                from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise PackError(f"{listed}: unreadable ({e})") from None
+        self.parts: list[tuple[int, Path]] = []
+        for i, line in enumerate(lines):
+            size, _, name = line.partition(" ")
+            if not size.isdigit() or name != part_name(base, i).name:
+                raise PackError(f"{listed}: line {i + 1} names no part of {base.name}")
+            self.parts.append((int(size), base.with_name(name)))
+        for want, path in self.parts:  # all of them, before anything is read
+            try:
+                got = os.lstat(path).st_size
+            except FileNotFoundError:
+                raise PackError(f"{path.name}: missing (part of {base.name})") from None
+            if got != want:
+                raise PackError(f"{path.name}: {got} bytes, {want} listed: cut or damaged")
+        self.index, self.fd = -1, -1
+        self.current = str(self.parts[0][1].name) if self.parts else base.name
+
+    def read(self, n: int = -1) -> bytes:
+        while True:
+            if self.fd >= 0:
+                data = os.read(self.fd, n if n >= 0 else 1 << 20)
+                if data:
+                    return data
+                os.close(self.fd)
+                self.fd = -1
+            if self.index + 1 >= len(self.parts):
+                return b""
+            self.index += 1
+            path = self.parts[self.index][1]
+            self.current = path.name
+            self.fd = regular_fd(path)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _from_tar(base: Path, root: Path, staging: Path, on_progress: OnProgress | None,
+              cancel: threading.Event | None) -> tuple[bytes, list[LockedRepo], _Staged]:
+    reader = _PartReader(base)
+    sums = read_sums(sums_file(base))
+    try:
+        with tarfile.open(fileobj=reader, mode="r|", bufsize=1 << 20) as tf:  # type: ignore[call-overload]
+            entries = _entries(tf, reader)
+            info, f = next(entries, (None, None))
+            if info is None or info.name != LOCK_NAME or f is None or info.size > LOCK_MAX:
+                raise PackError(f"{reader.current}: its first member is no {LOCK_NAME}: not a musicgen-tui pack")
+            raw = f.read()
+            locked = _lock_of(raw, f"{base.name}: {LOCK_NAME}", sums)
+            stager = _Stager(root, staging, locked, on_progress, cancel)
+            for m in members(locked):
+                info, f = next(entries, (None, None))
+                if info is None or f is None:
+                    raise PackError(f"{reader.current}: the pack ends before {printable(m.name)}: cut")
+                if info.name != m.name or info.size != m.size:
+                    raise PackError(f"{reader.current}: holds {printable(info.name)} ({info.size} bytes) where the "
+                                    f"lock has {printable(m.name)} ({m.size}): damaged or tampered")
+                stager.copy(m, f.read, reader.current)
+            if next(entries, None) is not None:
+                raise PackError(f"{reader.current}: holds more than its lock names: tampered")
+    except tarfile.TarError as e:
+        raise PackError(f"{reader.current}: not readable as the pack's tar stream ({e}): damaged") from None
+    finally:
+        reader.close()
+    return raw, locked, stager.done
+
+
+def _entries(tf: tarfile.TarFile, reader: _PartReader) -> Iterator[tuple[tarfile.TarInfo, Any]]:
+    for info in tf:
+        if not info.isreg():
+            raise PackError(f"{reader.current}: {printable(info.name)} is no regular file: tampered")
+        yield info, tf.extractfile(info)
