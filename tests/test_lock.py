@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from conftest import repo_dir
 
 from cli.main import main
+
+if TYPE_CHECKING:
+    from localhub import LocalHub
 
 SCHEMA = Path(__file__).resolve().parent.parent / "core" / "schemas" / "lock.schema.json"
 
@@ -63,3 +67,40 @@ def test_a_root_with_problems_is_never_locked(root: Path, capsys: pytest.Capture
     (root / "bad.lock").write_text("{not json")
     assert main(["verify", "--lock", str(root / "bad.lock"), *r]) == 2
     assert "not a lock file" in capsys.readouterr().err
+
+
+def test_the_app_writes_the_lock_with_k_and_its_header_says_when_the_root_differs(
+        root: Path, hub: LocalHub) -> None:
+    """``k`` in the Inventory pane writes ``musicgen.lock`` through the root's one writer; the header then says the
+    root matches it, and once the lock and the root part, that they differ; a root with a problem gets no lock."""
+    import asyncio
+
+    from test_tui_pilot import SIZE, app_for, until
+
+    assert main(["download", "--model", "acme/tiny-model", "--run", "--root", str(root)]) == 0
+    lock = root / "musicgen.lock"
+
+    def header(app: Any) -> str:
+        return str(app.query_one("#status-bar").render())
+
+    try:
+        async def go() -> None:
+            app = app_for(root, hub)
+            async with app.run_test(size=SIZE) as pilot:
+                await pilot.press("3", "k")
+                await until(pilot, lambda: lock.is_file() and "matches musicgen.lock" in header(app), timeout=60)
+                doc = json.loads(lock.read_text())
+                doc["repos"][0]["revision"] = "f" * 40
+                lock.write_text(json.dumps(doc))
+                app.scan_local()
+                await until(pilot, lambda: "differs from musicgen.lock: 1 difference" in header(app))
+                weights = repo_dir(root, "model", "acme/tiny-model") / "weights" / "model.safetensors"
+                with open(weights, "r+b") as f:
+                    f.write(b"\xff")
+                await pilot.press("k")
+                await until(pilot, lambda: any("No lock written" in str(n.message) for n in app._notifications))
+                assert json.loads(lock.read_text())["repos"][0]["revision"] == "f" * 40  # left as it was
+
+        asyncio.run(go())
+    finally:
+        main(["stop", "--root", str(root)])

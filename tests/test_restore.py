@@ -215,6 +215,12 @@ def test_a_pack_is_resumed_where_it_stopped(tmp_path: Path, locked: Path) -> Non
     assert [p.read_bytes() for p in sorted(target.parent.glob("w.tar.[0-9]*"))] == \
         [p.read_bytes() for p in sorted(target.parent.glob("fresh.tar.[0-9]*"))]  # the very same stream
     assert whole.parts == done.parts
+    gone = sorted(target.parent.glob("w.tar.[0-9]*"))[1]
+    gone.unlink()  # a part lost after the pack was whole: written again, with those after it
+    again = pack(first, locked, target, part_size=8 << 10)
+    assert gone.is_file() and again.resumed == 1
+    assert [p.read_bytes() for p in sorted(target.parent.glob("w.tar.[0-9]*"))] == \
+        [p.read_bytes() for p in sorted(target.parent.glob("fresh.tar.[0-9]*"))]
 
 
 @pytest.mark.parametrize("damage", ["flip", "missing part", "cut part", "folder flip"])

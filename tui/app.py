@@ -88,8 +88,7 @@ class MusicgenApp(WorkspaceKeys):
 
     # --- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        s = self.settings
-        yield Static(Text(f" token {s.token_state} · root {s.root} · hub {s.endpoint}"), id="status-bar")
+        yield Static(self._status_text(), id="status-bar")
         yield Static(Text(self._tabs("select")), id="tabs")
         with ContentSwitcher(initial="select", id="panes"):
             yield SelectPane(self.entries, id="select")
@@ -97,6 +96,12 @@ class MusicgenApp(WorkspaceKeys):
             yield InventoryPane(id="inventory")
             yield VerifyPane(id="verify")
         yield Footer(show_command_palette=False)
+
+    def _status_text(self, against_lock: str = "") -> Text:
+        """The header: the token, the root (and how it stands against its musicgen.lock), the endpoint."""
+        s = self.settings
+        lock = f" ({against_lock})" if against_lock else ""
+        return Text(f" token {s.token_state} · root {s.root}{lock} · hub {s.endpoint}")
 
     def _tabs(self, active: str) -> str:
         """The pane tabs, each with its key (as the keymap has it)."""
@@ -281,6 +286,7 @@ class MusicgenApp(WorkspaceKeys):
             return
         self.select_pane.show_local(message.repos)
         self.inventory_pane.show(message.repos, message.ready)
+        self.query_one("#status-bar", Static).update(self._status_text(message.against_lock))
 
     def on_plan_progress(self, message: m.PlanProgress) -> None:
         if self.downloading and not self.downloads_pane.rows:

@@ -30,6 +30,8 @@ BINDINGS: list[Binding] = [
             tooltip="Update the ticked repos that are behind the Hub: only what changed is fetched"),
     Binding("x", "remove", "Remove", id="remove", show=False,
             tooltip="Remove the highlighted repo, after saying what it frees"),
+    Binding("k", "lock", "Lock", id="lock", show=False,
+            tooltip="Write musicgen.lock: every repo's commit and verified files, once a verify finds no problem"),
     Binding("c", "cancel", "Cancel", id="cancel", tooltip="Cancel downloads; partial files are kept for resume"),
     Binding("z", "pause(False)", "Pause", id="pause", show=False,
             tooltip="Pause/resume the highlighted file's repo (Downloads pane)"),

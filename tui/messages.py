@@ -30,6 +30,7 @@ class LocalScanned(Message):
 
     repos: list[LocalRepo]
     ready: dict[str, str] = field(default_factory=dict)  # model id -> what it is ready for offline
+    against_lock: str = ""  # how the root stands against its musicgen.lock ("" when it has none)
 
 
 @dataclass
@@ -143,3 +144,11 @@ class RemovalSaid(Message):
 
     ref: RepoRef
     cleaned: Cleaned
+
+
+@dataclass
+class LockSaid(Message):
+    """What writing the root's lock did: the file written, or the problems that kept it from being written."""
+
+    path: str
+    problems: list[str]

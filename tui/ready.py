@@ -3,6 +3,8 @@ Verify pane, and the runtime views refreshed through the root's service for the 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual import work
 
 from core.local.inventory import LocalRepo
@@ -16,9 +18,24 @@ from core.service.client import ServiceError, ensure
 from core.service.events import Cleaned, ExportDone, Verified
 from core.service.requests import Export, Remove, Verify
 from core.sources import sources_or_builtin
+from core.workspace.lockfile import LOCK_NAME, LockError, compare, read_lock
 
-from .messages import LocalScanned, ServiceFailed, SmokeChecked, SmokeFinished, ViewsRefreshed
+from .messages import LocalScanned, LockSaid, ServiceFailed, SmokeChecked, SmokeFinished, ViewsRefreshed
 from .workers import WorkerApp
+
+
+def against_lock(root: Path) -> str:
+    """The header's word on the root against its ``musicgen.lock``: records only, no hashing ("" without one)."""
+    path = root / LOCK_NAME
+    if not path.is_file():
+        return ""
+    try:
+        problems = compare(root, read_lock(path))
+    except LockError:
+        return f"{LOCK_NAME} unreadable"
+    if not problems:
+        return f"matches {LOCK_NAME}"
+    return f"differs from {LOCK_NAME}: {len(problems):,} difference{'s' if len(problems) != 1 else ''}"
 
 
 class ReadyApp(WorkerApp):
@@ -28,7 +45,8 @@ class ReadyApp(WorkerApp):
         """A scan's message, with what each model is ready for (a record and a few stats a model)."""
         refs = [RepoRef(r.repo_type, r.repo_id) for r in repos if r.repo_type == "model"]
         sources = sources_or_builtin(self.settings.catalog_file)
-        return LocalScanned(repos, summaries(self.settings.root, refs, self.catalog, sources))
+        return LocalScanned(repos, summaries(self.settings.root, refs, self.catalog, sources),
+                            against_lock(self.settings.root))
 
     @work(thread=True, exclusive=True, group="verify", exit_on_error=False)
     def run_smoke(self, ref: RepoRef) -> None:
@@ -59,6 +77,14 @@ class ReadyApp(WorkerApp):
         done = self.by_the_writer(Export(inventories=False, checksums=False, views=True), "runtime views")
         if isinstance(done, ExportDone):
             self.post_message(ViewsRefreshed(done.views or f"not refreshed: {done.unwritable}"))
+
+    @work(thread=True, exclusive=True, group="verify", exit_on_error=False)
+    def write_root_lock(self) -> None:
+        """``musicgen.lock`` written by the root's one writer, right after its verify finds no problem."""
+        done = self.by_the_writer(Export(inventories=False, checksums=False, lock=True), "lock")
+        if isinstance(done, ExportDone):
+            self.post_message(LockSaid(done.lock, [f"{p.repo_id}: {p.path}: {p.status}" for p in done.lock_problems]
+                                       or ([done.unwritable] if done.unwritable else [])))
 
     def by_the_writer(self, request: Export | Remove, what: str) -> ExportDone | Cleaned | None:
         """An export or a remove by the root's one writer: its service (started when none runs), else the app

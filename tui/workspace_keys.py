@@ -1,6 +1,6 @@
 """The keys that act on the workspace rather than on a download: ``s`` smoke-checks a model, ``E`` shows the env
 lines, ``u`` updates the ticked repos that are behind, ``x`` removes the highlighted repo after saying what it
-frees. A mixin of ``MusicgenApp``: its workers call core through the root's one writer and post messages."""
+frees, ``k`` writes the root's lock. A mixin of ``MusicgenApp``: its workers call core through the root's one writer and post messages."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from .screens import ConfirmScreen, EnvScreen
 
 
 class WorkspaceKeys(ServiceFollower):
-    """``s``, ``E``, ``u`` and ``x`` (see the module); ``MusicgenApp`` is the face."""
+    """``s``, ``E``, ``u``, ``x`` and ``k`` (see the module); ``MusicgenApp`` is the face."""
 
     env_screen: EnvScreen | None = None
 
@@ -74,6 +74,21 @@ class WorkspaceKeys(ServiceFollower):
         self.action_pane("downloads")
         self.downloads_pane.reset(f"updating {len(behind)} repo{'s' if len(behind) != 1 else ''}…", planning=True)
         self._submit(Submit(tuple(behind), profiles=tuple(behind.items()), cache="write"))
+
+    def action_lock(self) -> None:
+        """Write the root's musicgen.lock (after a verify by the root's one writer); the header then says it."""
+        self.notify("Verifying, then writing musicgen.lock…", title="Lock")
+        self.write_root_lock()
+
+    def on_lock_said(self, message: m.LockSaid) -> None:
+        if message.path:
+            self.notify(f"Wrote {message.path}", title="Lock", timeout=8)
+            self.scan_local()
+            return
+        shown = "\n".join(message.problems[:5]) + (f"\n… {len(message.problems) - 5} more"
+                                                   if len(message.problems) > 5 else "")
+        self.notify(f"No lock written: {len(message.problems)} problems\n{shown}", title="Lock",
+                    severity="error", timeout=12)
 
     def action_remove(self) -> None:
         """Say what removing the highlighted repo frees, ask, then remove it."""

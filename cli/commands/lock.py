@@ -21,26 +21,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
-    from core.service.requests import Verify
+    from core.service.requests import Export, Verify
     from core.workspace.lockfile import LOCK_NAME, locked_repos, write_lock
 
     from ..chores import CannotRun, chore
 
     settings = settings_for(args)
-    try:
-        done = chore(settings, Verify())
+    target = Path(args.output) if args.output else settings.root / LOCK_NAME
+    in_root = target.resolve() == (settings.root / LOCK_NAME).resolve()
+    try:  # the root's own lock file is the root's one writer's to write, right after its verify
+        problems = chore(settings, Export(inventories=False, checksums=False, lock=True)).lock_problems if in_root \
+            else chore(settings, Verify()).result.problems
     except CannotRun as e:
         out.error(str(e))
         return EXIT_CANNOT_RUN
-    problems = done.result.problems
     if problems:
         for p in problems[:20]:
             out.error(f"{p.repo_id}: {p.path}: {p.status} ({p.detail})")
         out.error(f"{len(problems)} problems: no lock written (fix them with download --run, then lock again)")
         return EXIT_FAILED
     repos = locked_repos(settings.root)
-    target = Path(args.output) if args.output else settings.root / LOCK_NAME
-    write_lock(target, repos)
+    if not in_root:
+        write_lock(target, repos)
     out.show(LockWritten(target, len(repos), sum(len(r.files) for r in repos),
                          sum(s for r in repos for _, s, _ in r.files)))
     return EXIT_OK

@@ -19,6 +19,7 @@ from ..local.verify import FileCheck, Queued, verify, write_report
 from ..repos import RepoRef
 from ..runtime.views import refresh_views
 from ..sources import sources_or_builtin
+from ..workspace.lockfile import LOCK_NAME, locked_repos, write_lock
 from ..workspace.pruning import prune
 from ..workspace.removal import remove
 from .events import ChecksMade, Chore, Cleaned, ExportDone, FilesQueued, Verified, Working
@@ -52,8 +53,11 @@ def do_export(root: Path, request: Export, checksum_min: int) -> ExportDone:
     docs = inventory.build(repos) if scan else {"combined": {}}
     written: dict[str, str] = {}
     sums: list[dict[str, Any]] = []
-    unwritable = views = ""
+    unwritable = views = lock = ""
+    lock_problems: list[FileCheck] = []
     try:
+        if request.lock:
+            lock, lock_problems = _write_lock(root)
         if request.views:
             views = refresh_views(root).summary()
         if request.inventories:
@@ -68,7 +72,17 @@ def do_export(root: Path, request: Export, checksum_min: int) -> ExportDone:
         unwritable = e.strerror or str(e)
     rows = [{"repo_id": r.repo_id, "repo_type": r.repo_type, "file_count": r.file_count, "size_bytes": r.size_bytes,
              "snapshot_id": r.snapshot_id, "complete": r.complete, "path": r.path} for r in repos]
-    return ExportDone(written, sums, rows, docs["combined"], unwritable, views)
+    return ExportDone(written, sums, rows, docs["combined"], unwritable, views, lock, lock_problems)
+
+
+def _write_lock(root: Path) -> tuple[str, list[FileCheck]]:
+    """``ROOT/musicgen.lock`` from the root as verified now; none, and the problems, when it has any."""
+    problems = do_verify(root, Verify()).result.problems
+    if problems:
+        return "", problems
+    path = root / LOCK_NAME
+    write_lock(path, locked_repos(root))
+    return str(path), []
 
 
 def stream_verify(root: Path, request: Verify, send: Callable[[Chore], None],

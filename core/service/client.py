@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..local.lock import read_holder
 from ..local.safeio import open_append, process_alive
 from .events import (
     Accepted,
@@ -253,6 +254,9 @@ def _await_service(root: Path, wait: float) -> Client | None:
     within SOCKET_GRACE (the lock's holder is a foreground download, not a service)."""
     started = time.monotonic()
     path = socket_path(root)
+    holder = read_holder(root)
+    if holder is not None and holder.elsewhere:  # a service of another host: its socket is not for this one
+        return None
     while (now := time.monotonic()) < started + wait:
         client = connect(root)
         if client is not None:

@@ -298,6 +298,8 @@ class ExportDone:
     combined: dict[str, Any]
     unwritable: str = ""  # why the root could not be written ("" when it could)
     views: str = ""  # what refreshing the runtime views did, when asked
+    lock: str = ""  # the lock file written, when asked and the root verified clean
+    lock_problems: list[FileCheck] = field(default_factory=list)  # why no lock was written
 
 
 def check_data(c: FileCheck) -> dict[str, Any]:
@@ -341,7 +343,9 @@ def encode_chore(message: Chore) -> bytes:
                       "report_path": message.report})
     return dumps({"ok": True, "exported": {"inventories": message.inventories, "checksums": message.checksums,
                                            "repos": message.repos, "combined": message.combined,
-                                           "unwritable": message.unwritable, "views": message.views}})
+                                           "unwritable": message.unwritable, "views": message.views,
+                                           "lock": message.lock,
+                                           "lock_problems": [check_data(c) for c in message.lock_problems]}})
 
 
 def decode_chore(d: dict[str, Any]) -> Chore | None:
@@ -371,5 +375,6 @@ def decode_chore(d: dict[str, Any]) -> Chore | None:
     if "exported" in d:
         e = d["exported"]
         return ExportDone(dict(e["inventories"]), list(e["checksums"]), list(e["repos"]), dict(e["combined"]),
-                          str(e.get("unwritable", "")), str(e.get("views", "")))
+                          str(e.get("unwritable", "")), str(e.get("views", "")), str(e.get("lock", "")),
+                          [_check(c) for c in e.get("lock_problems", [])])
     return None

@@ -14,8 +14,9 @@ Requests, each answered by one line (``{"ok": false, "error": "one line"}`` when
   CONTROLS, "version", "files": [FILE, ...]}``
 - ``submit`` with ``repos`` ([[type, id], ...]), ``profile``, ``profiles`` ([[type, id, profile], ...]), ``fp32``,
   ``include``, ``exclude``, ``revision``, ``dependencies``, ``max_workers``, ``cache`` ("off" | "read" | "write"),
-  ``force``, ``connections``, ``token`` (a fingerprint of the client's token, never the token) and ``max_rate``
-  (the service's cap from now on) -> ``{"ok": true, "job": ID, "queued": N}``. The service plans with its own
+  ``force``, ``connections``, ``token`` (a fingerprint of the client's token, never the token), ``max_rate``
+  (the service's cap from now on) and ``lock`` (a lock file's absolute path: the job restores its exact set;
+  version 3) -> ``{"ok": true, "job": ID, "queued": N}``. The service plans with its own
   settings, then downloads; jobs run one after another, the best-placed first (``priority``). Short of disk space
   and without ``force``, the job fails every repo and its RESULT has ``"space": {"root", "needed", "to_fetch",
   "margin", "free"}``.
@@ -28,9 +29,11 @@ Requests, each answered by one line (``{"ok": false, "error": "one line"}`` when
 - ``verify`` (``repos``, ``full``) -> lines ``{"event": "queued", "files": [[id, type, path], ...]}`` and
   ``{"event": "checks", "checks": [CHECK, ...]}`` (at least one a second), then ``{"ok": true, "verified": REPORT
   + "repos": [[type, id], ...], "report_path": P | null}``.
-- ``export`` (``inventories``, ``checksums``, ``checksum_min``, ``views``) -> ``{"ok": true, "exported":
+- ``export`` (``inventories``, ``checksums``, ``checksum_min``, ``views``, ``lock``) -> ``{"ok": true, "exported":
   {"inventories": {kind: path}, "checksums": [{"path", "entries", "bytes"}], "repos": [ROW, ...], "combined":
-  INVENTORY, "unwritable": WHY, "views": SUMMARY}}`` (``views``: refresh the loaders' runtime views; version 2).
+  INVENTORY, "unwritable": WHY, "views": SUMMARY, "lock": PATH, "lock_problems": [CHECK, ...]}}`` (``views``:
+  refresh the loaders' runtime views, version 2; ``lock``: verify the root, then write ``musicgen.lock`` when no
+  problem was found, else name them, version 3).
 - ``remove`` (``repos``: ``[[type, id], ...]``, ``dry_run``) and ``prune`` (``dry_run``) -> ``working`` lines, then
   ``{"ok": true, "cleaned": {"kind": "remove" | "prune", "items": [...], "bytes_freed": N, "dry_run": B}}``; a
   remove of a repo a queued or running job holds is refused (version 2).

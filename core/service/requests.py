@@ -121,6 +121,7 @@ class Export:
     checksums: bool = True
     checksum_min: int | None = None
     views: bool = False
+    lock: bool = False  # write ROOT/musicgen.lock, once a verify of the root finds no problem (version 3)
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,7 @@ def _verify(data: dict[str, Any]) -> Verify:
 def _export(data: dict[str, Any]) -> Export:
     return Export(_bool(data.get("inventories", True), "inventories"), _bool(data.get("checksums", True), "checksums"),
                   _int(data.get("checksum_min"), "checksum_min", 0, 1 << 62, none=True),
-                  _bool(data.get("views", False), "views"))
+                  _bool(data.get("views", False), "views"), _bool(data.get("lock", False), "lock"))
 
 
 def _remove(data: dict[str, Any]) -> Remove:

@@ -4,6 +4,7 @@ whole, a tar pack the parts it says are whole, and the next run goes on from the
 
 from __future__ import annotations
 
+import itertools
 import os
 import tarfile
 import threading
@@ -135,7 +136,7 @@ def _put(src: Path, dest: Path, m: Member, same_fs: bool) -> tuple[str, bool]:
         if hard:
             fd = regular_fd(tmp)
             try:
-                copy_checked(lambda n: os.read(fd, n), None, check, m.size)
+                copy_checked(fd_reader(fd), None, check, m.size)
             finally:
                 os.close(fd)
         else:
@@ -155,7 +156,7 @@ def _copy(src: Path, dest: Path, check: Check, size: int) -> None:
     try:
         out = open_fd(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         try:
-            copy_checked(lambda n: os.read(fd, n), lambda b: write_all(out, b), check, size)
+            copy_checked(fd_reader(fd), lambda b: write_all(out, b), check, size)
         finally:
             os.close(out)
     finally:
@@ -207,6 +208,8 @@ class _Parts:
 
 
 class _Journal:
+    """What earlier runs of this pack finished: whole parts, and the sha256 of each member they read."""
+
     def __init__(self, path: Path, head: str) -> None:
         self.path, self.head = path, head
         self.parts: list[tuple[int, str]] = []
@@ -216,20 +219,24 @@ class _Journal:
             lines = path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError):
             lines = []
-        if lines[:1] == [head]:
-            for line in lines[1:]:
-                kind, _, rest = line.partition(" ")
-                if kind == "part":
-                    size, _, name = rest.partition(" ")
-                    self.parts.append((int(size), name))
-                elif kind == "file":
-                    digest, _, name = rest.partition(" ")
-                    self.sums[name] = digest
-                elif kind == "complete":
-                    self.complete = True
-        else:
-            path.write_text(head + "\n", encoding="utf-8")
-        self.f = open_append(path)
+        if lines[:1] != [head]:
+            return  # another lock or part size, or none: started afresh
+        for line in lines[1:]:
+            kind, _, rest = line.partition(" ")
+            first, _, name = rest.partition(" ")
+            if kind == "part" and first.isdigit():
+                self.parts.append((int(first), name))
+            elif kind == "file":
+                self.sums[name] = first
+            elif kind == "complete":
+                self.complete = True
+
+    def restart(self, whole: list[tuple[int, str]]) -> None:
+        """Keep only the parts still whole, then append as the run goes."""
+        self.parts = whole
+        write_text_atomic(self.path, [self.head + "\n", *(f"part {s} {n}\n" for s, n in whole),
+                                      *(f"file {d} {n}\n" for n, d in self.sums.items())])
+        self.f = open_append(self.path)
 
     def line(self, text: str) -> None:
         self.f.write((text + "\n").encode())
@@ -244,11 +251,13 @@ def _pack_tar(root: Path, raw: bytes, locked: Sequence[LockedRepo], base: Path, 
     journal = _Journal(base.with_name(base.name + ".journal"),
                        f"musicgen-tui pack: lock {lock_digest(raw)} part-size {part_size}")
     files = sum(len(r.files) for r in locked)
-    if journal.complete:
+    if journal.complete and all(_size(base.with_name(n)) == s for s, n in journal.parts):
         progress.add(progress.total)
         return Packed(base, "tar", files, progress.total, len(journal.parts), resumed=len(journal.parts))
-    whole = [(s, n) for s, n in journal.parts if s == part_size]  # every whole part but the last is full
-    journal.parts = whole
+    # every whole part but the last is full; a part gone or changed since is written again, and those after it
+    whole = list(itertools.takewhile(lambda p: p[0] == part_size and _size(base.with_name(p[1])) == part_size,
+                                     journal.parts))
+    journal.restart(whole)
     skip = len(whole) * part_size
     parts = _Parts(base, part_size, len(whole), journal)
     offset = 0
@@ -287,6 +296,7 @@ def _pack_tar(root: Path, raw: bytes, locked: Sequence[LockedRepo], base: Path, 
     write_text_atomic(sums_file(base), [sums_line(journal.sums[LOCK_NAME], LOCK_NAME)] +
                       [sums_line(journal.sums[m.name], m.name) for m in members(locked)])
     journal.line("complete")
+    journal.f.close()
     return Packed(base, "tar", files, progress.total, parts.index, resumed=len(whole))
 
 

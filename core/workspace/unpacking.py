@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import tarfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..local.jsonio import write_text_atomic
 from ..local.lock import root_lock
@@ -26,19 +24,19 @@ from .packs import (
     Check,
     Member,
     PackError,
+    ReadInto,
     copy_checked,
     fd_reader,
     lock_digest,
     members,
     pack_kind,
-    part_name,
-    parts_file,
     read_sums,
     regular_fd,
     sums_file,
     tar_base,
     write_all,
 )
+from .tarparts import PartReader, TarMembers
 
 STAGING = ".musicgen-unpack"
 OnProgress = Callable[[int, int], object]
@@ -116,7 +114,7 @@ class _Stager:
         self.done.staged.add(m.name)
         return dest
 
-    def copy(self, m: Member, read: Callable[[int], bytes], where: str, link: Path | None = None) -> None:
+    def copy(self, m: Member, read: ReadInto, where: str, link: Path | None = None) -> None:
         """The member's bytes checked against the lock, and staged: written, or (``link``: the pack's own file on
         the root's filesystem) hard-linked."""
         dest = self.target(m)
@@ -183,88 +181,28 @@ def _from_folder(pack: Path, root: Path, staging: Path, on_progress: OnProgress 
     return raw, locked, stager.done
 
 
-class _PartReader:
-    """The parts of a tar pack read as one stream, each found and of its listed size, or ``PackError`` naming it."""
-
-    def __init__(self, base: Path) -> None:
-        self.base = base
-        listed = parts_file(base)
-        try:
-            lines = listed.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            raise PackError(f"{listed}: missing: not a musicgen-tui pack, or one not finished (run pack again)") \
-                from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise PackError(f"{listed}: unreadable ({e})") from None
-        self.parts: list[tuple[int, Path]] = []
-        for i, line in enumerate(lines):
-            size, _, name = line.partition(" ")
-            if not size.isdigit() or name != part_name(base, i).name:
-                raise PackError(f"{listed}: line {i + 1} names no part of {base.name}")
-            self.parts.append((int(size), base.with_name(name)))
-        for want, path in self.parts:  # all of them, before anything is read
-            try:
-                got = os.lstat(path).st_size
-            except FileNotFoundError:
-                raise PackError(f"{path.name}: missing (part of {base.name})") from None
-            if got != want:
-                raise PackError(f"{path.name}: {got} bytes, {want} listed: cut or damaged")
-        self.index, self.fd = -1, -1
-        self.current = str(self.parts[0][1].name) if self.parts else base.name
-
-    def read(self, n: int = -1) -> bytes:
-        while True:
-            if self.fd >= 0:
-                data = os.read(self.fd, n if n >= 0 else 1 << 20)
-                if data:
-                    return data
-                os.close(self.fd)
-                self.fd = -1
-            if self.index + 1 >= len(self.parts):
-                return b""
-            self.index += 1
-            path = self.parts[self.index][1]
-            self.current = path.name
-            self.fd = regular_fd(path)
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-
-
 def _from_tar(base: Path, root: Path, staging: Path, on_progress: OnProgress | None,
               cancel: threading.Event | None) -> tuple[bytes, list[LockedRepo], _Staged]:
-    reader = _PartReader(base)
+    parts = PartReader(base)
     sums = read_sums(sums_file(base))
     try:
-        with tarfile.open(fileobj=reader, mode="r|", bufsize=1 << 20) as tf:  # type: ignore[call-overload]
-            entries = _entries(tf, reader)
-            info, f = next(entries, (None, None))
-            if info is None or info.name != LOCK_NAME or f is None or info.size > LOCK_MAX:
-                raise PackError(f"{reader.current}: its first member is no {LOCK_NAME}: not a musicgen-tui pack")
-            raw = f.read()
-            locked = _lock_of(raw, f"{base.name}: {LOCK_NAME}", sums)
-            stager = _Stager(root, staging, locked, on_progress, cancel)
-            for m in members(locked):
-                info, f = next(entries, (None, None))
-                if info is None or f is None:
-                    raise PackError(f"{reader.current}: the pack ends before {printable(m.name)}: cut")
-                if info.name != m.name or info.size != m.size:
-                    raise PackError(f"{reader.current}: holds {printable(info.name)} ({info.size} bytes) where the "
-                                    f"lock has {printable(m.name)} ({m.size}): damaged or tampered")
-                stager.copy(m, f.read, reader.current)
-            if next(entries, None) is not None:
-                raise PackError(f"{reader.current}: holds more than its lock names: tampered")
-    except tarfile.TarError as e:
-        raise PackError(f"{reader.current}: not readable as the pack's tar stream ({e}): damaged") from None
+        tar = TarMembers(parts)
+        first = tar.next()
+        if first is None or first != (LOCK_NAME, first[1]) or first[1] > LOCK_MAX:
+            raise PackError(f"{parts.current}: its first member is no {LOCK_NAME}: not a musicgen-tui pack")
+        raw = tar.read_member()
+        locked = _lock_of(raw, f"{base.name}: {LOCK_NAME}", sums)
+        stager = _Stager(root, staging, locked, on_progress, cancel)
+        for m in members(locked):
+            got = tar.next()
+            if got is None:
+                raise PackError(f"{parts.current}: the pack ends before {printable(m.name)}: cut")
+            if got != (m.name, m.size):
+                raise PackError(f"{parts.current}: holds {printable(got[0])} ({got[1]} bytes) where the lock has "
+                                f"{printable(m.name)} ({m.size}): damaged or tampered")
+            stager.copy(m, tar.readinto, parts.current)
+        if tar.next() is not None:
+            raise PackError(f"{parts.current}: holds more than its lock names: tampered")
     finally:
-        reader.close()
+        parts.close()
     return raw, locked, stager.done
-
-
-def _entries(tf: tarfile.TarFile, reader: _PartReader) -> Iterator[tuple[tarfile.TarInfo, Any]]:
-    for info in tf:
-        if not info.isreg():
-            raise PackError(f"{reader.current}: {printable(info.name)} is no regular file: tampered")
-        yield info, tf.extractfile(info)
