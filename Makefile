@@ -27,7 +27,9 @@ test: lint
 # bench/extract.py: a 1 GB tar.gz of 100,000 members extracted with every member's sha256, against tar -xzf;
 # bench/runtime.py: the structural smoke of a 10 GB weight file, and the HF-cache view of 100,000 files against du;
 # bench/outdated.py: outdated over 100 repos against a Hub answering each API call after 50 ms;
-# bench/lifecycle.py: prune --dry-run over a 100,000-file root against du -sb.
+# bench/lifecycle.py: prune --dry-run over a 100,000-file root against du -sb;
+# bench/carry.py: a restore from a lock against a plain download, pack/unpack of 2 GB against tar -cf/-xf, and
+# verify --lock of a 100,000-file root against du -sb.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/scale.py
@@ -37,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/runtime.py
 	$(BIN)/python bench/outdated.py
 	$(BIN)/python bench/lifecycle.py
+	$(BIN)/python bench/carry.py
 	$(BIN)/python bench/faults_vs_hf.py
 
 # A tiny run of the same scripts, so CI keeps them working. Prints figures; asserts nothing.
@@ -49,6 +52,7 @@ bench-quick: $(STAMP)
 	$(BIN)/python bench/runtime.py --quick
 	$(BIN)/python bench/outdated.py --quick
 	$(BIN)/python bench/lifecycle.py --quick
+	$(BIN)/python bench/carry.py --quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check core cli tui localhub tests bench

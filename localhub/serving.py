@@ -40,6 +40,10 @@ class HubState(Protocol):
 
     def signed_url(self, repo: HubRepo, f: HubFile, path: str) -> str: ...
 
+    def at(self, repo_type: str, repo_id: str, revision: str | None) -> HubRepo | None: ...
+
+    def lfs_file(self, repo_type: str, repo_id: str, path: str, sha256: str) -> HubFile | None: ...
+
 
 class HubHTTPServer(ThreadingHTTPServer):
     daemon_threads = True

@@ -13,7 +13,9 @@ bytes stream by (packing and unpacking read every byte once)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..local.hashing import new_hasher
+from ..local.safeio import open_fd
 from ..remote import hash_algorithm, proves
 from ..safety import printable, unsafe_reason
 from .lockfile import LockedRepo
@@ -28,6 +31,7 @@ from .lockfile import LockedRepo
 SUMS = "SHA256SUMS"
 FILES = "files"
 CHUNK = 4 << 20
+TEXT_MAX = 256 << 20  # bytes of a pack's sums or parts' list read at most
 
 
 class PackError(Exception):
@@ -149,25 +153,41 @@ def fd_reader(fd: int) -> ReadInto:
     return lambda view: os.readv(fd, [view])
 
 
+WRITE = 256 << 10  # bytes a write: 4 MiB writes cost this kernel up to 3 times the system time of 256 KiB ones
+
+
 def write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view[:WRITE]):]
 
 
 def sums_line(digest: str, name: str) -> str:
     return f"{digest}  {name}\n"
 
 
+def read_text_capped(path: Path, cap: int = TEXT_MAX) -> str:
+    """A pack's text file (its sums, its parts' list): never through a link, never more than ``cap`` bytes."""
+    fd = regular_fd(path)
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(cap + 1)
+    if len(data) > cap:
+        raise PackError(f"{path}: over {cap} bytes: not a musicgen-tui pack's")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise PackError(f"{path}: unreadable ({e})") from None
+
+
 def read_sums(path: Path) -> dict[str, str]:
     """``name -> sha256`` of a ``sha256sum`` file (a missing one: empty)."""
     out: dict[str, str] = {}
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_capped(path)
     except FileNotFoundError:
         return out
-    except (OSError, UnicodeDecodeError) as e:
-        raise PackError(f"{path}: unreadable ({e})") from None
+    except OSError as e:
+        raise PackError(f"{path}: unreadable ({e.strerror or e})") from None
     for line in text.splitlines():
         digest, sep, name = line.partition("  ")
         if sep and len(digest) == 64:
@@ -184,17 +204,11 @@ def sums_file(base: Path) -> Path:
 
 
 def lock_digest(raw: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(raw).hexdigest()
 
 
 def regular_fd(path: Path) -> int:
     """A file of the root or of a pack opened to read: never through a planted link, never a device or a FIFO."""
-    import stat
-
-    from ..local.safeio import open_fd
-
     fd = open_fd(path, os.O_RDONLY)
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)

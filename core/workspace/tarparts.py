@@ -8,7 +8,7 @@ import os
 import tarfile
 from pathlib import Path
 
-from .packs import PackError, part_name, parts_file, regular_fd
+from .packs import PackError, part_name, parts_file, read_text_capped, regular_fd
 
 BLOCK = tarfile.BLOCKSIZE
 PAX_MAX = 1 << 20  # bytes of PAX records a member may have
@@ -21,12 +21,12 @@ class PartReader:
     def __init__(self, base: Path) -> None:
         listed = parts_file(base)
         try:
-            lines = listed.read_text(encoding="utf-8").splitlines()
+            lines = read_text_capped(listed).splitlines()
         except FileNotFoundError:
             raise PackError(f"{listed}: missing: not a musicgen-tui pack, or one not finished (run pack again)") \
                 from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise PackError(f"{listed}: unreadable ({e})") from None
+        except OSError as e:
+            raise PackError(f"{listed}: unreadable ({e.strerror or e})") from None
         self.parts: list[tuple[int, Path]] = []
         for i, line in enumerate(lines):
             size, _, name = line.partition(" ")
