@@ -261,3 +261,23 @@ def test_a_damaged_pack_is_refused_naming_the_file_and_nothing_lands(
     assert named in err and "nothing was unpacked" in err, err
     landed = [p for p in away.rglob("*") if p.is_file() and p.name != ".musicgen-tui.lock"]
     assert landed == []  # nothing marked complete: no file, no record, no lock
+
+
+def test_a_pack_whose_lock_names_a_path_out_of_its_repo_is_refused(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A stranger's pack: its lock names ``../../escape``; nothing is written anywhere, the name is said."""
+    import hashlib
+
+    pack = tmp_path / "pack"
+    (pack / "files" / "models").mkdir(parents=True)
+    lock = json.dumps({"version": 1, "repos": [{
+        "repo_id": "acme/x", "repo_type": "model", "revision": "a" * 40, "profile": "full", "include": [],
+        "exclude": [], "source": None, "files": [["../../escape.txt", 5, "b" * 40]]}]}).encode()
+    (pack / "musicgen.lock").write_bytes(lock)
+    (pack / "SHA256SUMS").write_text(f"{hashlib.sha256(lock).hexdigest()}  musicgen.lock\n")
+    (pack / "files" / "escape.txt").write_text("evil\n")
+    away = tmp_path / "away"
+    assert main(["unpack", str(pack), "--root", str(away)]) == 1
+    err = capsys.readouterr().err
+    assert "../../escape.txt" in err and "nothing was unpacked" in err
+    assert not (tmp_path / "escape.txt").exists() and not (away / "models").exists()
