@@ -175,7 +175,7 @@ def test_a_pack_is_unpacked_offline_and_the_root_matches_its_lock(
 
         (joined := tmp_path / "joined.tar").write_bytes(b"".join(p.read_bytes() for p in parts))
         with tarfile.open(joined) as tf:
-            assert tf.getnames()[0] == "musicgen.lock" and f"models/acme/acme_moving/notes/c.txt" in tf.getnames()
+            assert tf.getnames()[0] == "musicgen.lock" and "models/acme/acme_moving/notes/c.txt" in tf.getnames()
     else:  # the same filesystem: hard links, no copy
         assert "hard links" in said
         weights = target / "files" / "models" / "acme" / "acme_moving" / "weights.bin"

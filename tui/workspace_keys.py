@@ -1,6 +1,7 @@
 """The keys that act on the workspace rather than on a download: ``s`` smoke-checks a model, ``E`` shows the env
 lines, ``u`` updates the ticked repos that are behind, ``x`` removes the highlighted repo after saying what it
-frees, ``k`` writes the root's lock. A mixin of ``MusicgenApp``: its workers call core through the root's one writer and post messages."""
+frees, ``k`` writes the root's lock. A mixin of ``MusicgenApp``: its workers call core through the root's one
+writer and post messages."""
 
 from __future__ import annotations
 
