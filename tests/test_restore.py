@@ -5,6 +5,7 @@ refused per repo with nothing fetched in its place; a restore through the root's
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -223,6 +224,29 @@ def test_a_pack_is_resumed_where_it_stopped(tmp_path: Path, locked: Path) -> Non
         [p.read_bytes() for p in sorted(target.parent.glob("fresh.tar.[0-9]*"))]
 
 
+def test_a_folder_pack_is_resumed_where_it_stopped(tmp_path: Path, locked: Path) -> None:
+    from core.workspace.packing import pack
+    from core.workspace.packs import PackError
+
+    first, target = tmp_path / "first" / "ws", tmp_path / "pack"
+    calls = [0]
+
+    def cut(done: int, total: int) -> None:
+        calls[0] += 1
+        if calls[0] == 3:
+            raise PackError("cut")
+
+    with pytest.raises(PackError):
+        pack(first, locked, target, on_progress=cut)
+    assert not (target / "SHA256SUMS").exists()  # not whole: no manifest yet
+    done = pack(first, locked, target)
+    assert done.resumed == 3 and (target / "SHA256SUMS").is_file()
+    again = pack(first, locked, target)  # whole: nothing read again
+    assert again.resumed == again.files
+    check = subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=target, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
 @pytest.mark.parametrize("damage", ["flip", "missing part", "cut part", "folder flip"])
 def test_a_damaged_pack_is_refused_naming_the_file_and_nothing_lands(
         tmp_path: Path, locked: Path, damage: str, capsys: pytest.CaptureFixture[str],
@@ -281,3 +305,15 @@ def test_a_pack_whose_lock_names_a_path_out_of_its_repo_is_refused(tmp_path: Pat
     err = capsys.readouterr().err
     assert "../../escape.txt" in err and "nothing was unpacked" in err
     assert not (tmp_path / "escape.txt").exists() and not (away / "models").exists()
+
+
+def test_an_unpack_that_would_not_fit_is_refused_before_a_byte_is_written(
+        tmp_path: Path, locked: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    first = tmp_path / "first" / "ws"
+    assert main(["pack", "--lock", str(locked), "--output", str(tmp_path / "w.tar"), "--root", str(first)]) == 0
+    monkeypatch.setenv("MUSICGEN_MIN_FREE", "1000T")  # no disk has that much to spare
+    away = tmp_path / "away"
+    capsys.readouterr()
+    assert main(["unpack", str(tmp_path / "w.tar"), "--root", str(away)]) == 2
+    assert "not enough free space" in capsys.readouterr().err
+    assert not (away / "models").exists() and not (away / ".musicgen-unpack").exists()

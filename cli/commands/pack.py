@@ -49,7 +49,7 @@ class PackCommand:
         from core.sizes import parse_size
         from core.workspace.lockfile import LOCK_NAME, LockError
         from core.workspace.packing import pack
-        from core.workspace.packs import PackError
+        from core.workspace.packs import NoRoom, PackError
 
         settings = settings_for(args)
         try:
@@ -66,7 +66,7 @@ class PackCommand:
             raise UsageError("--output: not inside the root's models/ or datasets/")
         try:
             done = pack(settings.root, lock, target, part_size=part_size, on_progress=_printer(out, "packed"))
-        except LockError as e:
+        except (LockError, NoRoom) as e:
             out.error(str(e))
             return EXIT_CANNOT_RUN
         except PackError as e:
@@ -90,7 +90,8 @@ def _pack_text(d: dict[str, Any]) -> Iterator[str]:
 class UnpackCommand:
     HELP = "unpack a pack into a root with no network: every part and file checked before anything lands"
     EXITS = ("exit status: 0 unpacked (verify --lock passes); 1 the pack is missing a part, cut, damaged or tampered "
-             "(named; nothing was unpacked); 2 could not run (the root held by another writer).")
+             "(named; nothing was unpacked); 2 could not run (the root held by another writer, not enough free "
+             "space).")
 
     @staticmethod
     def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -101,7 +102,7 @@ class UnpackCommand:
     def run(args: argparse.Namespace, out: Output) -> int:
         from core.local.lock import LockHeld
         from core.service.client import held_by
-        from core.workspace.packs import PackError
+        from core.workspace.packs import NoRoom, PackError
         from core.workspace.unpacking import unpack
 
         settings = settings_for(args)
@@ -110,6 +111,9 @@ class UnpackCommand:
                           on_progress=_printer(out, "checked"))
         except LockHeld as e:
             out.error(held_by(settings.root, e))
+            return EXIT_CANNOT_RUN
+        except NoRoom as e:
+            out.error(str(e))
             return EXIT_CANNOT_RUN
         except PackError as e:
             out.error(str(e))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..archive.extract import is_archive
 from ..hub.arrival import extract_part
+from ..hub.offhub import manifest_path
 from ..local import metadata
 from ..local.origin import write_origin
 from ..local.record import Record, write_record
@@ -57,7 +58,8 @@ def land(root: Path, locked: Sequence[LockedRepo], staging: Path, staged: set[st
             write_origin(local_dir, {"id": r.ref.repo_id, "profile": r.profile, **r.source})
             rp = RepoPlan(r.ref, local_dir)
             for path, _, _ in r.files:
-                if is_archive(path) and (why := extract_part(rp, path, root, min_free, lambda done, total: None,
-                                                             threading.Event())):
+                if not is_archive(path) or (prefix + path not in staged and manifest_path(local_dir, path).is_file()):
+                    continue  # no archive, or one the root held and had extracted already
+                if why := extract_part(rp, path, root, min_free, lambda done, total: None, threading.Event()):
                     said.append(f"{r.ref.repo_id}: {path}: not extracted: {why}")
     return said + after_run(root, [r.ref.local_dir(root) for r in locked])

@@ -21,6 +21,7 @@ from .packs import (
     Check,
     Member,
     PackError,
+    check_room,
     copy_checked,
     fd_reader,
     lock_digest,
@@ -85,15 +86,18 @@ def _pack_folder(root: Path, raw: bytes, locked: Sequence[LockedRepo], target: P
         raise PackError(f"{target}: holds the pack of another lock; choose another --output")
     write_text_atomic(lock_copy, [raw.decode("utf-8")])
     journal = target / (SUMS + ".partial")
-    done = read_sums(journal)
+    done = {**read_sums(target / SUMS), **read_sums(journal)}  # "files/<name>" -> sha256, of earlier runs
     same_fs = os.stat(root).st_dev == os.stat(target).st_dev
+    if not same_fs:
+        check_room(target, progress.total - sum(s for r in locked for p, s, _ in r.files
+                                                if f"{FILES}/{r.ref.relpath()}/{p}" in done))
     made: set[Path] = set()
     files = linked = resumed = 0
     with open_append(journal) as j:
         for m in members(locked):
-            dest = target / FILES / m.name
+            dest, key = target / FILES / m.name, f"{FILES}/{m.name}"
             files += 1
-            if m.name in done and _size(dest) == m.size:
+            if key in done and _size(dest) == m.size:
                 resumed += 1
                 progress.add(m.size)
                 continue
@@ -102,12 +106,12 @@ def _pack_folder(root: Path, raw: bytes, locked: Sequence[LockedRepo], target: P
                 made.add(dest.parent)
             sha, hard = _put(root / m.name, dest, m, same_fs)
             linked += hard
-            done[m.name] = sha
-            j.write(sums_line(sha, f"{FILES}/{m.name}").encode())
+            done[key] = sha
+            j.write(sums_line(sha, key).encode())
             j.flush()
             progress.add(m.size)
     lines = [sums_line(lock_digest(raw), LOCK_NAME)]
-    lines += [sums_line(done[m.name], f"{FILES}/{m.name}") for m in members(locked)]
+    lines += [sums_line(done[f"{FILES}/{m.name}"], f"{FILES}/{m.name}") for m in members(locked)]
     write_text_atomic(target / SUMS, lines)
     journal.unlink(missing_ok=True)
     return Packed(target, "folder", files, progress.total, linked=linked, resumed=resumed)
@@ -259,6 +263,7 @@ def _pack_tar(root: Path, raw: bytes, locked: Sequence[LockedRepo], base: Path, 
                                      journal.parts))
     journal.restart(whole)
     skip = len(whole) * part_size
+    check_room(base.parent, max(0, progress.total - skip))
     parts = _Parts(base, part_size, len(whole), journal)
     offset = 0
 

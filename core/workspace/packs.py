@@ -38,6 +38,22 @@ class PackError(Exception):
     """A pack (or a root being packed) that cannot be used: one line naming the file."""
 
 
+class NoRoom(Exception):
+    """Less free space where a pack or an unpack writes than its files need: said before a byte is written."""
+
+
+def check_room(where: Path, need: int, keep: int = 0) -> None:
+    """``NoRoom`` when the disk holding ``where`` has less than ``need`` bytes free beyond ``keep``."""
+    from ..local.space import free_space
+
+    free = free_space(where) - keep
+    if need > free:
+        from ..sizes import human
+
+        raise NoRoom(f"not enough free space at {where}: {human(need)} to write, {human(max(0, free))} free"
+                     + (" beyond MUSICGEN_MIN_FREE" if keep else "") + "; free some space")
+
+
 @dataclass(frozen=True, slots=True)
 class Member:
     repo: LockedRepo

@@ -25,6 +25,7 @@ from .packs import (
     Member,
     PackError,
     ReadInto,
+    check_room,
     copy_checked,
     fd_reader,
     lock_digest,
@@ -67,9 +68,9 @@ def unpack(pack: Path, root: Path, *, min_free: int = 0, on_progress: OnProgress
             if pack_kind(pack) == "tar":
                 base = tar_base(pack)
                 assert base is not None
-                raw, locked, done = _from_tar(base, root, staging, on_progress, cancel)
+                raw, locked, done = _from_tar(base, root, staging, min_free, on_progress, cancel)
             else:
-                raw, locked, done = _from_folder(pack, root, staging, on_progress, cancel)
+                raw, locked, done = _from_folder(pack, root, staging, min_free, on_progress, cancel)
             done.notes = land(root, locked, staging, done.staged, min_free)
             write_text_atomic(root / LOCK_NAME, [raw.decode("utf-8")])  # the root's lock from now on
         except PackError as e:
@@ -93,10 +94,12 @@ class _Stager:
     """Members into the staging folder, each checked against the lock; files the root holds already are only
     checked."""
 
-    def __init__(self, root: Path, staging: Path, locked: Sequence[LockedRepo], on_progress: OnProgress | None,
-                 cancel: threading.Event | None) -> None:
+    def __init__(self, root: Path, staging: Path, locked: Sequence[LockedRepo], min_free: int | None,
+                 on_progress: OnProgress | None, cancel: threading.Event | None) -> None:
         self.root, self.staging, self.cancel, self.on_progress = root, staging, cancel, on_progress
         self.total = sum(s for r in locked for _, s, _ in r.files)
+        if min_free is not None:  # checked before a byte is written (hard links need none)
+            check_room(root, self.total, min_free)
         self.done = _Staged()
         self.made: set[Path] = set()
 
@@ -150,7 +153,7 @@ def _lock_of(raw: bytes, where: str, sums: dict[str, str]) -> list[LockedRepo]:
         raise PackError(str(e)) from None
 
 
-def _from_folder(pack: Path, root: Path, staging: Path, on_progress: OnProgress | None,
+def _from_folder(pack: Path, root: Path, staging: Path, min_free: int, on_progress: OnProgress | None,
                  cancel: threading.Event | None) -> tuple[bytes, list[LockedRepo], _Staged]:
     sums = read_sums(pack / SUMS)
     if not sums:
@@ -163,8 +166,8 @@ def _from_folder(pack: Path, root: Path, staging: Path, on_progress: OnProgress 
     except OSError as e:
         raise PackError(f"{lock_path}: {getattr(e, 'strerror', None) or e}") from None
     locked = _lock_of(raw, str(lock_path), sums)
-    stager = _Stager(root, staging, locked, on_progress, cancel)
     same_fs = os.stat(pack).st_dev == os.stat(root).st_dev
+    stager = _Stager(root, staging, locked, None if same_fs else min_free, on_progress, cancel)
     for m in members(locked):
         src = pack / FILES / m.name
         try:
@@ -181,7 +184,7 @@ def _from_folder(pack: Path, root: Path, staging: Path, on_progress: OnProgress 
     return raw, locked, stager.done
 
 
-def _from_tar(base: Path, root: Path, staging: Path, on_progress: OnProgress | None,
+def _from_tar(base: Path, root: Path, staging: Path, min_free: int, on_progress: OnProgress | None,
               cancel: threading.Event | None) -> tuple[bytes, list[LockedRepo], _Staged]:
     parts = PartReader(base)
     sums = read_sums(sums_file(base))
@@ -192,7 +195,7 @@ def _from_tar(base: Path, root: Path, staging: Path, on_progress: OnProgress | N
             raise PackError(f"{parts.current}: its first member is no {LOCK_NAME}: not a musicgen-tui pack")
         raw = tar.read_member()
         locked = _lock_of(raw, f"{base.name}: {LOCK_NAME}", sums)
-        stager = _Stager(root, staging, locked, on_progress, cancel)
+        stager = _Stager(root, staging, locked, min_free, on_progress, cancel)
         for m in members(locked):
             got = tar.next()
             if got is None:
