@@ -307,6 +307,32 @@ def test_a_pack_whose_lock_names_a_path_out_of_its_repo_is_refused(tmp_path: Pat
     assert not (tmp_path / "escape.txt").exists() and not (away / "models").exists()
 
 
+def test_an_unpack_cut_off_goes_on_from_the_files_it_checked(
+        tmp_path: Path, locked: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.workspace.unpacking import unpack
+
+    first = tmp_path / "first" / "ws"
+    assert main(["pack", "--lock", str(locked), "--output", str(tmp_path / "w.tar"), "--root", str(first)]) == 0
+    _offline(monkeypatch)
+    away = tmp_path / "away"
+    calls = [0]
+
+    def cut(done: int, total: int) -> None:
+        calls[0] += 1
+        if calls[0] == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        unpack(tmp_path / "w.tar", away, on_progress=cut)
+    assert not (away / "models").exists()  # nothing landed
+    capsys.readouterr()
+    assert main(["prune", "--dry-run", "--root", str(away)]) == 0
+    assert ".musicgen-unpack/" in capsys.readouterr().out  # prune would take it, and says so
+    done = unpack(tmp_path / "w.tar", away)
+    assert done.resumed == 3 and not (away / ".musicgen-unpack").exists()
+    assert main(["verify", "--lock", str(away / "musicgen.lock"), "--root", str(away)]) == 0
+
+
 def test_an_unpack_that_would_not_fit_is_refused_before_a_byte_is_written(
         tmp_path: Path, locked: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     first = tmp_path / "first" / "ws"

@@ -119,7 +119,8 @@ class UnpackCommand:
             out.error(str(e))
             return EXIT_FAILED
         out.show(_View({"root": str(done.root), "repos": done.repos, "files": done.files, "bytes": done.size,
-                        "present": done.present, "hard_links": done.linked, "notes": done.notes}, _unpack_text))
+                        "present": done.present, "hard_links": done.linked, "resumed": done.resumed,
+                        "notes": done.notes}, _unpack_text))
         return EXIT_OK
 
 
@@ -127,7 +128,8 @@ def _unpack_text(d: dict[str, Any]) -> Iterator[str]:
     from core.sizes import human
 
     yield (f"unpacked {d['repos']} repos, {d['files']:,} files, {human(d['bytes'])}, into {shown(Path(d['root']))}"
-           f" ({d['present']:,} already here, {d['hard_links']:,} hard links)")
+           f" ({d['present']:,} already here, {d['hard_links']:,} hard links"
+           + (f", {d['resumed']:,} checked by an unpack cut off before" if d["resumed"] else "") + ")")
     yield from d["notes"]
     yield "check it offline: musicgen-tui verify --lock " + shown(Path(d["root"]) / "musicgen.lock")
 

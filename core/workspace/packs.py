@@ -29,6 +29,7 @@ from ..safety import printable, unsafe_reason
 from .lockfile import LockedRepo
 
 SUMS = "SHA256SUMS"
+STAGING = ".musicgen-unpack"  # in a root: an unpack's checked files before they land
 FILES = "files"
 CHUNK = 4 << 20
 TEXT_MAX = 256 << 20  # bytes of a pack's sums or parts' list read at most

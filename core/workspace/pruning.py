@@ -1,7 +1,8 @@
 """``prune``: what no running download uses. In each repo folder not being downloaded: partial files (a single
 stream's ``.incomplete``, a segmented one's and its progress record), ``.metadata`` records of files that are
 gone, and temp files a killed run left; a repo folder whose files are all gone (only its records left); and the
-runtime views of repos that are gone. Each with the bytes it frees on the disk."""
+runtime views of repos that are gone; the staging folder of an unpack cut off. Each with the bytes it frees on
+the disk."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ..local import metadata
 from ..local.inventory import repo_folders
 from ..local.safeio import process_alive, temp_pid
 from ..runtime.views import refresh_views
+from .packs import STAGING
 from .space import planted
 
 PARTIAL_ENDS = (".incomplete", ".segmented.json")
@@ -50,6 +52,10 @@ def find(root: Path, in_use: set[tuple[str, str]]) -> list[Pruned]:
         if (repo_type, folder.relative_to(root).as_posix()) in in_use or planted(root, folder):
             continue  # a running download's, or reached through a symbolic link someone planted
         out += _in_repo(root, folder)
+    staging = root / STAGING  # no unpack runs while the root's lock is held for this
+    if staging.is_dir() and not staging.is_symlink():
+        freed = sum(_size(os.lstat(Path(d) / f)) for d, _, files in os.walk(staging) for f in files)
+        out.append(Pruned(STAGING + "/", freed, "an unpack cut off: the files it had checked"))
     return out
 
 

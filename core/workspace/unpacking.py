@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from .landing import is_present, land
 from .lockfile import LOCK_MAX, LOCK_NAME, LockedRepo, LockError, parse_lock
 from .packs import (
     FILES,
+    STAGING,
     SUMS,
     Check,
     Member,
@@ -39,7 +41,6 @@ from .packs import (
 )
 from .tarparts import PartReader, TarMembers
 
-STAGING = ".musicgen-unpack"
 OnProgress = Callable[[int, int], object]
 
 
@@ -52,18 +53,17 @@ class Unpacked:
     present: int = 0  # files the root held already as the lock says
     linked: int = 0
     notes: list[str] = field(default_factory=list)
+    resumed: int = 0  # files an earlier, cut off unpack staged and checked
 
 
 def unpack(pack: Path, root: Path, *, min_free: int = 0, on_progress: OnProgress | None = None,
            cancel: threading.Event | None = None) -> Unpacked:
-    """Check and stage every file of ``pack``, then land them in ``root`` (holding its writer lock)."""
+    """Check and stage every file of ``pack``, then land them in ``root`` (holding its writer lock). A pack
+    refused leaves no staged file; an unpack cut off (interrupted, cancelled, a full disk) keeps the files it
+    staged and checked, and the next unpack of the same lock goes on from them."""
     root.mkdir(parents=True, exist_ok=True)
     with root_lock(root):
         staging = root / STAGING
-        if staging.is_symlink():  # planted: removed, never followed
-            staging.unlink()
-        shutil.rmtree(staging, ignore_errors=True)  # an earlier run's, cut off: never trusted
-        staging.mkdir()
         try:
             if pack_kind(pack) == "tar":
                 base = tar_base(pack)
@@ -73,11 +73,23 @@ def unpack(pack: Path, root: Path, *, min_free: int = 0, on_progress: OnProgress
                 raw, locked, done = _from_folder(pack, root, staging, min_free, on_progress, cancel)
             done.notes = land(root, locked, staging, done.staged, min_free)
             write_text_atomic(root / LOCK_NAME, [raw.decode("utf-8")])  # the root's lock from now on
+        except UnpackCut:
+            raise
         except PackError as e:
+            drop_staging(staging)
             raise PackError(f"{e}: nothing was unpacked") from None
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return Unpacked(root, len(locked), done.files, done.size, done.present, done.linked, done.notes)
+        drop_staging(staging)
+    return Unpacked(root, len(locked), done.files, done.size, done.present, done.linked, done.notes, done.resumed)
+
+
+class UnpackCut(PackError):
+    """An unpack cancelled: the files it staged and checked are kept for the next one."""
+
+
+def drop_staging(staging: Path) -> None:
+    if staging.is_symlink():  # planted: removed, never followed
+        staging.unlink()
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 @dataclass
@@ -88,13 +100,14 @@ class _Staged:
     present: int = 0
     linked: int = 0
     notes: list[str] = field(default_factory=list)
+    resumed: int = 0  # files an earlier unpack of this lock staged and checked
 
 
 class _Stager:
-    """Members into the staging folder, each checked against the lock; files the root holds already are only
-    checked."""
+    """Members into the staging folder, each checked against the lock before it takes its name there (a file
+    under its name was checked); files the root holds already are only checked."""
 
-    def __init__(self, root: Path, staging: Path, locked: Sequence[LockedRepo], min_free: int | None,
+    def __init__(self, root: Path, staging: Path, raw: bytes, locked: Sequence[LockedRepo], min_free: int | None,
                  on_progress: OnProgress | None, cancel: threading.Event | None) -> None:
         self.root, self.staging, self.cancel, self.on_progress = root, staging, cancel, on_progress
         self.total = sum(s for r in locked for _, s, _ in r.files)
@@ -102,44 +115,74 @@ class _Stager:
             check_room(root, self.total, min_free)
         self.done = _Staged()
         self.made: set[Path] = set()
+        self.temp = staging / ".partial"  # no member's name starts there: theirs begin models/ or datasets/
+        self._prepare(lock_digest(raw))
 
-    def target(self, m: Member) -> Path | None:
-        """Where the member is staged, or None when the root holds it already."""
+    def _prepare(self, digest: str) -> None:
+        """The staging folder of an earlier unpack of this very lock is kept (ours, owner-only); any other is
+        removed and made anew."""
+        marker = self.staging / ".lock-sha256"
+        try:
+            st = os.lstat(self.staging)
+            fd = regular_fd(marker)
+            with os.fdopen(fd, "rb") as f:
+                same = f.read(100) == digest.encode()
+            keep = same and stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+        except (OSError, PackError):
+            keep = False
+        if not keep:
+            drop_staging(self.staging)
+            os.mkdir(self.staging, 0o700)
+            write_text_atomic(marker, [digest])
+        drop_staging(self.temp)
+        os.mkdir(self.temp, 0o700)
+
+    def target(self, m: Member) -> tuple[Path | None, bool]:
+        """Where the member is staged (None when the root holds it already), and whether it is there, checked."""
         self.done.files += 1
         self.done.size += m.size
         if is_present(self.root, m.repo, m.path, m.size, m.digest):
             self.done.present += 1
-            return None
+            return None, False
         dest = self.staging / m.name
         if dest.parent not in self.made:
             make_dirs(dest.parent, self.staging)
             self.made.add(dest.parent)
         self.done.staged.add(m.name)
-        return dest
+        try:
+            st = os.lstat(dest)
+            there = stat.S_ISREG(st.st_mode) and st.st_size == m.size
+        except OSError:
+            there = False
+        self.done.resumed += there
+        return dest, there
 
     def copy(self, m: Member, read: ReadInto, where: str, link: Path | None = None) -> None:
-        """The member's bytes checked against the lock, and staged: written, or (``link``: the pack's own file on
-        the root's filesystem) hard-linked."""
-        dest = self.target(m)
+        """The member's bytes checked against the lock, then staged under its name: written, or (``link``: the
+        pack's own file on the root's filesystem) hard-linked."""
+        dest, there = self.target(m)
         check = Check(m)
-        if dest is not None and link is not None:
-            os.link(link, dest, follow_symlinks=False)
+        tmp = self.temp / str(self.done.files)
+        if dest is None or there:
+            copy_checked(read, None, check, m.size)
+        elif link is not None:
+            os.link(link, tmp, follow_symlinks=False)
             self.done.linked += 1
-            dest = None
-        if dest is None:
             copy_checked(read, None, check, m.size)
         else:
-            out = open_fd(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+            out = open_fd(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
             try:
                 copy_checked(read, lambda b: write_all(out, b), check, m.size)
             finally:
                 os.close(out)
         check.finish(where)
+        if dest is not None and not there:
+            os.replace(tmp, dest)
         self.progress(m.size)
 
     def progress(self, n: int) -> None:
         if self.cancel is not None and self.cancel.is_set():
-            raise PackError("cancelled")
+            raise UnpackCut("cancelled: the files checked so far are kept, and the next unpack goes on from them")
         if self.on_progress is not None:
             self.on_progress(self.done.size, self.total)
 
@@ -167,7 +210,7 @@ def _from_folder(pack: Path, root: Path, staging: Path, min_free: int, on_progre
         raise PackError(f"{lock_path}: {getattr(e, 'strerror', None) or e}") from None
     locked = _lock_of(raw, str(lock_path), sums)
     same_fs = os.stat(pack).st_dev == os.stat(root).st_dev
-    stager = _Stager(root, staging, locked, None if same_fs else min_free, on_progress, cancel)
+    stager = _Stager(root, staging, raw, locked, None if same_fs else min_free, on_progress, cancel)
     for m in members(locked):
         src = pack / FILES / m.name
         try:
@@ -195,7 +238,7 @@ def _from_tar(base: Path, root: Path, staging: Path, min_free: int, on_progress:
             raise PackError(f"{parts.current}: its first member is no {LOCK_NAME}: not a musicgen-tui pack")
         raw = tar.read_member()
         locked = _lock_of(raw, f"{base.name}: {LOCK_NAME}", sums)
-        stager = _Stager(root, staging, locked, min_free, on_progress, cancel)
+        stager = _Stager(root, staging, raw, locked, min_free, on_progress, cancel)
         for m in members(locked):
             got = tar.next()
             if got is None:
