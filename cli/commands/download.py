@@ -22,7 +22,6 @@ from ..output import Output
 from .download_views import DetachedView, PlanData, PlanView, RunView
 
 if TYPE_CHECKING:
-
     from core.plan import Plan
     from core.repos import RepoRef
     from core.service.client import Client
