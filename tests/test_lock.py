@@ -104,3 +104,18 @@ def test_the_app_writes_the_lock_with_k_and_its_header_says_when_the_root_differ
         asyncio.run(go())
     finally:
         main(["stop", "--root", str(root)])
+
+
+def test_a_lock_planted_as_a_link_or_a_fifo_is_refused_never_read(tmp_path: Path) -> None:
+    import os
+
+    from core.workspace.lockfile import LockError, read_lock
+
+    (real := tmp_path / "real.lock").write_text('{"version": 1, "repos": []}')
+    (link := tmp_path / "link.lock").symlink_to(real)
+    assert read_lock(link) == []  # a lock the user names may be a link
+    with pytest.raises(LockError, match="a symbolic link"):
+        read_lock(link, follow=False)  # the root's own, as the app reads it: never through a link
+    os.mkfifo(fifo := tmp_path / "fifo.lock")
+    with pytest.raises(LockError, match="not a regular file"):
+        read_lock(fifo)  # and no hang waiting for a writer

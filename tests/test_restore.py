@@ -343,3 +343,23 @@ def test_an_unpack_that_would_not_fit_is_refused_before_a_byte_is_written(
     assert main(["unpack", str(tmp_path / "w.tar"), "--root", str(away)]) == 2
     assert "not enough free space" in capsys.readouterr().err
     assert not (away / "models").exists() and not (away / ".musicgen-unpack").exists()
+
+
+def test_names_of_any_script_and_length_travel_in_a_tar_pack(hub: LocalHub, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """``données/mélodie €.json``, ``音楽/曲.txt`` and a path past ustar's 100 bytes go as PAX records and come back."""
+    long = "d" * 60 + "/" + "n" * 80 + ".txt"
+    hub.add(HubRepo("acme/names", "model", [HubFile("données/mélodie €.json", '{"é": 1}\n'.encode()),
+                                            HubFile("音楽/曲.txt", "音楽\n".encode()), HubFile(long, b"long\n")]))
+    root = _root(hub, tmp_path / "n", monkeypatch)
+    r = ["--root", str(root)]
+    assert main(["download", "--model", "acme/names", "--run", *r]) == 0
+    assert main(["lock", *r]) == 0
+    assert main(["pack", "--output", str(tmp_path / "t.tar"), "--part-size", "1K", *r]) == 0
+    _offline(monkeypatch)
+    away = tmp_path / "away"
+    assert main(["unpack", str(tmp_path / "t.tar"), "--root", str(away)]) == 0
+    assert main(["verify", "--lock", str(away / "musicgen.lock"), "--root", str(away)]) == 0
+    model = repo_dir(away, "model", "acme/names")
+    assert (model / "音楽" / "曲.txt").read_text() == "音楽\n" and (model / long).read_bytes() == b"long\n"
+    assert (model / "données" / "mélodie €.json").is_file()

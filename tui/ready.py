@@ -30,7 +30,7 @@ def against_lock(root: Path) -> str:
     if not path.is_file():
         return ""
     try:
-        problems = compare(root, read_lock(path))
+        problems = compare(root, read_lock(path, follow=False))
     except LockError:
         return f"{LOCK_NAME} unreadable"
     if not problems:

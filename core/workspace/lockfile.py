@@ -6,7 +6,10 @@ ones). Schema: ``core/schemas/lock.schema.json``."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,14 +76,20 @@ def write_lock(path: Path, repos: list[LockedRepo]) -> None:
     write_text_atomic(path, _lines(repos))
 
 
-def read_lock(path: Path) -> list[LockedRepo]:
-    """The repos of a lock file; ``LockError`` naming the file for anything else."""
+def read_lock(path: Path, *, follow: bool = True) -> list[LockedRepo]:
+    """The repos of a lock file; ``LockError`` naming the file for anything else. ``follow`` False: a symbolic
+    link (one planted where the root's own lock goes) is refused, never read through."""
     try:
-        if path.stat().st_size > LOCK_MAX:
-            raise LockError(f"{path}: over {LOCK_MAX} bytes")
-        raw = path.read_bytes()
+        # O_NONBLOCK: a FIFO planted there never blocks the open
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise LockError(f"{path}: not a regular file")
+            raw = f.read(LOCK_MAX + 1)  # a size said by stat is not trusted: a file may grow as it is read
     except OSError as e:
-        raise LockError(f"{path}: {e.strerror or e}") from None
+        raise LockError(f"{path}: {'a symbolic link' if e.errno == errno.ELOOP else e.strerror or e}") from None
+    if len(raw) > LOCK_MAX:
+        raise LockError(f"{path}: over {LOCK_MAX} bytes")
     return parse_lock(raw, str(path))
 
 

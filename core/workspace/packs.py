@@ -226,7 +226,7 @@ def lock_digest(raw: bytes) -> str:
 
 def regular_fd(path: Path) -> int:
     """A file of the root or of a pack opened to read: never through a planted link, never a device or a FIFO."""
-    fd = open_fd(path, os.O_RDONLY)
+    fd = open_fd(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO planted in a pack never blocks the open
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise PackError(f"{printable(str(path))}: not a regular file")
