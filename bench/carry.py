@@ -17,12 +17,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -54,7 +54,7 @@ def build_model(store: Path, size: int) -> None:
 
 
 DROP_CACHES = Path("/proc/sys/vm/drop_caches")
-DROP = ["--drop-caches" in sys.argv]
+DROP = [False]  # --drop-caches
 
 
 def timed(cmd: list[str], e: dict[str, str] | None = None, cwd: Path | None = None) -> float:
@@ -68,10 +68,6 @@ def timed(cmd: list[str], e: dict[str, str] | None = None, cwd: Path | None = No
     if p.returncode != 0:
         raise RuntimeError(f"{cmd[:3]} failed ({p.returncode}): {p.stderr[-400:]}")
     return time.perf_counter() - t
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)
 
 
 def restore(tmp: Path, size: int, runs: int, measure: bool) -> Path:
@@ -168,6 +164,7 @@ def main() -> None:
     parser.add_argument("--drop-caches", action="store_true",
                         help="as root: drop the clean page cache before each timed command")
     args = parser.parse_args()
+    DROP[0] = args.drop_caches
     size, files, runs = (64 << 20, 2_000, 1) if args.quick else (2_000_000_000, 100_000, args.runs)
     with tempfile.TemporaryDirectory(prefix="carry-", dir=args.dir) as tmp:
         if args.only in (None, "restore", "carry"):

@@ -11,20 +11,14 @@ from pathlib import Path
 
 import pytest
 from conftest import bin_path, point_at, repo_dir, run_bin
+from test_outdated import MOVING, STILL, moving  # the repo whose main moves
 
 from cli.main import main
 from localhub import HubFile, HubRepo, HubStats, LocalHub
 from localhub.hosts import PublisherHosts
 from localhub.offhub import catalog_toml, offhub_standins
 
-MOVING, STILL, NSYNTH = "acme/moving", "acme/still", "magenta/nsynth"
-
-
-def moving(version: int) -> HubRepo:
-    files = [HubFile("config.json", b'{"v": 1}\n'), HubFile("weights.bin", bytes(range(256)) * 200, lfs=True),
-             HubFile("notes/b.txt", f"b {version}\n".encode())]
-    files += [HubFile("notes/c.txt", b"c\n")] if version == 1 else [HubFile("notes/d.txt", b"d" * 700)]
-    return HubRepo(MOVING, "model", files)
+NSYNTH = "magenta/nsynth"
 
 
 @pytest.fixture

@@ -92,7 +92,7 @@ def plan_source(rp: RepoPlan, source: Source, asked: str, publishers: Publishers
     commit = hashlib.sha1("\n".join(f"{f.path}\t{f.size}\t{f.etag}" for f, _ in parts).encode()).hexdigest()
     rp.listing = Listing(rp.ref, commit, [f for f, _ in parts])
     rp.urls = {f.path: url for f, url in parts}
-    rp.files = with_extraction(rp.local_dir, plan_files(rp.local_dir, [f for f, _ in parts]))
+    plan_parts(rp, [f for f, _ in parts])
     for f, _ in parts:
         if f.etag.startswith("tofu:"):
             rp.notes.append(f"{f.path}: the publisher gives no checksum: the sha256 of this first download is pinned, "
@@ -100,7 +100,6 @@ def plan_source(rp: RepoPlan, source: Source, asked: str, publishers: Publishers
         elif source.checks == "none":
             rp.notes.append(f"{f.path}: no published checksum; checked against the sha256 pinned at its first "
                             f"download ({f.etag.partition(':')[2][:12]}…)")
-    rp.extract_bytes = sum(fp.remote.size for fp in rp.files.pending() if is_archive(fp.remote.path))
     if rp.extract_bytes:  # counted in the disk check: an archive of audio unpacks to about its own size
         rp.notes.append(f"archives are extracted beside themselves once verified (about "
                         f"{human(rp.extract_bytes)} more, counted in the disk check)")
@@ -116,7 +115,14 @@ def _pinned(local_dir: Path, dest: str, url: str) -> str:
     return "tofu:" + hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
-def with_extraction(local_dir: Path, files: PlannedFiles) -> PlannedFiles:
+def plan_parts(rp: RepoPlan, parts: list[RemoteFile]) -> None:
+    """A source's parts compared with the disk (``_with_extraction``), and what extracting the pending archives
+    takes on disk (their own size, counted in the disk check)."""
+    rp.files = _with_extraction(rp.local_dir, plan_files(rp.local_dir, parts))
+    rp.extract_bytes = sum(fp.remote.size for fp in rp.files.pending() if is_archive(fp.remote.path))
+
+
+def _with_extraction(local_dir: Path, files: PlannedFiles) -> PlannedFiles:
     """An archive that is whole but whose tree has no manifest (never extracted, or cut off) is checked again:
     hashed against its checksum, then extracted; one dropped once extracted (``--drop-archives``) is left out."""
     out = PlannedFiles()

@@ -89,6 +89,40 @@ def open_fd(path: os.PathLike[str] | str, flags: int, mode: int = 0o644) -> int:
         raise
 
 
+class NotRegular(OSError):
+    """A file to read that is a device, a FIFO or a folder: refused."""
+
+    def __init__(self, path: os.PathLike[str] | str) -> None:
+        super().__init__(errno.EINVAL, "not a regular file", str(path))
+
+
+class TooLarge(OSError):
+    """A file to read whole that is over its cap (a size said by ``stat`` is not trusted: it is counted)."""
+
+    def __init__(self, path: os.PathLike[str] | str, cap: int) -> None:
+        super().__init__(errno.EFBIG, f"over {cap} bytes", str(path))
+
+
+def open_regular(path: os.PathLike[str] | str, *, follow: bool = False) -> int:
+    """A regular file opened to read, never through a final symlink unless ``follow``; a FIFO planted in its
+    place never blocks the open (``O_NONBLOCK``) and is refused with anything else but a file (``NotRegular``)."""
+    flags = os.O_RDONLY | os.O_NONBLOCK
+    fd = os.open(path, flags | os.O_CLOEXEC) if follow else open_fd(path, flags)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise NotRegular(path)
+    return fd
+
+
+def read_capped(path: os.PathLike[str] | str, cap: int, *, follow: bool = False) -> bytes:
+    """A regular file's bytes (``open_regular``), ``TooLarge`` past ``cap`` of them."""
+    with os.fdopen(open_regular(path, follow=follow), "rb") as f:
+        data = f.read(cap + 1)
+    if len(data) > cap:
+        raise TooLarge(path, cap)
+    return data
+
+
 def open_append(path: os.PathLike[str] | str, buffering: int = -1) -> BinaryIO:
     """``open(path, "ab")``, created when absent, never through a symlink."""
     return cast(BinaryIO, os.fdopen(open_fd(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab", buffering=buffering))

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import errno
 import json
-import os
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,7 @@ from ..local.inventory import now_iso, repo_folders
 from ..local.jsonio import write_text_atomic
 from ..local.origin import read_origin
 from ..local.record import read_planned_sizes, read_record, unpack
+from ..local.safeio import read_capped
 from ..repos import RepoRef
 
 LOCK_NAME = "musicgen.lock"
@@ -80,16 +79,9 @@ def read_lock(path: Path, *, follow: bool = True) -> list[LockedRepo]:
     """The repos of a lock file; ``LockError`` naming the file for anything else. ``follow`` False: a symbolic
     link (one planted where the root's own lock goes) is refused, never read through."""
     try:
-        # O_NONBLOCK: a FIFO planted there never blocks the open
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW))
-        with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise LockError(f"{path}: not a regular file")
-            raw = f.read(LOCK_MAX + 1)  # a size said by stat is not trusted: a file may grow as it is read
+        raw = read_capped(path, LOCK_MAX, follow=follow)
     except OSError as e:
         raise LockError(f"{path}: {'a symbolic link' if e.errno == errno.ELOOP else e.strerror or e}") from None
-    if len(raw) > LOCK_MAX:
-        raise LockError(f"{path}: over {LOCK_MAX} bytes")
     return parse_lock(raw, str(path))
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..local.hashing import new_hasher
-from ..local.safeio import open_fd
+from ..local.safeio import NotRegular, open_regular, read_capped
 from ..remote import hash_algorithm, proves
 from ..safety import printable, unsafe_reason
 from .lockfile import LockedRepo
@@ -185,13 +184,8 @@ def sums_line(digest: str, name: str) -> str:
 
 def read_text_capped(path: Path, cap: int = TEXT_MAX) -> str:
     """A pack's text file (its sums, its parts' list): never through a link, never more than ``cap`` bytes."""
-    fd = regular_fd(path)
-    with os.fdopen(fd, "rb") as f:
-        data = f.read(cap + 1)
-    if len(data) > cap:
-        raise PackError(f"{path}: over {cap} bytes: not a musicgen-tui pack's")
     try:
-        return data.decode("utf-8")
+        return read_capped(path, cap).decode("utf-8")
     except UnicodeDecodeError as e:
         raise PackError(f"{path}: unreadable ({e})") from None
 
@@ -226,8 +220,7 @@ def lock_digest(raw: bytes) -> str:
 
 def regular_fd(path: Path) -> int:
     """A file of the root or of a pack opened to read: never through a planted link, never a device or a FIFO."""
-    fd = open_fd(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO planted in a pack never blocks the open
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise PackError(f"{printable(str(path))}: not a regular file")
-    return fd
+    try:
+        return open_regular(path)
+    except NotRegular:
+        raise PackError(f"{printable(str(path))}: not a regular file") from None

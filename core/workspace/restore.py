@@ -9,11 +9,9 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from ..archive.extract import is_archive
 from ..catalog import Catalog
-from ..hub.offhub import with_extraction
+from ..hub.offhub import plan_parts
 from ..hub.planner import MAX_PARALLEL, Choice, OnProgress, Planner
-from ..local.compare import plan_files
 from ..local.space import free_space
 from ..plan import Plan, RepoPlan
 from ..remote import Listing, RemoteFile
@@ -95,8 +93,7 @@ def _pin_source(rp: RepoPlan, r: LockedRepo) -> RepoPlan:
         return rp
     pinned = [RemoteFile(f.path, size, digest) for f, (_, size, digest) in zip(chosen, r.files, strict=True)]
     rp.listing = Listing(rp.ref, r.revision, pinned)
-    rp.files = with_extraction(rp.local_dir, plan_files(rp.local_dir, pinned))
-    rp.extract_bytes = sum(fp.remote.size for fp in rp.files.pending() if is_archive(fp.remote.path))
+    plan_parts(rp, pinned)
     rp.notes = ["each part is checked against the lock's checksum"]
     rp.status = RepoStatus.COMPLETE if not rp.pending_count else RepoStatus.AVAILABLE
     return rp

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..local.jsonio import write_text_atomic
 from ..local.lock import root_lock
-from ..local.safeio import PlantedLink, make_dirs, open_fd
+from ..local.safeio import PlantedLink, make_dirs, open_fd, private_folder, read_capped
 from ..safety import printable
 from .landing import is_present, land
 from .lockfile import LOCK_MAX, LOCK_NAME, LockedRepo, LockError, parse_lock
@@ -123,19 +123,16 @@ class _Stager:
         removed and made anew."""
         marker = self.staging / ".lock-sha256"
         try:
-            st = os.lstat(self.staging)
-            fd = regular_fd(marker)
-            with os.fdopen(fd, "rb") as f:
-                same = f.read(100) == digest.encode()
-            keep = same and stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
-        except (OSError, PackError):
+            keep = read_capped(marker, 100) == digest.encode()
+            private_folder(self.staging)
+        except OSError:  # none, another lock's, or not ours alone (UnsafeFolder)
             keep = False
         if not keep:
             drop_staging(self.staging)
-            os.mkdir(self.staging, 0o700)
+            private_folder(self.staging)
             write_text_atomic(marker, [digest])
         drop_staging(self.temp)
-        os.mkdir(self.temp, 0o700)
+        private_folder(self.temp)
 
     def target(self, m: Member) -> tuple[Path | None, bool]:
         """Where the member is staged (None when the root holds it already), and whether it is there, checked."""
@@ -203,11 +200,9 @@ def _from_folder(pack: Path, root: Path, staging: Path, min_free: int, on_progre
         raise PackError(f"{pack}: no {SUMS}: not a musicgen-tui pack, or one not finished (run pack again)")
     lock_path = pack / LOCK_NAME
     try:
-        fd = regular_fd(lock_path)
-        with os.fdopen(fd, "rb") as f:
-            raw = f.read(LOCK_MAX + 1)
+        raw = read_capped(lock_path, LOCK_MAX)
     except OSError as e:
-        raise PackError(f"{lock_path}: {getattr(e, 'strerror', None) or e}") from None
+        raise PackError(f"{lock_path}: {e.strerror or e}") from None
     locked = _lock_of(raw, str(lock_path), sums)
     same_fs = os.stat(pack).st_dev == os.stat(root).st_dev
     stager = _Stager(root, staging, raw, locked, None if same_fs else min_free, on_progress, cancel)
